@@ -1,0 +1,86 @@
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { log } from '@temporalio/activity';
+import type Redis from 'ioredis';
+import { WaitingRoom } from '../queue/waiting-room';
+import {
+  journeyInput,
+  journeyWorkflowId,
+  searchAttributes,
+  type JourneySettings,
+} from '../workflows/definitions';
+
+export interface AdmissionDeps {
+  redis: Redis;
+  temporal: Client;
+  taskQueue: string;
+  journey: JourneySettings;
+}
+
+export interface AdmitRequest {
+  concertId: string;
+  /** Unique per controller tick: a retried tick admits nobody twice. */
+  tickId: string;
+  maxBatch: number;
+  maxActive: number;
+  activeTtlSeconds: number;
+  admitPerSecond: number;
+  paused: boolean;
+}
+
+export interface AdmitResult {
+  admitted: number;
+  waiting: number;
+  active: number;
+}
+
+/** How many journey starts are in flight at once: the server's sweet spot on a small box (TOOLCHAIN). */
+const START_CONCURRENCY = 16;
+
+export function createAdmissionActivities({ redis, temporal, taskQueue, journey }: AdmissionDeps) {
+  const room = new WaitingRoom(redis);
+
+  return {
+    /**
+     * One admission tick: moves fans from the head of the queue to the active set (Redis, atomic,
+     * idempotent per tick) and starts each admitted fan's journey. Workflow ids make a retried start
+     * a no-op; a fan whose journey is already closed is not started again.
+     */
+    async admitFans(request: AdmitRequest): Promise<AdmitResult> {
+      const tick = await room.admit(request.concertId, {
+        tickId: request.tickId,
+        maxBatch: request.paused ? 0 : request.maxBatch,
+        maxActive: request.maxActive,
+        activeTtlMs: request.activeTtlSeconds * 1000,
+        admitPerSecond: request.admitPerSecond,
+        paused: request.paused,
+      });
+      const pending = [...tick.admitted];
+      const startNext = async (): Promise<void> => {
+        for (let fan = pending.shift(); fan; fan = pending.shift()) {
+          const input = journeyInput({ ...fan, concertId: request.concertId, activeUntil: tick.activeUntil }, journey);
+          try {
+            await temporal.workflow.start('fanJourney', {
+              workflowId: journeyWorkflowId(request.concertId, fan.userId, fan.arrival),
+              taskQueue,
+              args: [input],
+              workflowIdConflictPolicy: 'USE_EXISTING',
+              workflowIdReusePolicy: 'REJECT_DUPLICATE',
+              typedSearchAttributes: [
+                { key: searchAttributes.userId, value: fan.userId },
+                { key: searchAttributes.concertId, value: request.concertId },
+                { key: searchAttributes.journeyStatus, value: 'ACTIVE' },
+              ],
+            });
+          } catch (err) {
+            if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+            log.info('journey already closed; not restarted', { userId: fan.userId, arrival: fan.arrival });
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(START_CONCURRENCY, pending.length) }, startNext));
+      return { admitted: tick.admitted.length, waiting: tick.waiting, active: tick.active };
+    },
+  };
+}
+
+export type AdmissionActivities = ReturnType<typeof createAdmissionActivities>;

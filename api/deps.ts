@@ -1,0 +1,26 @@
+import type { Client } from '@temporalio/client';
+import type Redis from 'ioredis';
+import type { DataSource } from 'typeorm';
+import type { Config } from '../lib/config';
+import type { Logger } from '../lib/logger';
+import type { QueueTicket } from '../queue/waiting-room';
+import type { Metrics } from './metrics';
+
+/** Everything the API needs, built once by the server (or a test) and handed to `createApp`. */
+export interface AppDeps {
+  config: Config;
+  db: DataSource;
+  redis: Redis;
+  temporal: Client;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/** Hono context variables set by the middleware. */
+export interface AppEnv {
+  Variables: {
+    requestId: string;
+    userId: string;
+    ticket: QueueTicket;
+  };
+}

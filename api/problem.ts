@@ -1,0 +1,95 @@
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError, ServiceError } from '@temporalio/client';
+import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
+import { DomainError } from '../lib/domain-error';
+import { ErrorCodes, isErrorCode, type ErrorCode } from '../lib/error-codes';
+import { isConnectionError } from '../db/pg-errors';
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: ErrorCode;
+}
+
+const TITLES: Record<ErrorCode, string> = {
+  VALIDATION_FAILED: 'The request is not valid',
+  UNAUTHENTICATED: 'Authentication is required',
+  QUEUE_TOKEN_INVALID: 'The queue token is not valid',
+  QUEUE_TOKEN_NOT_ACTIVE: 'The queue token is not active',
+  FORBIDDEN: 'Not allowed',
+  NOT_FOUND: 'Not found',
+  SEAT_UNAVAILABLE: 'The seat is not available',
+  HOLD_EXPIRED: 'The hold has expired',
+  HOLD_LIMIT_REACHED: 'Too many live holds',
+  RESERVATION_NOT_PAYABLE: 'The reservation cannot be paid',
+  RESERVATION_NOT_HELD: 'The reservation is not held',
+  INSUFFICIENT_BALANCE: 'The wallet balance is too low',
+  IDEMPOTENCY_KEY_REUSED: 'The Idempotency-Key was used with another request',
+  RATE_LIMITED: 'Too many requests',
+  INTERNAL: 'Internal error',
+  DEPENDENCY_UNAVAILABLE: 'A dependency is unavailable',
+};
+
+export function problemOf(code: ErrorCode, detail: string, status: number = ErrorCodes[code]): Problem {
+  return { type: `https://ovation.example/problems/${code.toLowerCase().replace(/_/g, '-')}`, title: TITLES[code], status, detail, code };
+}
+
+export function problemResponse(c: Context, problem: Problem, headers: Record<string, string> = {}): Response {
+  return c.body(JSON.stringify(problem), problem.status as ContentfulStatusCode, { 'Content-Type': 'application/problem+json', ...headers });
+}
+
+/** The business code inside a Temporal failure chain (update failed → activity failed → application failure). */
+function temporalCode(err: unknown): ErrorCode | undefined {
+  for (let cause: unknown = err; cause; cause = (cause as { cause?: unknown }).cause) {
+    if (cause instanceof ApplicationFailure && isErrorCode(cause.type)) return cause.type;
+    if (!(cause instanceof Error)) break;
+  }
+  return undefined;
+}
+
+function isRedisDown(err: unknown): boolean {
+  const message = String((err as Error | null)?.message ?? '');
+  return /Stream isn't writeable|Connection is closed|enableOfflineQueue|Command timed out|ECONNREFUSED|MaxRetriesPerRequestError|Reached the max retries/i.test(message);
+}
+
+function isTemporalDown(err: unknown): boolean {
+  if (err instanceof ServiceError) {
+    const code = (err.cause as { code?: number } | undefined)?.code;
+    return code === undefined || code === 14 || code === 4; // UNAVAILABLE, DEADLINE_EXCEEDED
+  }
+  return /UNAVAILABLE|DEADLINE_EXCEEDED|Failed to connect/i.test(String((err as Error | null)?.message ?? ''));
+}
+
+/** Every error, whatever threw it, as a problem with a stable code. Unknown errors are INTERNAL. */
+export function toProblem(err: unknown): Problem {
+  if (err instanceof DomainError) return problemOf(err.code, err.message);
+  if (err instanceof HTTPException) {
+    if (err.status === 413) return problemOf('VALIDATION_FAILED', 'the request body is too large', 413);
+    if (err.status === 401) return problemOf('UNAUTHENTICATED', err.message || 'authentication is required');
+    if (err.status < 500) return problemOf('VALIDATION_FAILED', err.message || 'the request is not valid', err.status);
+  }
+  if (err instanceof WorkflowUpdateFailedError || err instanceof TemporalFailure) {
+    const code = temporalCode(err);
+    if (code) return problemOf(code, (temporalDetail(err) ?? code));
+  }
+  if (err instanceof WorkflowExecutionAlreadyStartedError) {
+    return problemOf('QUEUE_TOKEN_NOT_ACTIVE', 'the fan journey of this token has ended');
+  }
+  if (err instanceof WorkflowNotFoundError) return problemOf('QUEUE_TOKEN_NOT_ACTIVE', 'the fan journey has ended');
+  if (isConnectionError(err)) return problemOf('DEPENDENCY_UNAVAILABLE', 'PostgreSQL is unavailable');
+  if (isRedisDown(err)) return problemOf('DEPENDENCY_UNAVAILABLE', 'Redis is unavailable');
+  if (isTemporalDown(err)) return problemOf('DEPENDENCY_UNAVAILABLE', 'Temporal is unavailable');
+  return problemOf('INTERNAL', 'an unexpected error occurred');
+}
+
+function temporalDetail(err: unknown): string | undefined {
+  for (let cause: unknown = err; cause; cause = (cause as { cause?: unknown }).cause) {
+    if (cause instanceof ApplicationFailure) return cause.message;
+    if (!(cause instanceof Error)) break;
+  }
+  return undefined;
+}

@@ -1,0 +1,27 @@
+import type { MiddlewareHandler } from 'hono';
+import { DomainError } from '../lib/domain-error';
+import type { QueueTicket, WaitingRoom } from '../queue/waiting-room';
+import type { AppEnv } from './deps';
+
+/**
+ * Reads the `X-Queue-Token` of the authenticated user from Redis only (no Temporal round trip on the
+ * hot path) and refuses it unless it is the user's own. `requireActive` also demands an ACTIVE
+ * window; access ends at the window's end even if a timer is late.
+ */
+export function queueToken(room: WaitingRoom, opts: { requireActive: boolean }): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const ticket = await room.lookup(c.req.header('x-queue-token'));
+    if (!ticket) throw new DomainError('QUEUE_TOKEN_INVALID', 'the queue token is missing, malformed or unknown');
+    if (ticket.userId !== c.get('userId')) throw new DomainError('FORBIDDEN', 'the queue token belongs to someone else');
+    if (opts.requireActive && ticket.status !== 'ACTIVE') {
+      throw new DomainError('QUEUE_TOKEN_NOT_ACTIVE', `the queue token is ${ticket.status}`);
+    }
+    c.set('ticket', ticket);
+    await next();
+  };
+}
+
+/** A token admits its holder to one concert only. */
+export function assertTicketFor(ticket: QueueTicket, concertId: string): void {
+  if (ticket.concertId !== concertId) throw new DomainError('FORBIDDEN', 'the queue token is for another concert');
+}

@@ -1,0 +1,115 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { CatalogStore } from '../../db/stores/catalog';
+import { DomainError } from '../../lib/domain-error';
+import { Journeys } from '../../lib/journeys';
+import { etaSeconds, retryAfterSeconds } from '../../queue/poll-interval';
+import { WaitingRoom, type QueueTicket } from '../../queue/waiting-room';
+import { requireUser } from '../auth';
+import type { AppDeps } from '../deps';
+import { queueToken } from '../queue-guard';
+import { router } from '../router';
+import { bearer, bearerAndQueueToken, problems, Uuid } from '../schemas';
+
+const Ticket = z
+  .object({
+    token: z.string(),
+    concertId: z.string(),
+    status: z.enum(['WAITING', 'ACTIVE', 'EXPIRED', 'COMPLETED', 'LEFT']),
+    position: z.number().int().openapi({ description: '1-based among those waiting; 0 once active' }),
+    etaSeconds: z.number().int(),
+    activeUntil: z.string().optional(),
+  })
+  .openapi('QueueToken');
+const json = { 'application/json': { schema: Ticket } };
+
+const join = createRoute({
+  method: 'post',
+  path: '/concerts/{concertId}/queue-tokens',
+  tags: ['Queue'],
+  summary: 'Join the concert’s waiting queue (or get my live token back)',
+  security: bearer,
+  request: { params: z.object({ concertId: Uuid }) },
+  responses: {
+    201: { description: 'A new token', content: json },
+    200: { description: 'My live token, unchanged', content: json },
+    ...problems(400, 401, 404, 429, 503),
+  },
+});
+
+const current = createRoute({
+  method: 'get',
+  path: '/queue-tokens/current',
+  tags: ['Queue'],
+  summary: 'My token’s status, position and ETA; poll no sooner than Retry-After while WAITING',
+  security: bearerAndQueueToken,
+  responses: {
+    200: { description: 'OK', content: json, headers: z.object({ 'Retry-After': z.string().optional() }) },
+    ...problems(401, 403, 429, 503),
+  },
+});
+
+const leave = createRoute({
+  method: 'delete',
+  path: '/queue-tokens/current',
+  tags: ['Queue'],
+  summary: 'Leave the queue, or end an active session (its live holds are released)',
+  security: bearerAndQueueToken,
+  responses: { 200: { description: 'Left', content: json }, ...problems(401, 403, 503) },
+});
+
+export function queueRoutes(deps: AppDeps) {
+  const app = router();
+  const room = new WaitingRoom(deps.redis);
+  const catalog = new CatalogStore(deps.db);
+  const journeys = new Journeys(deps.temporal, deps.config);
+  const knownConcerts = new Set<string>(); // concerts are never deleted: a positive answer can be kept
+  const auth = requireUser(deps.config.AUTH_SECRET);
+
+  const view = (t: QueueTicket) => {
+    const rate = t.admitPerSecond ?? deps.config.QUEUE_ADMIT_PER_SECOND;
+    return {
+      token: t.token,
+      concertId: t.concertId,
+      status: t.status,
+      position: t.position,
+      etaSeconds: etaSeconds(t.position, rate),
+      ...(t.activeUntil ? { activeUntil: new Date(t.activeUntil).toISOString() } : {}),
+    };
+  };
+
+  app.use('/concerts/:concertId/queue-tokens', auth);
+  app.use('/queue-tokens/current', auth, queueToken(room, { requireActive: false }));
+
+  return app
+    .openapi(join, async (c) => {
+      const { concertId } = c.req.valid('param');
+      if (!knownConcerts.has(concertId)) {
+        if (!(await catalog.concertExists(concertId))) throw new DomainError('NOT_FOUND', 'no such concert');
+        knownConcerts.add(concertId);
+      }
+      const ticket = await room.join(concertId, c.get('userId'));
+      return c.json(view(ticket), ticket.created ? 201 : 200);
+    })
+    .openapi(current, async (c) => {
+      const ticket = c.get('ticket');
+      const body = view(ticket);
+      if (ticket.status === 'WAITING') {
+        const retryAfter = retryAfterSeconds(ticket.position, ticket.waiting, body.etaSeconds, deps.config.QUEUE_POLL_BUDGET_PER_SECOND);
+        c.header('Retry-After', String(retryAfter));
+      }
+      return c.json(body, 200);
+    })
+    .openapi(leave, async (c) => {
+      const ticket = c.get('ticket');
+      if (ticket.status === 'WAITING') {
+        const after = await room.leaveWaiting(ticket.token, ticket.userId);
+        // Admitted between the read and the leave: end the session like an active fan's.
+        if (after === 'ACTIVE') await journeys.leave({ ...(await room.lookup(ticket.token))! });
+      } else if (ticket.status === 'ACTIVE') {
+        await journeys.leave(ticket);
+      } else if (ticket.status !== 'LEFT') {
+        throw new DomainError('QUEUE_TOKEN_NOT_ACTIVE', `the queue token is ${ticket.status}`);
+      }
+      return c.json({ ...view(ticket), status: 'LEFT' as const, position: 0, etaSeconds: 0 }, 200);
+    });
+}

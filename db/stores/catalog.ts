@@ -1,0 +1,142 @@
+import { randomUUID } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import type { SeatStatus } from '../entities';
+import { inTransaction } from '../transaction';
+
+export interface NewSchedule {
+  startsAt: Date;
+  bookingOpensAt: Date;
+  bookingClosesAt: Date;
+  seatCount: number;
+  price: number;
+}
+
+export interface ScheduleSummary {
+  scheduleId: string;
+  startsAt: string;
+  bookingOpensAt: string;
+  bookingClosesAt: string;
+  totalSeats: number;
+}
+
+export interface ScheduleRef {
+  scheduleId: string;
+  concertId: string;
+  totalSeats: number;
+}
+
+export interface SeatView {
+  seatId: string;
+  seatNumber: number;
+  price: number;
+  status: SeatStatus;
+}
+
+/** A HELD seat past its deadline + grace is bookable, so every read shows it AVAILABLE. */
+const BOOKABLE = `(s.status = 'AVAILABLE' OR (s.status = 'HELD' AND s.held_until < now() - make_interval(secs => $GRACE)))`;
+
+export class CatalogStore {
+  constructor(private readonly db: DataSource) {}
+
+  /** A concert with its schedules and every seat (1..N per schedule), in one transaction. */
+  async createConcert(c: { title: string; description?: string; schedules: NewSchedule[] }): Promise<{ concertId: string; schedules: ScheduleSummary[] }> {
+    const concertId = randomUUID();
+    const schedules: ScheduleSummary[] = [];
+    await inTransaction(this.db, async (tx) => {
+      await tx.query('INSERT INTO concerts (id, title, description) VALUES ($1, $2, $3)', [concertId, c.title, c.description ?? null]);
+      for (const s of c.schedules) {
+        const scheduleId = randomUUID();
+        await tx.query(
+          `INSERT INTO concert_schedules (id, concert_id, starts_at, booking_opens_at, booking_closes_at, total_seats)
+           VALUES ($1, $2, $3, $4, $5, $6)`,
+          [scheduleId, concertId, s.startsAt, s.bookingOpensAt, s.bookingClosesAt, s.seatCount],
+        );
+        // One statement for all the seats: 50,000 of them take well under a second.
+        await tx.query(
+          `INSERT INTO seats (schedule_id, number, price) SELECT $1, n, $2 FROM generate_series(1, $3::int) AS n`,
+          [scheduleId, s.price, s.seatCount],
+        );
+        schedules.push({
+          scheduleId,
+          startsAt: s.startsAt.toISOString(),
+          bookingOpensAt: s.bookingOpensAt.toISOString(),
+          bookingClosesAt: s.bookingClosesAt.toISOString(),
+          totalSeats: s.seatCount,
+        });
+      }
+    });
+    return { concertId, schedules };
+  }
+
+  async concertIds(): Promise<string[]> {
+    const rows: Array<{ id: string }> = await this.db.query('SELECT id FROM concerts ORDER BY created_at');
+    return rows.map((r) => r.id);
+  }
+
+  async concertExists(concertId: string): Promise<boolean> {
+    const rows = await this.db.query('SELECT 1 FROM concerts WHERE id = $1', [concertId]);
+    return rows.length > 0;
+  }
+
+  async listConcerts(): Promise<Array<{ concertId: string; title: string; description?: string; schedules: Array<{ scheduleId: string; startsAt: string }> }>> {
+    const rows: Array<{ id: string; title: string; description: string | null; schedules: Array<{ scheduleId: string; startsAt: string }> }> =
+      await this.db.query(
+        `SELECT c.id, c.title, c.description,
+                COALESCE(json_agg(json_build_object('scheduleId', s.id, 'startsAt', s.starts_at) ORDER BY s.starts_at)
+                         FILTER (WHERE s.id IS NOT NULL), '[]') AS schedules
+         FROM concerts c LEFT JOIN concert_schedules s ON s.concert_id = c.id
+         GROUP BY c.id ORDER BY c.created_at, c.id`,
+      );
+    return rows.map((r) => ({
+      concertId: r.id,
+      title: r.title,
+      ...(r.description !== null ? { description: r.description } : {}),
+      schedules: r.schedules.map((s) => ({ scheduleId: s.scheduleId, startsAt: new Date(s.startsAt).toISOString() })),
+    }));
+  }
+
+  /** Schedules whose booking window is open now, with live available-seat counts. */
+  async openSchedules(concertId: string, graceSeconds: number): Promise<Array<ScheduleSummary & { availableSeats: number }>> {
+    const rows: Array<{ id: string; starts_at: Date; booking_opens_at: Date; booking_closes_at: Date; total_seats: number; available: string }> =
+      await this.db.query(
+        `SELECT cs.id, cs.starts_at, cs.booking_opens_at, cs.booking_closes_at, cs.total_seats,
+                (SELECT count(*) FROM seats s WHERE s.schedule_id = cs.id AND ${BOOKABLE.replace('$GRACE', '$2')}) AS available
+         FROM concert_schedules cs
+         WHERE cs.concert_id = $1 AND cs.booking_opens_at <= now() AND cs.booking_closes_at > now()
+         ORDER BY cs.starts_at`,
+        [concertId, graceSeconds],
+      );
+    return rows.map((r) => ({
+      scheduleId: r.id,
+      startsAt: r.starts_at.toISOString(),
+      bookingOpensAt: r.booking_opens_at.toISOString(),
+      bookingClosesAt: r.booking_closes_at.toISOString(),
+      totalSeats: r.total_seats,
+      availableSeats: Number(r.available),
+    }));
+  }
+
+  async schedule(scheduleId: string): Promise<ScheduleRef | null> {
+    const rows: Array<{ concert_id: string; total_seats: number }> = await this.db.query(
+      'SELECT concert_id, total_seats FROM concert_schedules WHERE id = $1',
+      [scheduleId],
+    );
+    return rows.length ? { scheduleId, concertId: rows[0].concert_id, totalSeats: rows[0].total_seats } : null;
+  }
+
+  /** Seats ordered by number, after seat number `after`, optionally only those with a status. */
+  async seats(scheduleId: string, q: { status?: SeatStatus; limit: number; after: number; graceSeconds: number }): Promise<{ items: SeatView[]; nextCursor?: string }> {
+    const rows: Array<{ id: string; number: number; price: string; status: SeatStatus }> = await this.db.query(
+      `SELECT * FROM (
+         SELECT s.id, s.number, s.price,
+                CASE WHEN ${BOOKABLE.replace('$GRACE', '$3')} THEN 'AVAILABLE' ELSE s.status END AS status
+         FROM seats s WHERE s.schedule_id = $1 AND s.number > $2
+       ) v
+       WHERE $4::text IS NULL OR v.status = $4::text
+       ORDER BY v.number LIMIT $5`,
+      [scheduleId, q.after, q.graceSeconds, q.status ?? null, q.limit + 1],
+    );
+    const items = rows.slice(0, q.limit).map((r) => ({ seatId: String(r.id), seatNumber: r.number, price: Number(r.price), status: r.status }));
+    return { items, nextCursor: rows.length > q.limit ? String(items[items.length - 1].seatNumber) : undefined };
+  }
+}

@@ -1,0 +1,143 @@
+import type { DataSource } from 'typeorm';
+import { DomainError } from '../../lib/domain-error';
+import { isUniqueViolation } from '../pg-errors';
+import { rows } from '../sql';
+import { inTransaction } from '../transaction';
+import type { ReservationStatus } from '../entities';
+
+export interface HoldSeatRequest {
+  reservationId: string;
+  userId: string;
+  concertId: string;
+  scheduleId: string;
+  seatNumber: number;
+  /** ISO-8601: the hold's deadline, decided by the journey. */
+  heldUntil: string;
+  graceSeconds: number;
+  journeyId: string;
+}
+
+export interface HeldSeatRow {
+  reservationId: string;
+  seatId: string;
+  price: number;
+  status: ReservationStatus;
+  heldUntil: string;
+}
+
+/**
+ * Seat holds, their release and the sale, in Postgres — the truth. A seat is bookable when it is
+ * AVAILABLE, or HELD past `held_until` + grace: the deadline is data, so a late timer never keeps a
+ * seat off sale. The partial unique index on reservations refuses a second live reservation anyway.
+ */
+export class HoldStore {
+  constructor(private readonly db: DataSource) {}
+
+  /** One conditional seat update plus the reservation row, in one transaction; idempotent per reservation id. */
+  async hold(r: HoldSeatRequest): Promise<HeldSeatRow> {
+    try {
+      return await inTransaction(this.db, async (tx) => {
+        const existing: Array<{ seat_id: string; price: string; status: ReservationStatus; held_until: Date }> = await tx.query(
+          'SELECT seat_id, price, status, held_until FROM reservations WHERE id = $1',
+          [r.reservationId],
+        );
+        if (existing.length) {
+          const e = existing[0];
+          return { reservationId: r.reservationId, seatId: String(e.seat_id), price: Number(e.price), status: e.status, heldUntil: e.held_until.toISOString() };
+        }
+        const schedule: Array<{ open: boolean }> = await tx.query(
+          `SELECT booking_opens_at <= now() AND booking_closes_at > now() AS open
+           FROM concert_schedules WHERE id = $1 AND concert_id = $2`,
+          [r.scheduleId, r.concertId],
+        );
+        if (!schedule.length) throw new DomainError('NOT_FOUND', 'no such schedule in this concert');
+        if (!schedule[0].open) throw new DomainError('SEAT_UNAVAILABLE', 'booking is not open for this schedule');
+
+        const taken = await rows<{ id: string; price: string; previous: string | null }>(
+          tx,
+          `WITH current AS (
+             SELECT id, reservation_id FROM seats WHERE schedule_id = $1 AND number = $2 FOR UPDATE
+           )
+           UPDATE seats s SET status = 'HELD', held_until = $3, reservation_id = $4
+           FROM current
+           WHERE s.id = current.id
+             AND (s.status = 'AVAILABLE' OR (s.status = 'HELD' AND s.held_until < now() - make_interval(secs => $5)))
+           RETURNING s.id, s.price, current.reservation_id AS previous`,
+          [r.scheduleId, r.seatNumber, r.heldUntil, r.reservationId, r.graceSeconds],
+        );
+        if (!taken.length) {
+          const seat = await tx.query('SELECT 1 FROM seats WHERE schedule_id = $1 AND number = $2', [r.scheduleId, r.seatNumber]);
+          throw seat.length
+            ? new DomainError('SEAT_UNAVAILABLE', 'the seat is held or sold')
+            : new DomainError('NOT_FOUND', 'no such seat in this schedule');
+        }
+        const { id: seatId, price, previous } = taken[0];
+        // Taking over a hold past its deadline + grace: the old reservation expires in the same transaction.
+        if (previous) {
+          await tx.query(`UPDATE reservations SET status = 'EXPIRED', updated_at = now() WHERE id = $1 AND status = 'HELD'`, [previous]);
+        }
+        await tx.query(
+          `INSERT INTO reservations (id, user_id, concert_id, schedule_id, seat_id, seat_number, price, status, held_until, journey_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, 'HELD', $8, $9)`,
+          [r.reservationId, r.userId, r.concertId, r.scheduleId, seatId, r.seatNumber, price, r.heldUntil, r.journeyId],
+        );
+        return { reservationId: r.reservationId, seatId: String(seatId), price: Number(price), status: 'HELD' as const, heldUntil: new Date(r.heldUntil).toISOString() };
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new DomainError('SEAT_UNAVAILABLE', 'the seat is held or sold');
+      throw err;
+    }
+  }
+
+  /**
+   * Ends a hold (EXPIRED or CANCELLED) and frees its seat — only while this reservation still holds
+   * it, since another fan may already have taken the seat past the grace. Idempotent.
+   */
+  async release(reservationId: string, outcome: 'EXPIRED' | 'CANCELLED'): Promise<boolean> {
+    return inTransaction(this.db, async (tx) => {
+      const ended = await rows<{ seat_id: string }>(
+        tx,
+        `UPDATE reservations SET status = $2, updated_at = now() WHERE id = $1 AND status = 'HELD' RETURNING seat_id`,
+        [reservationId, outcome],
+      );
+      if (!ended.length) return false;
+      await tx.query(
+        `UPDATE seats SET status = 'AVAILABLE', held_until = NULL, reservation_id = NULL
+         WHERE id = $1 AND reservation_id = $2 AND status = 'HELD'`,
+        [ended[0].seat_id, reservationId],
+      );
+      return true;
+    });
+  }
+
+  /**
+   * The sale: reservation CONFIRMED, seat SOLD, payment COMPLETED, in one transaction, only while the
+   * reservation is still HELD. Idempotent for the same payment; refused (RESERVATION_NOT_PAYABLE) otherwise.
+   */
+  async confirm(paymentId: string, reservationId: string): Promise<void> {
+    await inTransaction(this.db, async (tx) => {
+      const payment: Array<{ status: string }> = await tx.query('SELECT status FROM payments WHERE id = $1 FOR UPDATE', [paymentId]);
+      if (!payment.length) throw new DomainError('RESERVATION_NOT_PAYABLE', 'no such payment');
+      if (payment[0].status === 'FAILED') throw new DomainError('RESERVATION_NOT_PAYABLE', 'the payment was already given up');
+      const confirmed = await rows<{ seat_id: string }>(
+        tx,
+        `UPDATE reservations SET status = 'CONFIRMED', payment_id = $2, updated_at = now()
+         WHERE id = $1 AND status = 'HELD' RETURNING seat_id`,
+        [reservationId, paymentId],
+      );
+      if (!confirmed.length) {
+        const current: Array<{ status: string; payment_id: string | null }> = await tx.query(
+          'SELECT status, payment_id FROM reservations WHERE id = $1',
+          [reservationId],
+        );
+        if (current[0]?.status === 'CONFIRMED' && current[0].payment_id === paymentId) return; // a retry
+        throw new DomainError('RESERVATION_NOT_PAYABLE', `the reservation is ${current[0]?.status ?? 'missing'}`);
+      }
+      await tx.query(
+        `UPDATE seats SET status = 'SOLD', held_until = NULL WHERE id = $1 AND reservation_id = $2`,
+        [confirmed[0].seat_id, reservationId],
+      );
+      await tx.query(`UPDATE payments SET status = 'COMPLETED', updated_at = now() WHERE id = $1`, [paymentId]);
+    });
+  }
+}

@@ -1,0 +1,152 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import { DomainError } from '../../lib/domain-error';
+import { inTransaction } from '../transaction';
+import type { WalletTransactionType } from '../entities';
+
+export interface LedgerEntry {
+  transactionId: string;
+  type: WalletTransactionType;
+  amount: number;
+  balanceAfter: number;
+  createdAt: string;
+  paymentId?: string;
+}
+
+export type RefundOutcome = 'REFUNDED' | 'NOTHING_DEBITED' | 'ALREADY_COMPLETED';
+
+export const debitKey = (paymentId: string) => `payment:${paymentId}:debit`;
+export const refundKey = (paymentId: string) => `payment:${paymentId}:refund`;
+
+/**
+ * The prepaid wallet and its ledger. Every balance change writes its ledger row in the same
+ * transaction; the schema's CHECK keeps the balance non-negative; money for a payment moves under
+ * the wallet's row lock with the ledger's unique idempotency key, so a retry changes nothing twice.
+ */
+export class WalletStore {
+  constructor(private readonly db: DataSource) {}
+
+  async balance(userId: string): Promise<number | null> {
+    const rows: Array<{ balance: string }> = await this.db.query('SELECT balance FROM wallets WHERE user_id = $1', [userId]);
+    return rows.length ? Number(rows[0].balance) : null;
+  }
+
+  /** One statement: the guarded balance change and its ledger row, atomically. */
+  async charge(userId: string, amount: number): Promise<{ transactionId: string; amount: number; balance: number }> {
+    const rows: Array<{ id: string; balance_after: string }> = await this.db.query(
+      `WITH w AS (
+         UPDATE wallets SET balance = balance + $2, updated_at = now() WHERE user_id = $1 RETURNING user_id, balance
+       )
+       INSERT INTO wallet_transactions (user_id, type, amount, balance_after)
+       SELECT user_id, 'CHARGE', $2, balance FROM w
+       RETURNING id, balance_after`,
+      [userId, amount],
+    );
+    if (!rows.length) throw new DomainError('NOT_FOUND', 'no wallet for this user');
+    return { transactionId: String(rows[0].id), amount, balance: Number(rows[0].balance_after) };
+  }
+
+  async transactions(userId: string, limit: number, beforeId?: string): Promise<{ items: LedgerEntry[]; nextCursor?: string }> {
+    const rows: Array<{ id: string; type: WalletTransactionType; amount: string; balance_after: string; created_at: Date; payment_id: string | null }> =
+      await this.db.query(
+        `SELECT id, type, amount, balance_after, created_at, payment_id FROM wallet_transactions
+         WHERE user_id = $1 AND ($2::bigint IS NULL OR id < $2::bigint)
+         ORDER BY id DESC LIMIT $3`,
+        [userId, beforeId ?? null, limit + 1],
+      );
+    const page = rows.slice(0, limit).map((r) => ({
+      transactionId: String(r.id),
+      type: r.type,
+      amount: Number(r.amount),
+      balanceAfter: Number(r.balance_after),
+      createdAt: r.created_at.toISOString(),
+      ...(r.payment_id ? { paymentId: r.payment_id } : {}),
+    }));
+    return { items: page, nextCursor: rows.length > limit ? page[page.length - 1].transactionId : undefined };
+  }
+
+  /**
+   * The saga's debit: records the payment (PENDING) and takes the reservation's price from the
+   * wallet, once per payment id. The amount is the price in the database, never a caller's figure.
+   * Refused for balance: nothing is debited and the payment is FAILED.
+   */
+  async debitForPayment(p: { paymentId: string; userId: string; reservationId: string }): Promise<{ amount: number; balance: number }> {
+    const outcome = await inTransaction(this.db, async (tx) => {
+      const balance = await this.lockWallet(tx, p.userId);
+      const done: Array<{ amount: string; balance_after: string }> = await tx.query(
+        'SELECT amount, balance_after FROM wallet_transactions WHERE idempotency_key = $1',
+        [debitKey(p.paymentId)],
+      );
+      if (done.length) return { amount: Number(done[0].amount), balance: Number(done[0].balance_after) };
+
+      const reservation: Array<{ price: string; user_id: string }> = await tx.query(
+        'SELECT price, user_id FROM reservations WHERE id = $1',
+        [p.reservationId],
+      );
+      if (!reservation.length || reservation[0].user_id !== p.userId) throw new DomainError('NOT_FOUND', 'no such reservation of this user');
+      const amount = Number(reservation[0].price);
+      await tx.query(
+        `INSERT INTO payments (id, user_id, reservation_id, amount, status) VALUES ($1, $2, $3, $4, 'PENDING')
+         ON CONFLICT (id) DO NOTHING`,
+        [p.paymentId, p.userId, p.reservationId, amount],
+      );
+      if (balance < amount) {
+        await tx.query(`UPDATE payments SET status = 'FAILED', failure_code = 'INSUFFICIENT_BALANCE', updated_at = now() WHERE id = $1`, [p.paymentId]);
+        return { insufficient: true as const, amount, balance };
+      }
+      const after = balance - amount;
+      await tx.query('UPDATE wallets SET balance = $2, updated_at = now() WHERE user_id = $1', [p.userId, after]);
+      await tx.query(
+        `INSERT INTO wallet_transactions (user_id, type, amount, balance_after, payment_id, idempotency_key)
+         VALUES ($1, 'PAYMENT', $2, $3, $4, $5)`,
+        [p.userId, amount, after, p.paymentId, debitKey(p.paymentId)],
+      );
+      return { amount, balance: after };
+    });
+    if ('insufficient' in outcome) {
+      throw new DomainError('INSUFFICIENT_BALANCE', `the balance ${outcome.balance} does not cover ${outcome.amount}`);
+    }
+    return outcome;
+  }
+
+  /**
+   * The saga's compensation: gives back what `debitForPayment` took, once per payment id, and marks
+   * the payment FAILED. A payment that did complete is never refunded.
+   */
+  async refundPayment(p: { paymentId: string; userId: string }): Promise<RefundOutcome> {
+    return inTransaction(this.db, async (tx) => {
+      const payment: Array<{ status: string }> = await tx.query('SELECT status FROM payments WHERE id = $1 FOR UPDATE', [p.paymentId]);
+      if (payment[0]?.status === 'COMPLETED') return 'ALREADY_COMPLETED';
+      const balance = await this.lockWallet(tx, p.userId);
+      const entries: Array<{ idempotency_key: string; amount: string }> = await tx.query(
+        'SELECT idempotency_key, amount FROM wallet_transactions WHERE idempotency_key = ANY($1)',
+        [[debitKey(p.paymentId), refundKey(p.paymentId)]],
+      );
+      const debit = entries.find((e) => e.idempotency_key === debitKey(p.paymentId));
+      const refunded = entries.some((e) => e.idempotency_key === refundKey(p.paymentId));
+      if (payment.length) {
+        await tx.query(
+          `UPDATE payments SET status = 'FAILED', failure_code = COALESCE(failure_code, 'SAGA_COMPENSATED'), updated_at = now()
+           WHERE id = $1 AND status <> 'FAILED'`,
+          [p.paymentId],
+        );
+      }
+      if (!debit) return 'NOTHING_DEBITED';
+      if (refunded) return 'REFUNDED';
+      const amount = Number(debit.amount);
+      await tx.query('UPDATE wallets SET balance = $2, updated_at = now() WHERE user_id = $1', [p.userId, balance + amount]);
+      await tx.query(
+        `INSERT INTO wallet_transactions (user_id, type, amount, balance_after, payment_id, idempotency_key)
+         VALUES ($1, 'REFUND', $2, $3, $4, $5)`,
+        [p.userId, amount, balance + amount, p.paymentId, refundKey(p.paymentId)],
+      );
+      return 'REFUNDED';
+    });
+  }
+
+  /** The wallet row under `FOR UPDATE`: every money movement of one user is serialized on it. */
+  private async lockWallet(tx: EntityManager, userId: string): Promise<number> {
+    const rows: Array<{ balance: string }> = await tx.query('SELECT balance FROM wallets WHERE user_id = $1 FOR UPDATE', [userId]);
+    if (!rows.length) throw new DomainError('NOT_FOUND', 'no wallet for this user');
+    return Number(rows[0].balance);
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * The stable machine codes of API.md. Workflows raise them as `ApplicationFailure` types and the API
+ * maps them to HTTP, so this module imports nothing: it is safe inside the workflow sandbox.
+ */
+export const ErrorCodes = {
+  VALIDATION_FAILED: 400,
+  UNAUTHENTICATED: 401,
+  QUEUE_TOKEN_INVALID: 401,
+  QUEUE_TOKEN_NOT_ACTIVE: 403,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  SEAT_UNAVAILABLE: 409,
+  HOLD_EXPIRED: 409,
+  HOLD_LIMIT_REACHED: 409,
+  RESERVATION_NOT_PAYABLE: 409,
+  RESERVATION_NOT_HELD: 409,
+  INSUFFICIENT_BALANCE: 409,
+  IDEMPOTENCY_KEY_REUSED: 422,
+  RATE_LIMITED: 429,
+  INTERNAL: 500,
+  DEPENDENCY_UNAVAILABLE: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(ErrorCodes, value);
+}

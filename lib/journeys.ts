@@ -1,0 +1,105 @@
+import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
+import type { QueueTicket } from '../queue/waiting-room';
+import {
+  admissionWorkflowId,
+  cancelUpdate,
+  holdUpdate,
+  journeyInput,
+  journeyWorkflowId,
+  leaveUpdate,
+  payUpdate,
+  queueSettingsUpdate,
+  queueStateQuery,
+  searchAttributes,
+  type AdmissionInput,
+  type HoldRequest,
+  type JourneySettings,
+  type PayRequest,
+  type QueueSettings,
+} from '../workflows/definitions';
+import type { Config } from './config';
+
+/**
+ * The client side of the workflows: how the API (and the worker at start-up) reaches a fan's journey
+ * and a concert's admission controller. Workflows are started by type name, so no workflow code is
+ * loaded here.
+ */
+export class Journeys {
+  private readonly settings: JourneySettings;
+
+  constructor(
+    private readonly client: Client,
+    private readonly config: Config,
+  ) {
+    this.settings = {
+      holdTtlSeconds: config.HOLD_TTL_SECONDS,
+      holdGraceSeconds: config.HOLD_GRACE_SECONDS,
+      maxHolds: config.MAX_HOLDS_PER_FAN,
+    };
+  }
+
+  static idOf(ticket: QueueTicket): string {
+    return journeyWorkflowId(ticket.concertId, ticket.userId, ticket.arrival);
+  }
+
+  /**
+   * The journey of an admitted fan, started if the controller's start has not landed yet (conflict
+   * policy USE_EXISTING), never restarted once closed (reuse policy REJECT_DUPLICATE).
+   */
+  private startOperation(ticket: QueueTicket) {
+    return new WithStartWorkflowOperation('fanJourney', {
+      workflowId: Journeys.idOf(ticket),
+      taskQueue: this.config.TEMPORAL_TASK_QUEUE,
+      args: [journeyInput({ ...ticket, activeUntil: ticket.activeUntil ?? 0 }, this.settings)],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      typedSearchAttributes: [
+        { key: searchAttributes.userId, value: ticket.userId },
+        { key: searchAttributes.concertId, value: ticket.concertId },
+        { key: searchAttributes.journeyStatus, value: 'ACTIVE' },
+      ],
+    });
+  }
+
+  hold(ticket: QueueTicket, request: HoldRequest) {
+    return this.client.workflow.executeUpdateWithStart(holdUpdate, { args: [request], startWorkflowOperation: this.startOperation(ticket) });
+  }
+
+  leave(ticket: QueueTicket) {
+    return this.client.workflow.executeUpdateWithStart(leaveUpdate, { args: [], startWorkflowOperation: this.startOperation(ticket) });
+  }
+
+  pay(journeyId: string, request: PayRequest) {
+    return this.client.workflow.getHandle(journeyId).executeUpdate(payUpdate, { args: [request] });
+  }
+
+  cancel(journeyId: string, reservationId: string) {
+    return this.client.workflow.getHandle(journeyId).executeUpdate(cancelUpdate, { args: [{ reservationId }] });
+  }
+
+  // --- Admission controller ---------------------------------------------------------------------
+  /** Starts the concert's controller unless it runs already (idempotent: workflow id per concert). */
+  async ensureAdmission(concertId: string): Promise<void> {
+    const input: AdmissionInput = {
+      concertId,
+      settings: { admitPerSecond: this.config.QUEUE_ADMIT_PER_SECOND, maxActive: this.config.QUEUE_MAX_ACTIVE, paused: false },
+      activeTtlSeconds: this.config.ACTIVE_TOKEN_TTL_SECONDS,
+      tickMs: this.config.ADMISSION_TICK_MS,
+    };
+    await this.client.workflow.start('admissionController', {
+      workflowId: admissionWorkflowId(concertId),
+      taskQueue: this.config.TEMPORAL_TASK_QUEUE,
+      args: [input],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      typedSearchAttributes: [{ key: searchAttributes.concertId, value: concertId }],
+    });
+  }
+
+  queueState(concertId: string) {
+    return this.client.workflow.getHandle(admissionWorkflowId(concertId)).query(queueStateQuery);
+  }
+
+  updateQueue(concertId: string, patch: Partial<QueueSettings>) {
+    return this.client.workflow.getHandle(admissionWorkflowId(concertId)).executeUpdate(queueSettingsUpdate, { args: [patch] });
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * Redis keys of one concert share the hash tag `{<concertId>}`, so every script touches one slot:
+ * the same code runs on one Redis or on a Redis Cluster.
+ */
+export function concertPrefix(concertId: string): string {
+  return `queue:{${concertId}}:`;
+}
+
+export const queueKeys = (concertId: string) => {
+  const prefix = concertPrefix(concertId);
+  return {
+    prefix,
+    /** Sorted set of user ids scored by arrival number. */
+    waiting: `${prefix}waiting`,
+    /** Sorted set of user ids scored by the end of their active window (epoch ms). */
+    active: `${prefix}active`,
+    /** Arrival counter. */
+    seq: `${prefix}seq`,
+    /** Admission settings mirrored from the controller, for ETAs without a Temporal call. */
+    settings: `${prefix}settings`,
+    /** The user's current token (its secret part). */
+    fan: (userId: string) => `${prefix}fan:${userId}`,
+    /** Hash of one token: userId, arrival, status, activeUntil. */
+    token: (secret: string) => `${prefix}token:${secret}`,
+    /** One admission tick's outcome, kept so a retried tick admits nobody twice. */
+    batch: (tickId: string) => `${prefix}batch:${tickId}`,
+    /** The seat gate: holds the reservation id of the only contender let through. */
+    seatGate: (scheduleId: string, seatNumber: number) => `${prefix}gate:${scheduleId}:${seatNumber}`,
+  };
+};

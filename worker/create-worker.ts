@@ -1,0 +1,37 @@
+import { Client, type Connection } from '@temporalio/client';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type Redis from 'ioredis';
+import type { DataSource } from 'typeorm';
+import { createActivities } from '../activities';
+import type { Config } from '../lib/config';
+import { defineQueueScripts } from '../queue/scripts';
+
+export interface WorkerDeps {
+  config: Config;
+  db: DataSource;
+  redis: Redis;
+  /** The worker's own connection (native) and a client for the activities that start workflows. */
+  connection: NativeConnection;
+  clientConnection: Connection;
+}
+
+/** The one worker shape, for `worker/main.ts` and for tests: every workflow, every activity, one queue. */
+export async function createWorker(deps: WorkerDeps, options: Partial<WorkerOptions> = {}): Promise<Worker> {
+  const { config } = deps;
+  const temporal = new Client({ connection: deps.clientConnection, namespace: config.TEMPORAL_NAMESPACE });
+  const activities = createActivities({
+    db: deps.db,
+    redis: defineQueueScripts(deps.redis),
+    temporal,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    journey: { holdTtlSeconds: config.HOLD_TTL_SECONDS, holdGraceSeconds: config.HOLD_GRACE_SECONDS, maxHolds: config.MAX_HOLDS_PER_FAN },
+  });
+  return Worker.create({
+    connection: deps.connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    activities,
+    ...(options.workflowBundle ? {} : { workflowsPath: require.resolve('../workflows') }),
+    ...options,
+  });
+}

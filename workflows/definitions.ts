@@ -1,0 +1,143 @@
+/**
+ * The contract between the API, the worker and the workflows: message definitions, payloads,
+ * workflow ids and search attributes. It imports only the SDK's workflow-safe packages, so
+ * the API can use it without pulling workflow code, and the workflow bundle without pulling I/O.
+ */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+
+export const DEFAULT_TASK_QUEUE = 'ovation';
+
+export const journeyWorkflowId = (concertId: string, userId: string, arrival: number) =>
+  `journey-${concertId}-${userId}-${arrival}`;
+export const admissionWorkflowId = (concertId: string) => `admission-${concertId}`;
+
+// --- Search attributes: "everything user Y did" is one visibility query ---------------------------
+export const searchAttributes = {
+  userId: defineSearchAttributeKey('UserId', SearchAttributeType.KEYWORD),
+  concertId: defineSearchAttributeKey('ConcertId', SearchAttributeType.KEYWORD),
+  journeyStatus: defineSearchAttributeKey('JourneyStatus', SearchAttributeType.KEYWORD),
+  scheduleIds: defineSearchAttributeKey('ScheduleIds', SearchAttributeType.KEYWORD_LIST),
+  /** `<scheduleId>:<seatNumber>` of every seat the journey held. */
+  seats: defineSearchAttributeKey('Seats', SearchAttributeType.KEYWORD_LIST),
+  reservationIds: defineSearchAttributeKey('ReservationIds', SearchAttributeType.KEYWORD_LIST),
+  paymentStartedAt: defineSearchAttributeKey('PaymentStartedAt', SearchAttributeType.DATETIME),
+} as const;
+
+/** For provisioning: `--search-attribute Name=Type` of the dev server and the compose setup job. */
+export const SEARCH_ATTRIBUTE_TYPES: Record<string, string> = {
+  UserId: 'Keyword',
+  ConcertId: 'Keyword',
+  JourneyStatus: 'Keyword',
+  ScheduleIds: 'KeywordList',
+  Seats: 'KeywordList',
+  ReservationIds: 'KeywordList',
+  PaymentStartedAt: 'Datetime',
+};
+
+// --- Fan journey -----------------------------------------------------------------------------------
+/** ACTIVE while the window is open; PAYING while a payment is in flight; then how it ended. */
+export type JourneyStatus = 'ACTIVE' | 'PAYING' | 'COMPLETED' | 'EXPIRED' | 'LEFT';
+
+export interface JourneyInput {
+  concertId: string;
+  userId: string;
+  /** The queue token this journey serves; its session ends with the journey. */
+  token: string;
+  arrival: number;
+  /** End of the active window, epoch ms. No hold outlives it. */
+  activeUntil: number;
+  holdTtlSeconds: number;
+  holdGraceSeconds: number;
+  maxHolds: number;
+}
+
+export interface JourneySettings {
+  holdTtlSeconds: number;
+  holdGraceSeconds: number;
+  maxHolds: number;
+}
+
+/** The same input whoever starts the journey first: the controller's activity or the API's Update-with-Start. */
+export function journeyInput(
+  fan: { concertId: string; userId: string; token: string; arrival: number; activeUntil: number },
+  settings: JourneySettings,
+): JourneyInput {
+  return { ...fan, ...settings };
+}
+
+export type HoldStatus = 'HELD' | 'CONFIRMED' | 'EXPIRED' | 'CANCELLED';
+
+export interface HoldRequest {
+  scheduleId: string;
+  seatNumber: number;
+  /** Chosen by the API, so a retried update returns the same hold. */
+  reservationId: string;
+}
+
+export interface HeldSeat {
+  reservationId: string;
+  scheduleId: string;
+  seatId: string;
+  seatNumber: number;
+  price: number;
+  status: HoldStatus;
+  /** ISO-8601. */
+  heldUntil: string;
+}
+
+export interface CancelRequest {
+  reservationId: string;
+}
+
+export interface PayRequest {
+  reservationId: string;
+  /** Chosen by the API: the ledger keys `payment:<id>:debit` / `:refund` derive from it. */
+  paymentId: string;
+}
+
+export interface PaymentReceipt {
+  paymentId: string;
+  reservationId: string;
+  amount: number;
+  status: 'COMPLETED';
+  balance: number;
+}
+
+export interface JourneySnapshot {
+  status: JourneyStatus;
+  activeUntil: number;
+  holds: HeldSeat[];
+}
+
+export const holdUpdate = defineUpdate<HeldSeat, [HoldRequest]>('hold');
+export const cancelUpdate = defineUpdate<HeldSeat, [CancelRequest]>('cancel');
+export const payUpdate = defineUpdate<PaymentReceipt, [PayRequest]>('pay');
+export const leaveUpdate = defineUpdate<JourneySnapshot, []>('leave');
+export const journeyQuery = defineQuery<JourneySnapshot>('journey');
+
+// --- Admission controller --------------------------------------------------------------------------
+export interface QueueSettings {
+  admitPerSecond: number;
+  maxActive: number;
+  paused: boolean;
+}
+
+export interface QueueState extends QueueSettings {
+  waiting: number;
+  active: number;
+  admittedTotal: number;
+}
+
+export interface AdmissionInput {
+  concertId: string;
+  settings: QueueSettings;
+  activeTtlSeconds: number;
+  tickMs: number;
+  /** Carried across continue-as-new. */
+  admittedTotal?: number;
+  credit?: number;
+}
+
+export const queueSettingsUpdate = defineUpdate<QueueState, [Partial<QueueSettings>]>('queueSettings');
+export const queueStateQuery = defineQuery<QueueState>('queueState');

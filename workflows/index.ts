@@ -1,0 +1,3 @@
+// The one barrel the worker bundles: every workflow type, and nothing else.
+export { fanJourney } from './fan-journey';
+export { admissionController } from './admission-controller';
