@@ -41,6 +41,7 @@ did=()
 
 VERSION=$(sed -n 's:.*<temporal.test-server.version>\(.*\)</temporal.test-server.version>.*:\1:p' "$POM")
 [[ -n "$VERSION" ]] || { log "cannot read temporal.test-server.version from $POM"; exit 1; }
+case "$TOOLS_DIR" in *"'"*) log "TOOLS_DIR must not contain a single quote: $TOOLS_DIR"; exit 1 ;; esac
 TS_DIR="$TOOLS_DIR/test-server"
 VDIR="$TS_DIR/$VERSION"
 LIB="$VDIR/lib"
@@ -115,7 +116,9 @@ CLASSPATH_VALUE=$(cat "$CP_FILE")
 # Written once by starting the server with -XX:ArchiveClassesAtExit, exercising it a little, and
 # stopping it with SIGTERM (the JVM dumps on a normal exit). Built under a temporary name, validated
 # with -Xshare:on, then renamed: a half-written archive would crash the JVM that maps it.
-KEY_WANT="layout=$LAYOUT java=$JAVA_ID flags=$JVM_FLAGS cp=$CLASSPATH_VALUE"
+# The JVM rejects an archive whose jars changed size or mtime: so does this key.
+JARS_ID=$(cd "$LIB" && stat -c '%n %s %Y' -- *.jar | sha256sum | cut -c1-64)
+KEY_WANT="layout=$LAYOUT java=$JAVA_ID flags=$JVM_FLAGS jars=$JARS_ID cp=$CLASSPATH_VALUE"
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 train() { # $1 = port: a few gRPC calls (empty messages) so the request path is archived too
   command -v curl >/dev/null 2>&1 || return 0
@@ -148,7 +151,9 @@ build_archive() {
     done
     if port_open "$port"; then
       train "$port"
-      kill -TERM "$pid" 2>/dev/null || true
+      kill -TERM "$pid" 2>/dev/null || true # the JVM writes the archive while it exits (~1-2 s)
+      for ((i = 0; i < 600; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL "$pid" 2>/dev/null || true
       wait "$pid" 2>/dev/null || true
       break
     fi

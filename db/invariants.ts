@@ -1,0 +1,73 @@
+import type { DataSource } from 'typeorm';
+
+interface Check {
+  name: string;
+  sql: string;
+}
+
+/**
+ * DESIGN.md's invariants as queries over a live database. Each returns the rows that violate it;
+ * an empty result everywhere means the books balance and no seat is sold twice.
+ */
+const CHECKS: Check[] = [
+  {
+    name: 'a seat has at most one live (HELD or CONFIRMED) reservation',
+    sql: `SELECT seat_id, count(*) AS live FROM reservations WHERE status IN ('HELD', 'CONFIRMED') GROUP BY seat_id HAVING count(*) > 1`,
+  },
+  {
+    name: 'a SOLD seat belongs to exactly its CONFIRMED reservation',
+    sql: `SELECT s.id FROM seats s LEFT JOIN reservations r ON r.id = s.reservation_id
+          WHERE s.status = 'SOLD' AND (r.id IS NULL OR r.status <> 'CONFIRMED' OR r.seat_id <> s.id)`,
+  },
+  {
+    name: 'a CONFIRMED reservation owns a SOLD seat',
+    sql: `SELECT r.id FROM reservations r JOIN seats s ON s.id = r.seat_id
+          WHERE r.status = 'CONFIRMED' AND (s.status <> 'SOLD' OR s.reservation_id <> r.id)`,
+  },
+  {
+    name: 'a HELD seat is held by a HELD reservation with the same deadline',
+    sql: `SELECT s.id FROM seats s LEFT JOIN reservations r ON r.id = s.reservation_id
+          WHERE s.status = 'HELD' AND (r.id IS NULL OR r.status <> 'HELD' OR r.held_until <> s.held_until)`,
+  },
+  {
+    name: 'a wallet balance is never negative and equals the sum of its ledger',
+    sql: `SELECT w.user_id, w.balance, COALESCE(l.total, 0) AS ledger FROM wallets w
+          LEFT JOIN (
+            SELECT user_id, sum(CASE type WHEN 'PAYMENT' THEN -amount ELSE amount END) AS total
+            FROM wallet_transactions GROUP BY user_id
+          ) l ON l.user_id = w.user_id
+          WHERE w.balance < 0 OR w.balance <> COALESCE(l.total, 0)`,
+  },
+  {
+    name: 'every COMPLETED payment has exactly one PAYMENT ledger entry and no refund',
+    sql: `SELECT p.id FROM payments p
+          WHERE p.status = 'COMPLETED' AND (
+            (SELECT count(*) FROM wallet_transactions t WHERE t.payment_id = p.id AND t.type = 'PAYMENT') <> 1 OR
+            (SELECT count(*) FROM wallet_transactions t WHERE t.payment_id = p.id AND t.type = 'REFUND') <> 0)`,
+  },
+  {
+    name: 'every FAILED payment that debited has exactly one REFUND',
+    sql: `SELECT p.id FROM payments p
+          WHERE p.status = 'FAILED'
+            AND (SELECT count(*) FROM wallet_transactions t WHERE t.payment_id = p.id AND t.type = 'PAYMENT') <>
+                (SELECT count(*) FROM wallet_transactions t WHERE t.payment_id = p.id AND t.type = 'REFUND')`,
+  },
+  {
+    name: 'a reservation has at most one COMPLETED payment',
+    sql: `SELECT reservation_id FROM payments WHERE status = 'COMPLETED' GROUP BY reservation_id HAVING count(*) > 1`,
+  },
+];
+
+export interface Violation {
+  invariant: string;
+  rows: unknown[];
+}
+
+export async function findViolations(db: DataSource): Promise<Violation[]> {
+  const violations: Violation[] = [];
+  for (const check of CHECKS) {
+    const rows: unknown[] = await db.query(check.sql);
+    if (rows.length) violations.push({ invariant: check.name, rows: rows.slice(0, 20) });
+  }
+  return violations;
+}

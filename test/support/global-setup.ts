@@ -1,0 +1,53 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import Redis from 'ioredis';
+import { createDataSource } from '../../db/data-source';
+import { migrate } from '../../db/migrate';
+import { TUNED_DYNAMIC_CONFIG } from '../../scripts/temporal-dev-server';
+import { searchAttributes } from '../../workflows/definitions';
+import { devServerExecutable, WORKFLOW_BUNDLE_PATH } from './paths';
+import './setup-env';
+
+/**
+ * Once per `npm test`: a clean test database at the current schema, an empty Redis test database,
+ * the workflow bundle built once for every worker, and one in-memory Temporal dev server (tuned as in
+ * TOOLCHAIN.md) shared by the integration and end-to-end suites.
+ */
+export default async function globalSetup(): Promise<void> {
+  const databaseUrl = process.env.DATABASE_URL!;
+  const db = createDataSource(databaseUrl, { poolSize: 1 });
+  await db.initialize();
+  await db.query('DROP SCHEMA IF EXISTS public CASCADE');
+  await db.query('CREATE SCHEMA public');
+  await db.destroy();
+  await migrate(databaseUrl);
+
+  const redis = new Redis(process.env.REDIS_URL!);
+  await redis.flushdb();
+  await redis.quit();
+
+  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger });
+  mkdirSync(dirname(WORKFLOW_BUNDLE_PATH), { recursive: true });
+  writeFileSync(WORKFLOW_BUNDLE_PATH, code);
+
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: devServerExecutable(),
+      searchAttributes: Object.values(searchAttributes),
+      extraArgs: [...TUNED_DYNAMIC_CONFIG.flatMap((v) => ['--dynamic-config-value', v]), '--log-level', 'error'],
+    },
+  });
+  process.env.TEMPORAL_ADDRESS = env.address;
+  (globalThis as { __temporalEnv?: TestWorkflowEnvironment }).__temporalEnv = env;
+}
+
+const quietLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: (message: string, meta?: unknown) => console.error(message, meta),
+};

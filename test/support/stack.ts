@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import type Redis from 'ioredis';
+import type { DataSource } from 'typeorm';
+import { createApp } from '../../api/app';
+import { createMetrics } from '../../api/metrics';
+import { createDataSource } from '../../db/data-source';
+import { loadConfig, type Config } from '../../lib/config';
+import { createLogger } from '../../lib/logger';
+import { createRedis, redisReady } from '../../lib/redis';
+import { defineQueueScripts } from '../../queue/scripts';
+import { createWorker } from '../../worker/create-worker';
+import { ApiClient } from './api-client';
+import { WORKFLOW_BUNDLE_PATH } from './paths';
+
+let runtimeInstalled = false;
+/** The SDK logs its worker lifecycle at INFO; tests only want warnings. */
+export function quietTemporalRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+}
+
+export interface Stack {
+  config: Config;
+  db: DataSource;
+  redis: Redis;
+  temporal: Client;
+  api: ApiClient;
+  worker?: Worker;
+  stop(): Promise<void>;
+}
+
+/**
+ * The real system in this test process: the API (through `app.request()`, no socket) and a worker,
+ * against the run's Postgres, Redis and Temporal dev server. Each stack has a task queue of its own,
+ * so test files running side by side never take each other's tasks.
+ */
+export async function startStack(settings: Record<string, string> = {}, opts: { worker?: boolean } = {}): Promise<Stack> {
+  quietTemporalRuntime();
+  const config = loadConfig({
+    ...process.env,
+    TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`,
+    ADMISSION_TICK_MS: '100',
+    QUEUE_ADMIT_PER_SECOND: '200',
+    ...settings,
+  });
+  const db = createDataSource(config.DATABASE_URL, { poolSize: 30 });
+  await db.initialize();
+  const redis = defineQueueScripts(createRedis(config.REDIS_URL));
+  await redisReady(redis);
+  const clientConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const temporal = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
+  const app = createApp({ config, db, redis, temporal, logger: createLogger('silent', 'test'), metrics: createMetrics() });
+
+  let worker: Worker | undefined;
+  let running: Promise<void> | undefined;
+  let connection: NativeConnection | undefined;
+  if (opts.worker !== false) {
+    connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+    worker = await createWorker({ config, db, redis, connection, clientConnection }, { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } });
+    running = worker.run();
+  }
+
+  return {
+    config,
+    db,
+    redis,
+    temporal,
+    api: new ApiClient(app, config),
+    worker,
+    async stop() {
+      if (worker && worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      await connection?.close();
+      await clientConnection.close();
+      await redis.quit();
+      await db.destroy();
+    },
+  };
+}
