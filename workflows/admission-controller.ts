@@ -22,7 +22,7 @@ const { admitFans } = proxyActivities<AdmissionActivities>({
 });
 
 /** Ticks before the controller continues as new, far below Temporal's history limits. */
-const TICKS_PER_RUN = 500;
+const DEFAULT_TICKS_PER_RUN = 500;
 
 /**
  * One per concert: each tick admits fans from the head of the waiting queue at `admitPerSecond`,
@@ -49,7 +49,8 @@ export async function admissionController(input: AdmissionInput): Promise<void> 
     { validator: validateSettings },
   );
 
-  for (let tick = 0; tick < TICKS_PER_RUN && !workflowInfo().continueAsNewSuggested; tick++) {
+  const ticksPerRun = input.ticksPerRun ?? DEFAULT_TICKS_PER_RUN;
+  for (let tick = 0; tick < ticksPerRun && !workflowInfo().continueAsNewSuggested; tick++) {
     const perTick = (settings.admitPerSecond * input.tickMs) / 1000;
     credit = settings.paused ? 0 : Math.min(credit + perTick, Math.max(1, perTick));
     const result = await admitFans({

@@ -134,6 +134,8 @@ export interface AdmissionInput {
   settings: QueueSettings;
   activeTtlSeconds: number;
   tickMs: number;
+  /** Ticks per run before continue-as-new (default 500). */
+  ticksPerRun?: number;
   /** Carried across continue-as-new. */
   admittedTotal?: number;
   credit?: number;

@@ -1,0 +1,75 @@
+import { ApplicationFailure } from '@temporalio/common';
+import type { JourneyActivities } from '../../activities/journey';
+import type { RefundOutcome } from '../../db/stores/wallets';
+
+type Call = { name: string; args: any };
+
+/**
+ * In-memory stand-ins for the journey's activities: they record every call and can be told to fail,
+ * so a workflow test sees exactly which side effects the workflow asked for and when.
+ */
+export class FakeJourneyActivities {
+  readonly calls: Call[] = [];
+  balance = 100_000;
+  price = 50_000;
+  /** Failures to throw, by activity name: a business code (final) or 'transient' (retried). */
+  failures: Record<string, Array<string>> = {};
+  private debited = new Set<string>();
+  private refunded = new Set<string>();
+
+  private maybeFail(name: string): void {
+    const next = this.failures[name]?.shift();
+    if (!next) return;
+    if (next === 'transient') throw new Error(`${name}: transient outage`);
+    throw ApplicationFailure.create({ type: next, message: `${name} refused: ${next}`, nonRetryable: true });
+  }
+
+  named(name: string): any[] {
+    return this.calls.filter((c) => c.name === name).map((c) => c.args);
+  }
+
+  activities(): JourneyActivities {
+    const record = (name: string, args: any) => this.calls.push({ name, args });
+    return {
+      holdSeat: async (r) => {
+        record('holdSeat', r);
+        this.maybeFail('holdSeat');
+        return { reservationId: r.reservationId, seatId: String(r.seatNumber), price: this.price, status: 'HELD', heldUntil: r.heldUntil };
+      },
+      releaseHold: async (r) => {
+        record('releaseHold', r);
+        this.maybeFail('releaseHold');
+        return true;
+      },
+      debitWallet: async (p) => {
+        record('debitWallet', p);
+        this.maybeFail('debitWallet');
+        if (!this.debited.has(p.paymentId)) {
+          if (this.balance < this.price) {
+            throw ApplicationFailure.create({ type: 'INSUFFICIENT_BALANCE', message: 'balance too low', nonRetryable: true });
+          }
+          this.balance -= this.price;
+          this.debited.add(p.paymentId);
+        }
+        return { amount: this.price, balance: this.balance };
+      },
+      confirmPayment: async (p) => {
+        record('confirmPayment', p);
+        this.maybeFail('confirmPayment');
+      },
+      refundPayment: async (p): Promise<RefundOutcome> => {
+        record('refundPayment', p);
+        this.maybeFail('refundPayment');
+        if (!this.debited.has(p.paymentId)) return 'NOTHING_DEBITED';
+        if (!this.refunded.has(p.paymentId)) {
+          this.refunded.add(p.paymentId);
+          this.balance += this.price;
+        }
+        return 'REFUNDED';
+      },
+      endSession: async (s) => {
+        record('endSession', s);
+      },
+    };
+  }
+}

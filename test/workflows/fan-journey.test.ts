@@ -1,0 +1,318 @@
+import { randomUUID } from 'node:crypto';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import {
+  cancelUpdate,
+  holdUpdate,
+  journeyQuery,
+  leaveUpdate,
+  payUpdate,
+  type HeldSeat,
+  type JourneyInput,
+} from '../../workflows/definitions';
+import type { fanJourney } from '../../workflows/fan-journey';
+import { eventually } from '../support/eventually';
+import { timeSkippingEnv, workflowWorker } from '../support/time-skipping';
+import { FakeJourneyActivities } from './fake-journey-activities';
+
+let env: TestWorkflowEnvironment;
+beforeAll(async () => {
+  env = await timeSkippingEnv();
+});
+afterAll(async () => {
+  await env?.teardown();
+});
+
+const HOLD_TTL = 300;
+const WINDOW = 600;
+
+async function withJourney(
+  fakes: FakeJourneyActivities,
+  test: (journey: WorkflowHandle<typeof fanJourney>, ctx: { input: JourneyInput; worker: Worker; taskQueue: string }) => Promise<void>,
+  overrides: Partial<JourneyInput> = {},
+) {
+  const { worker, taskQueue } = await workflowWorker(env, fakes.activities());
+  const now = Date.now();
+  const input: JourneyInput = {
+    concertId: randomUUID(),
+    userId: randomUUID(),
+    token: 'token',
+    arrival: 1,
+    activeUntil: (await env.currentTimeMs()) + WINDOW * 1000,
+    holdTtlSeconds: HOLD_TTL,
+    holdGraceSeconds: 3,
+    maxHolds: 4,
+    ...overrides,
+  };
+  void now;
+  await worker.runUntil(async () => {
+    const journey = await env.client.workflow.start<typeof fanJourney>('fanJourney', {
+      workflowId: `journey-test-${randomUUID()}`,
+      taskQueue,
+      args: [input],
+    });
+    try {
+      await test(journey, { input, worker, taskQueue });
+    } finally {
+      await stopJourney(journey);
+    }
+  });
+}
+
+/**
+ * A journey left running would keep the shared test server's clock from skipping in later tests
+ * (its timers come due with no worker to take them), so every test ends its own.
+ */
+async function stopJourney(journey: WorkflowHandle): Promise<void> {
+  const { status } = await journey.describe();
+  if (status.name === 'RUNNING') await journey.terminate('test over');
+}
+
+const hold = (journey: WorkflowHandle, seatNumber: number, reservationId = randomUUID()) =>
+  journey.executeUpdate(holdUpdate, { args: [{ scheduleId: 'schedule-1', seatNumber, reservationId }] });
+
+async function failureType(work: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await work;
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) return err.cause.type ?? undefined;
+    throw err;
+  }
+  return undefined;
+}
+
+async function holdStatus(journey: WorkflowHandle, reservationId: string) {
+  const snapshot = await journey.query(journeyQuery);
+  return snapshot.holds.find((h) => h.reservationId === reservationId)?.status;
+}
+
+describe('fan journey: holds and their deadlines', () => {
+  it('releases an unpaid hold after exactly its TTL, in well under 2 s of wall time', async () => {
+    const fakes = new FakeJourneyActivities();
+    let timerWallMs = 0;
+    await withJourney(fakes, async (journey) => {
+      const held = await hold(journey, 7);
+      expect(held.status).toBe('HELD');
+      const started = Date.now();
+      await env.sleep(`${HOLD_TTL - 1}s`);
+      expect(await holdStatus(journey, held.reservationId)).toBe('HELD');
+      expect(fakes.named('releaseHold')).toEqual([]);
+      await env.sleep('2s');
+      await eventually(async () => expect(await holdStatus(journey, held.reservationId)).toBe('EXPIRED'));
+      timerWallMs = Date.now() - started;
+      expect(fakes.named('releaseHold')).toEqual([expect.objectContaining({ reservationId: held.reservationId, outcome: 'EXPIRED' })]);
+    });
+    // Five simulated minutes, skipped: the whole wait from hold to release costs well under 2 s.
+    expect(timerWallMs).toBeLessThan(2000);
+  });
+
+  it('caps a hold near the end of the window at the window’s end', async () => {
+    const fakes = new FakeJourneyActivities();
+    await withJourney(fakes, async (journey, { input }) => {
+      await env.sleep(`${WINDOW - 60}s`);
+      const held = await hold(journey, 1);
+      expect(Date.parse(held.heldUntil)).toBe(input.activeUntil);
+    });
+  });
+
+  it('cancel releases at once', async () => {
+    const fakes = new FakeJourneyActivities();
+    await withJourney(fakes, async (journey) => {
+      const held = await hold(journey, 2);
+      const cancelled = await journey.executeUpdate(cancelUpdate, { args: [{ reservationId: held.reservationId }] });
+      expect(cancelled.status).toBe('CANCELLED');
+      expect(fakes.named('releaseHold')).toEqual([expect.objectContaining({ reservationId: held.reservationId, outcome: 'CANCELLED' })]);
+      expect(await failureType(journey.executeUpdate(cancelUpdate, { args: [{ reservationId: held.reservationId }] }))).toBe('RESERVATION_NOT_HELD');
+    });
+  });
+
+  it('four live holds each expire on their own deadline, and a fifth is refused', async () => {
+    const fakes = new FakeJourneyActivities();
+    await withJourney(fakes, async (journey) => {
+      const holds: HeldSeat[] = [];
+      for (let seat = 1; seat <= 4; seat++) {
+        holds.push(await hold(journey, seat));
+        await env.sleep('10s');
+      }
+      expect(await failureType(hold(journey, 5))).toBe('HOLD_LIMIT_REACHED');
+      // The first hold was placed 40 s ago: its deadline comes 260 s from now, the others 10 s apart.
+      await env.sleep(`${HOLD_TTL - 40 + 1}s`);
+      await eventually(async () => expect(await holdStatus(journey, holds[0].reservationId)).toBe('EXPIRED'));
+      expect(await holdStatus(journey, holds[1].reservationId)).toBe('HELD');
+      await env.sleep('10s');
+      await eventually(async () => expect(await holdStatus(journey, holds[1].reservationId)).toBe('EXPIRED'));
+      expect(await holdStatus(journey, holds[2].reservationId)).toBe('HELD');
+      await env.sleep('20s');
+      await eventually(async () => expect(fakes.named('releaseHold')).toHaveLength(4));
+    });
+  });
+
+  it('retries a release that fails transiently and still releases once', async () => {
+    const fakes = new FakeJourneyActivities();
+    fakes.failures.releaseHold = ['transient', 'transient'];
+    await withJourney(fakes, async (journey) => {
+      const held = await hold(journey, 3);
+      await env.sleep(`${HOLD_TTL + 1}s`);
+      await eventually(async () => expect(await holdStatus(journey, held.reservationId)).toBe('EXPIRED'));
+      expect(fakes.named('releaseHold')).toHaveLength(3);
+    });
+  });
+
+  it('releases on time after a worker restart in the middle of a hold (new worker, same history)', async () => {
+    const fakes = new FakeJourneyActivities();
+    // No workflow cache: the second worker cannot lean on the first one's memory, only on the history.
+    const { worker: first, taskQueue } = await workflowWorker(env, fakes.activities(), undefined, { maxCachedWorkflows: 0 });
+    const input: JourneyInput = {
+      concertId: randomUUID(), userId: randomUUID(), token: 't', arrival: 1,
+      activeUntil: (await env.currentTimeMs()) + WINDOW * 1000, holdTtlSeconds: HOLD_TTL, holdGraceSeconds: 3, maxHolds: 4,
+    };
+    let journey!: WorkflowHandle<typeof fanJourney>;
+    let reservationId = '';
+    await first.runUntil(async () => {
+      journey = await env.client.workflow.start<typeof fanJourney>('fanJourney', { workflowId: `journey-test-${randomUUID()}`, taskQueue, args: [input] });
+      reservationId = (await hold(journey, 9)).reservationId;
+    });
+    const { worker: second } = await workflowWorker(env, fakes.activities(), taskQueue, { maxCachedWorkflows: 0 });
+    await second.runUntil(async () => {
+      await env.sleep(`${HOLD_TTL + 1}s`);
+      await eventually(async () => expect(await holdStatus(journey, reservationId)).toBe('EXPIRED'));
+      await stopJourney(journey);
+    });
+    expect(fakes.named('releaseHold')).toEqual([expect.objectContaining({ reservationId, outcome: 'EXPIRED' })]);
+  });
+});
+
+describe('fan journey: the window', () => {
+  it('expires after its TTL and ends the queue session as EXPIRED', async () => {
+    const fakes = new FakeJourneyActivities();
+    await withJourney(fakes, async (journey) => {
+      await env.sleep(`${WINDOW + 1}s`);
+      const result = await journey.result();
+      expect(result.status).toBe('EXPIRED');
+      expect(fakes.named('endSession')).toEqual([expect.objectContaining({ status: 'EXPIRED' })]);
+    });
+  });
+
+  it('leaving ends it early as LEFT and releases the live holds', async () => {
+    const fakes = new FakeJourneyActivities();
+    await withJourney(fakes, async (journey) => {
+      const held = await hold(journey, 4);
+      const left = await journey.executeUpdate(leaveUpdate, { args: [] });
+      expect(left.status).toBe('LEFT');
+      expect((await journey.result()).status).toBe('LEFT');
+      expect(fakes.named('releaseHold')).toEqual([expect.objectContaining({ reservationId: held.reservationId, outcome: 'CANCELLED' })]);
+      expect(fakes.named('endSession')).toEqual([expect.objectContaining({ status: 'LEFT' })]);
+      await expect(hold(journey, 5)).rejects.toThrow(WorkflowNotFoundError);
+    });
+  });
+});
+
+describe('fan journey: payment saga', () => {
+  const pay = (journey: WorkflowHandle, reservationId: string, paymentId = randomUUID()) =>
+    journey.executeUpdate(payUpdate, { args: [{ reservationId, paymentId }] });
+
+  it('completes: debit, confirm, the session COMPLETED, the other holds released', async () => {
+    const fakes = new FakeJourneyActivities();
+    await withJourney(fakes, async (journey) => {
+      const first = await hold(journey, 1);
+      const second = await hold(journey, 2);
+      const receipt = await pay(journey, first.reservationId);
+      expect(receipt).toMatchObject({ reservationId: first.reservationId, amount: 50_000, balance: 50_000, status: 'COMPLETED' });
+      expect((await journey.result()).status).toBe('COMPLETED');
+      expect(fakes.named('releaseHold')).toEqual([expect.objectContaining({ reservationId: second.reservationId, outcome: 'CANCELLED' })]);
+      expect(fakes.named('endSession')).toEqual([
+        expect.objectContaining({ status: 'COMPLETED', soldSeats: [expect.objectContaining({ reservationId: first.reservationId })] }),
+      ]);
+      expect(fakes.named('refundPayment')).toEqual([]);
+    });
+  });
+
+  it('refunds once when confirm fails for good, and the hold is gone', async () => {
+    const fakes = new FakeJourneyActivities();
+    fakes.failures.confirmPayment = ['RESERVATION_NOT_PAYABLE'];
+    await withJourney(fakes, async (journey) => {
+      const held = await hold(journey, 1);
+      expect(await failureType(pay(journey, held.reservationId))).toBe('RESERVATION_NOT_PAYABLE');
+      expect(fakes.named('refundPayment')).toHaveLength(1);
+      expect(fakes.balance).toBe(100_000);
+      expect(await holdStatus(journey, held.reservationId)).toBe('EXPIRED');
+    });
+  });
+
+  it('debit refused for balance: nothing to compensate, the hold stays', async () => {
+    const fakes = new FakeJourneyActivities();
+    fakes.balance = 10_000;
+    await withJourney(fakes, async (journey) => {
+      const held = await hold(journey, 1);
+      expect(await failureType(pay(journey, held.reservationId))).toBe('INSUFFICIENT_BALANCE');
+      expect(fakes.balance).toBe(10_000);
+      expect(fakes.named('confirmPayment')).toEqual([]);
+      expect(await holdStatus(journey, held.reservationId)).toBe('HELD');
+      expect((await journey.query(journeyQuery)).status).toBe('ACTIVE');
+    });
+  });
+
+  it('a payment one second before the deadline completes, and the timer then does nothing', async () => {
+    const fakes = new FakeJourneyActivities();
+    await withJourney(fakes, async (journey) => {
+      const held = await hold(journey, 1);
+      await env.sleep(`${HOLD_TTL - 1}s`);
+      expect((await pay(journey, held.reservationId)).status).toBe('COMPLETED');
+      await env.sleep('10s');
+      expect((await journey.result()).status).toBe('COMPLETED');
+      expect(fakes.named('releaseHold')).toEqual([]);
+    });
+  });
+
+  it('a payment after the deadline is refused before anything is written', async () => {
+    const fakes = new FakeJourneyActivities();
+    await withJourney(fakes, async (journey) => {
+      const held = await hold(journey, 1);
+      await env.sleep(`${HOLD_TTL + 1}s`);
+      expect(await failureType(pay(journey, held.reservationId))).toBe('HOLD_EXPIRED');
+      expect(fakes.named('debitWallet')).toEqual([]);
+    });
+  });
+
+  it('a debit retried after a simulated crash takes the money once', async () => {
+    const fakes = new FakeJourneyActivities();
+    let crashed = false;
+    const activities = fakes.activities();
+    const debit = activities.debitWallet;
+    activities.debitWallet = async (p) => {
+      const result = await debit(p);
+      if (!crashed) {
+        crashed = true; // the effect happened, but the worker "died" before reporting it
+        throw new Error('worker crashed after the debit');
+      }
+      return result;
+    };
+    const { worker, taskQueue } = await workflowWorker(env, activities);
+    await worker.runUntil(async () => {
+      const journey = await env.client.workflow.start<typeof fanJourney>('fanJourney', {
+        workflowId: `journey-test-${randomUUID()}`,
+        taskQueue,
+        args: [{ concertId: randomUUID(), userId: randomUUID(), token: 't', arrival: 1, activeUntil: (await env.currentTimeMs()) + WINDOW * 1000, holdTtlSeconds: HOLD_TTL, holdGraceSeconds: 3, maxHolds: 4 }],
+      });
+      const held = await hold(journey, 1);
+      expect((await pay(journey, held.reservationId)).balance).toBe(50_000);
+      await stopJourney(journey);
+    });
+    expect(fakes.named('debitWallet')).toHaveLength(2);
+    expect(fakes.balance).toBe(50_000);
+  });
+
+  it('a refund that fails twice then succeeds refunds exactly once', async () => {
+    const fakes = new FakeJourneyActivities();
+    fakes.failures.confirmPayment = ['RESERVATION_NOT_PAYABLE'];
+    fakes.failures.refundPayment = ['transient', 'transient'];
+    await withJourney(fakes, async (journey) => {
+      const held = await hold(journey, 1);
+      expect(await failureType(pay(journey, held.reservationId))).toBe('RESERVATION_NOT_PAYABLE');
+      expect(fakes.named('refundPayment')).toHaveLength(3);
+      expect(fakes.balance).toBe(100_000);
+    });
+  });
+});
