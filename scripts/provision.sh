@@ -138,6 +138,8 @@ fi
 # --- Java time-skipping test server (tests only) -----------------------------------------------------
 if [ "$want_test_server" = 1 ]; then
   TOOLS_DIR="$TOOLS_DIR" bash "$ROOT/scripts/provision-test-server.sh"
+  # docker-compose validates docker-compose.yml offline (no Docker engine needed).
+  command -v docker-compose >/dev/null || apt_install docker-compose
 fi
 
 step "ready in $(elapsed "$started_at")"
