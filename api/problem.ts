@@ -1,11 +1,12 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError, ServiceError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, ServiceError } from '@temporalio/client';
 import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
 import { DomainError } from '../lib/domain-error';
 import { ErrorCodes, isErrorCode, type ErrorCode } from '../lib/error-codes';
 import { isConnectionError } from '../db/pg-errors';
+import { journeyClosed } from '../lib/journeys';
 
 export interface Problem {
   type: string;
@@ -79,7 +80,7 @@ export function toProblem(err: unknown): Problem {
   if (err instanceof WorkflowExecutionAlreadyStartedError) {
     return problemOf('QUEUE_TOKEN_NOT_ACTIVE', 'the fan journey of this token has ended');
   }
-  if (err instanceof WorkflowNotFoundError) return problemOf('QUEUE_TOKEN_NOT_ACTIVE', 'the fan journey has ended');
+  if (journeyClosed(err)) return problemOf('QUEUE_TOKEN_NOT_ACTIVE', 'the fan journey has ended');
   if (isConnectionError(err)) return problemOf('DEPENDENCY_UNAVAILABLE', 'PostgreSQL is unavailable');
   if (isRedisDown(err)) return problemOf('DEPENDENCY_UNAVAILABLE', 'Redis is unavailable');
   if (isTemporalDown(err)) return problemOf('DEPENDENCY_UNAVAILABLE', 'Temporal is unavailable');

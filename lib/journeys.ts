@@ -1,4 +1,4 @@
-import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { QueueTicket } from '../queue/waiting-room';
 import {
   admissionWorkflowId,
@@ -18,6 +18,15 @@ import {
   type QueueSettings,
 } from '../workflows/definitions';
 import type { Config } from './config';
+
+/**
+ * True when an update could not reach the journey because it has closed: not found, or admitted just
+ * as the workflow completed (the server then aborts the update).
+ */
+export function journeyClosed(err: unknown): boolean {
+  if (err instanceof WorkflowNotFoundError) return true;
+  return /update was aborted|workflow execution already completed/i.test(String((err as Error | null)?.message ?? ''));
+}
 
 /**
  * The client side of the workflows: how the API (and the worker at start-up) reaches a fan's journey

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
-import { WorkflowNotFoundError } from '@temporalio/client';
 import { IdempotencyStore } from '../../db/stores/idempotency';
 import { ReservationStore } from '../../db/stores/reservations';
 import { DomainError } from '../../lib/domain-error';
-import { Journeys } from '../../lib/journeys';
+import { journeyClosed, Journeys } from '../../lib/journeys';
 import { WaitingRoom } from '../../queue/waiting-room';
 import { requireUser } from '../auth';
 import type { AppDeps } from '../deps';
@@ -58,9 +57,11 @@ export function paymentRoutes(deps: AppDeps) {
         return { status: 201, body: receipt };
       } catch (err) {
         deps.metrics.payments.inc({ outcome: toProblem(err).code.toLowerCase() });
-        // The journey that held it has ended: the hold ended with it.
-        if (err instanceof WorkflowNotFoundError) throw new DomainError('HOLD_EXPIRED', 'the hold expired before the payment');
-        throw err;
+        if (!journeyClosed(err)) throw err;
+        // The journey that held it has ended (paid, expired or left): the row says how.
+        const now = await ownReservation(reservations, body.reservationId, c.get('userId'));
+        if (now.status === 'CONFIRMED' || now.status === 'CANCELLED') throw new DomainError('RESERVATION_NOT_PAYABLE', `the reservation is ${now.status}`);
+        throw new DomainError('HOLD_EXPIRED', 'the hold expired before the payment');
       }
     }) as never;
   });

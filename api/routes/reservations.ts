@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
-import { WorkflowNotFoundError } from '@temporalio/client';
 import { CatalogStore, type ScheduleRef } from '../../db/stores/catalog';
 import { IdempotencyStore } from '../../db/stores/idempotency';
 import { decodeReservationCursor, ReservationStore, type ReservationView } from '../../db/stores/reservations';
 import { DomainError } from '../../lib/domain-error';
-import { Journeys } from '../../lib/journeys';
+import { journeyClosed, Journeys } from '../../lib/journeys';
 import { SeatGate } from '../../queue/seat-gate';
 import { WaitingRoom } from '../../queue/waiting-room';
 import { requireUser } from '../auth';
@@ -148,7 +147,7 @@ export function reservationRoutes(deps: AppDeps) {
       try {
         await journeys.cancel(reservation.journeyId, reservation.reservationId);
       } catch (err) {
-        if (err instanceof WorkflowNotFoundError) throw new DomainError('RESERVATION_NOT_HELD', 'the reservation is no longer held');
+        if (journeyClosed(err)) throw new DomainError('RESERVATION_NOT_HELD', 'the reservation is no longer held');
         throw err;
       }
       return c.json({ ...publicView(reservation), status: 'CANCELLED' as const }, 200);

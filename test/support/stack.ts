@@ -52,7 +52,7 @@ export async function startStack(settings: Record<string, string> = {}, opts: { 
   await redisReady(redis);
   const clientConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const temporal = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
-  const app = createApp({ config, db, redis, temporal, logger: createLogger('silent', 'test'), metrics: createMetrics() });
+  const app = createApp({ config, db, redis, temporal, logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent', 'test'), metrics: createMetrics() });
 
   let worker: Worker | undefined;
   let running: Promise<void> | undefined;

@@ -1,0 +1,36 @@
+import { eventually } from '../support/eventually';
+import { startStack, type Stack } from '../support/stack';
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+/** Every id of the journeys a visibility query finds (what the Web UI's search box runs). */
+async function find(query: string): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const execution of stack.temporal.workflow.list({ query })) ids.push(execution.workflowId);
+  return ids;
+}
+
+describe('operators find a fan’s journey in Temporal by its search attributes', () => {
+  it('by user, concert, schedule, seat, reservation and status', async () => {
+    const { api } = stack;
+    const { concertId, scheduleIds } = await api.createConcert(5);
+    const { fan, queueToken } = await api.admittedFan(concertId);
+    const held = await api.hold(fan, queueToken, scheduleIds[0], 4);
+    const [row] = await stack.db.query('SELECT journey_id FROM reservations WHERE id = $1', [held.body.reservationId]);
+    const journey = row.journey_id as string;
+    // Visibility is eventually consistent: the index catches up within moments.
+    await eventually(async () => {
+      expect(await find(`UserId = '${fan.userId}'`)).toEqual([journey]);
+      expect(await find(`WorkflowType = 'fanJourney' AND ConcertId = '${concertId}'`)).toEqual([journey]);
+      expect(await find(`ScheduleIds = '${scheduleIds[0]}' AND JourneyStatus = 'ACTIVE'`)).toEqual([journey]);
+      expect(await find(`Seats = '${scheduleIds[0]}:4'`)).toEqual([journey]);
+      expect(await find(`ReservationIds = '${held.body.reservationId}'`)).toEqual([journey]);
+    });
+  });
+});

@@ -1,0 +1,92 @@
+import { ConfigError, loadConfig } from '../../lib/config';
+
+describe('settings with nothing in the environment', () => {
+  it('start local development with the documented defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      NODE_ENV: 'development',
+      DATABASE_URL: expect.stringMatching(/^postgres:\/\//),
+      REDIS_URL: expect.stringMatching(/^redis:\/\//),
+      TEMPORAL_ADDRESS: '127.0.0.1:7233',
+      TEMPORAL_NAMESPACE: 'default',
+      TEMPORAL_TASK_QUEUE: 'ovation',
+      PORT: 3000,
+      HOLD_TTL_SECONDS: 300,
+      HOLD_GRACE_SECONDS: 3,
+      MAX_HOLDS_PER_FAN: 4,
+      ACTIVE_TOKEN_TTL_SECONDS: 600,
+      QUEUE_ADMIT_PER_SECOND: 50,
+      QUEUE_MAX_ACTIVE: 1000,
+    });
+  });
+
+  it('give development working secrets so the API can sign tokens and check the admin key', () => {
+    const config = loadConfig({});
+    expect(config.AUTH_SECRET.length).toBeGreaterThanOrEqual(16);
+    expect(config.ADMIN_API_KEY.length).toBeGreaterThanOrEqual(8);
+  });
+
+  it('read numbers given as strings', () => {
+    const config = loadConfig({ PORT: '8080', HOLD_TTL_SECONDS: '120', HOLD_GRACE_SECONDS: '0', QUEUE_ADMIT_PER_SECOND: '2.5' });
+    expect(config).toMatchObject({ PORT: 8080, HOLD_TTL_SECONDS: 120, HOLD_GRACE_SECONDS: 0, QUEUE_ADMIT_PER_SECOND: 2.5 });
+  });
+});
+
+describe('invalid settings are refused at start-up', () => {
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['PORT', '-1'],
+    ['HOLD_TTL_SECONDS', '0'],
+    ['HOLD_TTL_SECONDS', '-5'],
+    ['HOLD_TTL_SECONDS', '1.5'],
+    ['HOLD_GRACE_SECONDS', '-1'],
+    ['MAX_HOLDS_PER_FAN', '0'],
+    ['ACTIVE_TOKEN_TTL_SECONDS', 'ten minutes'],
+    ['QUEUE_ADMIT_PER_SECOND', '0'],
+    ['QUEUE_MAX_ACTIVE', '-10'],
+    ['DATABASE_URL', 'not a url'],
+    ['REDIS_URL', 'redis on port 6379'],
+    ['NODE_ENV', 'staging'],
+    ['LOG_LEVEL', 'loud'],
+    ['AUTH_SECRET', 'short'],
+    ['ADMIN_API_KEY', 'key'],
+  ])('%s=%j is a ConfigError naming the setting', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(name);
+  });
+});
+
+describe('secrets in production', () => {
+  const AUTH_SECRET = 'a-production-secret-of-enough-length';
+  const ADMIN_API_KEY = 'a-production-admin-key';
+
+  it('without AUTH_SECRET is a ConfigError naming AUTH_SECRET', () => {
+    const start = () => loadConfig({ NODE_ENV: 'production', ADMIN_API_KEY });
+    expect(start).toThrow(ConfigError);
+    expect(start).toThrow('AUTH_SECRET');
+  });
+
+  it('without ADMIN_API_KEY is a ConfigError naming ADMIN_API_KEY', () => {
+    const start = () => loadConfig({ NODE_ENV: 'production', AUTH_SECRET });
+    expect(start).toThrow(ConfigError);
+    expect(start).toThrow('ADMIN_API_KEY');
+  });
+
+  it('without either is a ConfigError naming both', () => {
+    const start = () => loadConfig({ NODE_ENV: 'production' });
+    expect(start).toThrow(ConfigError);
+    expect(start).toThrow(/AUTH_SECRET.*ADMIN_API_KEY|ADMIN_API_KEY.*AUTH_SECRET/);
+  });
+
+  it('never falls back to the development secrets', () => {
+    const dev = loadConfig({});
+    expect(() => loadConfig({ NODE_ENV: 'production', AUTH_SECRET: '', ADMIN_API_KEY })).toThrow(ConfigError);
+    expect(loadConfig({ NODE_ENV: 'production', AUTH_SECRET, ADMIN_API_KEY }).AUTH_SECRET).not.toBe(dev.AUTH_SECRET);
+  });
+
+  it('with both secrets starts and uses them', () => {
+    const config = loadConfig({ NODE_ENV: 'production', AUTH_SECRET, ADMIN_API_KEY });
+    expect(config).toMatchObject({ NODE_ENV: 'production', AUTH_SECRET, ADMIN_API_KEY });
+  });
+});
