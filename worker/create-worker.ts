@@ -31,6 +31,8 @@ export async function createWorker(deps: WorkerDeps, options: Partial<WorkerOpti
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     activities,
+    // On SIGTERM the worker stops polling and lets in-flight tasks finish (a rolling restart loses nothing).
+    shutdownGraceTime: '10s',
     ...(options.workflowBundle ? {} : { workflowsPath: require.resolve('../workflows') }),
     ...options,
   });

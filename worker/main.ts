@@ -1,5 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
 import { createDataSource } from '../db/data-source';
 import { CatalogStore } from '../db/stores/catalog';
 import { loadConfig } from '../lib/config';
@@ -11,6 +11,13 @@ import { createWorker } from './create-worker';
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.LOG_LEVEL, 'worker');
+  // The SDK's own logs (workflow and activity logs carry workflowId, runId, activity type) go through pino.
+  const sdkLevels: Record<string, LogLevel> = { trace: 'TRACE', debug: 'DEBUG', info: 'INFO', warn: 'WARN', error: 'ERROR', fatal: 'ERROR', silent: 'ERROR' };
+  Runtime.install({
+    logger: new DefaultLogger(sdkLevels[config.LOG_LEVEL] ?? 'INFO', ({ level, message, meta }) => {
+      logger[level === 'TRACE' ? 'trace' : (level.toLowerCase() as 'debug' | 'info' | 'warn' | 'error')]({ ...meta }, message);
+    }),
+  });
   const db = createDataSource(config.DATABASE_URL, { applicationName: 'ovation-worker' });
   await db.initialize();
   const redis = createRedis(config.REDIS_URL);
