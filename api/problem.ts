@@ -57,12 +57,14 @@ function isRedisDown(err: unknown): boolean {
   return /Stream isn't writeable|Connection is closed|enableOfflineQueue|Command timed out|ECONNREFUSED|MaxRetriesPerRequestError|Reached the max retries/i.test(message);
 }
 
+/** gRPC UNAVAILABLE or DEADLINE_EXCEEDED from the Temporal client, wrapped or raw; nothing else. */
 function isTemporalDown(err: unknown): boolean {
+  const grpcCode = (e: unknown) => (e as { code?: unknown } | null)?.code;
   if (err instanceof ServiceError) {
-    const code = (err.cause as { code?: number } | undefined)?.code;
-    return code === undefined || code === 14 || code === 4; // UNAVAILABLE, DEADLINE_EXCEEDED
+    const code = grpcCode(err.cause);
+    return code === undefined || code === 14 || code === 4;
   }
-  return /UNAVAILABLE|DEADLINE_EXCEEDED|Failed to connect/i.test(String((err as Error | null)?.message ?? ''));
+  return (grpcCode(err) === 14 || grpcCode(err) === 4) && typeof (err as { details?: unknown }).details === 'string';
 }
 
 /** Every error, whatever threw it, as a problem with a stable code. Unknown errors are INTERNAL. */
@@ -70,6 +72,8 @@ export function toProblem(err: unknown): Problem {
   if (err instanceof DomainError) return problemOf(err.code, err.message);
   if (err instanceof HTTPException) {
     if (err.status === 413) return problemOf('VALIDATION_FAILED', 'the request body is too large', 413);
+    // A body that is not JSON (415 from the validator) is bad input like any other: 400.
+    if (err.status === 415) return problemOf('VALIDATION_FAILED', 'the body must be application/json');
     if (err.status === 401) return problemOf('UNAUTHENTICATED', err.message || 'authentication is required');
     if (err.status < 500) return problemOf('VALIDATION_FAILED', err.message || 'the request is not valid', err.status);
   }

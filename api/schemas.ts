@@ -31,6 +31,10 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
 };
 
 export const Uuid = z.string().uuid();
+
+/** Free text stored verbatim: any Unicode except NUL, which PostgreSQL text cannot hold. */
+export const Text = (min: number, max: number) =>
+  z.string().min(min).max(max).refine((s) => !s.includes('\u0000'), 'must not contain the NUL character');
 export const IsoTime = z.string().datetime({ offset: true });
 
 export const limitQuery = (fallback: number, max: number) =>

@@ -7,14 +7,14 @@ import { WaitingRoom } from '../../queue/waiting-room';
 import { requireAdmin } from '../auth';
 import type { AppDeps } from '../deps';
 import { router } from '../router';
-import { adminKey, IsoTime, problems, Uuid } from '../schemas';
+import { adminKey, IsoTime, problems, Text, Uuid } from '../schemas';
 
 const DAY = 24 * 3600 * 1000;
 
 const NewConcert = z
   .object({
-    title: z.string().min(1).max(200),
-    description: z.string().max(5000).optional(),
+    title: Text(1, 200),
+    description: Text(0, 5000).optional(),
     schedules: z
       .array(
         z.object({

@@ -3,9 +3,9 @@ import { UserStore } from '../../db/stores/users';
 import { issueAccessToken } from '../auth';
 import type { AppDeps } from '../deps';
 import { router } from '../router';
-import { problems } from '../schemas';
+import { problems, Text } from '../schemas';
 
-const CreateUser = z.object({ name: z.string().min(1).max(100).openapi({ example: 'Kim' }) }).openapi('CreateUser');
+const CreateUser = z.object({ name: Text(1, 100).openapi({ example: 'Kim' }) }).openapi('CreateUser');
 const CreatedUser = z.object({ userId: z.string(), name: z.string(), accessToken: z.string() }).openapi('CreatedUser');
 
 const createUser = createRoute({

@@ -48,7 +48,7 @@ const listTransactions = createRoute({
   tags: ['Wallet'],
   summary: 'My ledger, newest first',
   security: bearer,
-  request: { query: z.object({ limit: limitQuery(50, 100), cursor: z.string().regex(/^\d{1,19}$/).optional() }) },
+  request: { query: z.object({ limit: limitQuery(50, 100), cursor: z.string().regex(/^\d{1,18}$/).optional() }) },
   responses: { 200: { description: 'OK', content: { 'application/json': { schema: LedgerPage } } }, ...problems(400, 401, 503) },
 });
 
