@@ -43,7 +43,7 @@ export function createJourneyActivities({ db, redis }: JourneyDeps) {
       return refusalsAreFinal(() => holds.confirm(p.paymentId, p.reservationId));
     },
 
-    async refundPayment(p: { paymentId: string; userId: string }): Promise<RefundOutcome> {
+    async refundPayment(p: { paymentId: string; userId: string; reservationId: string }): Promise<RefundOutcome> {
       return wallets.refundPayment(p);
     },
 

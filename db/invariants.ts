@@ -53,6 +53,12 @@ const CHECKS: Check[] = [
                 (SELECT count(*) FROM wallet_transactions t WHERE t.payment_id = p.id AND t.type = 'REFUND')`,
   },
   {
+    name: 'no payment stays PENDING with money taken for more than 10 minutes (a stuck saga)',
+    sql: `SELECT p.id FROM payments p
+          WHERE p.status = 'PENDING' AND p.updated_at < now() - interval '10 minutes'
+            AND EXISTS (SELECT 1 FROM wallet_transactions t WHERE t.payment_id = p.id AND t.type = 'PAYMENT')`,
+  },
+  {
     name: 'a reservation has at most one COMPLETED payment',
     sql: `SELECT reservation_id FROM payments WHERE status = 'COMPLETED' GROUP BY reservation_id HAVING count(*) > 1`,
   },

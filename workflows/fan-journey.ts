@@ -152,7 +152,7 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
       const compensations: Array<() => Promise<RefundOutcome>> = [];
       let debited: { amount: number; balance: number } | undefined;
       try {
-        compensations.unshift(() => durable.refundPayment({ paymentId, userId: input.userId }));
+        compensations.unshift(() => durable.refundPayment({ paymentId, userId: input.userId, reservationId }));
         debited = await quick.debitWallet({ paymentId, userId: input.userId, reservationId });
         await quick.confirmPayment({ paymentId, reservationId });
       } catch (err) {

@@ -1,4 +1,4 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { DomainError } from '../../lib/domain-error';
 import { isUniqueViolation } from '../pg-errors';
 import { rows } from '../sql';
@@ -33,18 +33,15 @@ export interface HeldSeatRow {
 export class HoldStore {
   constructor(private readonly db: DataSource) {}
 
-  /** One conditional seat update plus the reservation row, in one transaction; idempotent per reservation id. */
+  /**
+   * One conditional seat update plus the reservation row, in one transaction; idempotent per
+   * reservation id, even when a retry runs while the first attempt is still in flight.
+   */
   async hold(r: HoldSeatRequest): Promise<HeldSeatRow> {
     try {
       return await inTransaction(this.db, async (tx) => {
-        const existing: Array<{ seat_id: string; price: string; status: ReservationStatus; held_until: Date }> = await tx.query(
-          'SELECT seat_id, price, status, held_until FROM reservations WHERE id = $1',
-          [r.reservationId],
-        );
-        if (existing.length) {
-          const e = existing[0];
-          return { reservationId: r.reservationId, seatId: String(e.seat_id), price: Number(e.price), status: e.status, heldUntil: e.held_until.toISOString() };
-        }
+        const existing = await this.existing(tx, r.reservationId);
+        if (existing) return existing;
         const schedule: Array<{ open: boolean }> = await tx.query(
           `SELECT booking_opens_at <= now() AND booking_closes_at > now() AS open
            FROM concert_schedules WHERE id = $1 AND concert_id = $2`,
@@ -66,6 +63,9 @@ export class HoldStore {
           [r.scheduleId, r.seatNumber, r.heldUntil, r.reservationId, r.graceSeconds],
         );
         if (!taken.length) {
+          // A concurrent attempt of this very hold may have won the seat while we waited for its lock.
+          const won = await this.existing(tx, r.reservationId);
+          if (won) return won;
           const seat = await tx.query('SELECT 1 FROM seats WHERE schedule_id = $1 AND number = $2', [r.scheduleId, r.seatNumber]);
           throw seat.length
             ? new DomainError('SEAT_UNAVAILABLE', 'the seat is held or sold')
@@ -84,9 +84,21 @@ export class HoldStore {
         return { reservationId: r.reservationId, seatId: String(seatId), price: Number(price), status: 'HELD' as const, heldUntil: new Date(r.heldUntil).toISOString() };
       });
     } catch (err) {
-      if (isUniqueViolation(err)) throw new DomainError('SEAT_UNAVAILABLE', 'the seat is held or sold');
-      throw err;
+      if (!isUniqueViolation(err)) throw err;
+      const won = await this.existing(this.db, r.reservationId);
+      if (won) return won;
+      throw new DomainError('SEAT_UNAVAILABLE', 'the seat is held or sold');
     }
+  }
+
+  private async existing(db: DataSource | EntityManager, reservationId: string): Promise<HeldSeatRow | null> {
+    const rows: Array<{ seat_id: string; price: string; status: ReservationStatus; held_until: Date }> = await db.query(
+      'SELECT seat_id, price, status, held_until FROM reservations WHERE id = $1',
+      [reservationId],
+    );
+    if (!rows.length) return null;
+    const e = rows[0];
+    return { reservationId, seatId: String(e.seat_id), price: Number(e.price), status: e.status, heldUntil: e.held_until.toISOString() };
   }
 
   /**

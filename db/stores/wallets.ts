@@ -78,6 +78,10 @@ export class WalletStore {
       );
       if (done.length) return { amount: Number(done[0].amount), balance: Number(done[0].balance_after) };
 
+      // A payment the saga already gave up (refunded, or refused for balance) never takes money later,
+      // even if a slow earlier attempt of this debit reaches the database after the compensation.
+      const given: Array<{ status: string }> = await tx.query('SELECT status FROM payments WHERE id = $1', [p.paymentId]);
+      if (given[0]?.status === 'FAILED') throw new DomainError('RESERVATION_NOT_PAYABLE', 'this payment was already given up');
       const reservation: Array<{ price: string; user_id: string }> = await tx.query(
         'SELECT price, user_id FROM reservations WHERE id = $1',
         [p.reservationId],
@@ -112,11 +116,12 @@ export class WalletStore {
    * The saga's compensation: gives back what `debitForPayment` took, once per payment id, and marks
    * the payment FAILED. A payment that did complete is never refunded.
    */
-  async refundPayment(p: { paymentId: string; userId: string }): Promise<RefundOutcome> {
+  async refundPayment(p: { paymentId: string; userId: string; reservationId: string }): Promise<RefundOutcome> {
     return inTransaction(this.db, async (tx) => {
+      // Same lock order as the debit (wallet, then payment): the two never deadlock.
+      const balance = await this.lockWallet(tx, p.userId);
       const payment: Array<{ status: string }> = await tx.query('SELECT status FROM payments WHERE id = $1 FOR UPDATE', [p.paymentId]);
       if (payment[0]?.status === 'COMPLETED') return 'ALREADY_COMPLETED';
-      const balance = await this.lockWallet(tx, p.userId);
       const entries: Array<{ idempotency_key: string; amount: string }> = await tx.query(
         'SELECT idempotency_key, amount FROM wallet_transactions WHERE idempotency_key = ANY($1)',
         [[debitKey(p.paymentId), refundKey(p.paymentId)]],
@@ -128,6 +133,14 @@ export class WalletStore {
           `UPDATE payments SET status = 'FAILED', failure_code = COALESCE(failure_code, 'SAGA_COMPENSATED'), updated_at = now()
            WHERE id = $1 AND status <> 'FAILED'`,
           [p.paymentId],
+        );
+      } else {
+        // The debit never got as far as recording the payment: record it as given up, so that a late
+        // attempt of that debit is refused instead of taking money nobody would give back.
+        await tx.query(
+          `INSERT INTO payments (id, user_id, reservation_id, amount, status, failure_code)
+           SELECT $1, $2, id, price, 'FAILED', 'SAGA_COMPENSATED' FROM reservations WHERE id = $3`,
+          [p.paymentId, p.userId, p.reservationId],
         );
       }
       if (!debit) return 'NOTHING_DEBITED';

@@ -109,20 +109,6 @@ export async function hold(s: Stores, concert: OpenConcert, userId: string, seat
   return s.holds.hold(holdRequest(concert, userId, seatNumber, overrides));
 }
 
-/** Runs `work` over `items` with at most `limit` in flight; results in input order. */
-export async function mapLimit<T, R>(items: T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await work(items[i], i);
-    }
-  });
-  await Promise.all(lanes);
-  return results;
-}
-
 /** Settles a promise into a value-or-error record, so a burst can be counted afterwards. */
 export async function settle<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
   try {

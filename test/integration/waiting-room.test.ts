@@ -185,6 +185,18 @@ describe('leaving the queue', () => {
     expect(await redis.zcard(queueKeys(concertId).waiting)).toBe(5);
   });
 
+  it('gives a fan who left and joins again a new token at the back of the queue', async () => {
+    const concertId = newConcert();
+    const left = await room.join(concertId, 'comeback');
+    await joinAll(concertId, users(3, 'stayer'));
+    await room.leaveWaiting(left.token, 'comeback');
+
+    const back = await room.join(concertId, 'comeback');
+    expect(back).toMatchObject({ created: true, status: 'WAITING', position: 4, arrival: 5 });
+    expect(back.token).not.toBe(left.token);
+    expect(await mustLookup(left.token)).toMatchObject({ status: 'LEFT' });
+  });
+
   it('does not let one fan make another leave', async () => {
     const concertId = newConcert();
     const victim = await room.join(concertId, 'victim');
@@ -254,7 +266,7 @@ describe('admission ticks', () => {
     const later = await room.admit(concertId, tick('c', 10, 2, 1_000), now + 1_000);
     expect(later.admitted.map((f) => f.arrival)).toEqual([3, 4]);
     expect(later.active).toBe(2);
-    const activeNow = await redis.zrange(queueKeys(concertId).active, 0, -1);
+    const activeNow = await redis.zrange(queueKeys(concertId).active, '0', '-1');
     expect(activeNow.sort()).toEqual(later.admitted.map((f) => f.userId).sort());
   });
 
@@ -290,6 +302,18 @@ describe('admission ticks', () => {
 
     const secret = token.split('.')[1];
     expect(await redis.hget(queueKeys(concertId).token(secret), 'status')).toBe('ACTIVE');
+  });
+
+  it('gives a fan whose window ended a new token (and a new arrival number) on joining again', async () => {
+    const concertId = newConcert();
+    const first = await room.join(concertId, 'again');
+    const now = Date.now();
+    const { activeUntil } = await room.admit(concertId, tick('r1', 1, 1, 1_000), now);
+
+    expect(await room.join(concertId, 'again', activeUntil - 1)).toMatchObject({ created: false, token: first.token, status: 'ACTIVE' });
+    const rejoined = await room.join(concertId, 'again', activeUntil);
+    expect(rejoined).toMatchObject({ created: true, status: 'WAITING', position: 1, arrival: 2 });
+    expect(rejoined.token).not.toBe(first.token);
   });
 
   it('ends a session as COMPLETED: the fan leaves the active set and the token reads COMPLETED', async () => {
