@@ -2,12 +2,8 @@ import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/c
 import { log } from '@temporalio/activity';
 import type Redis from 'ioredis';
 import { WaitingRoom } from '../queue/waiting-room';
-import {
-  journeyInput,
-  journeyWorkflowId,
-  searchAttributes,
-  type JourneySettings,
-} from '../workflows/definitions';
+import { journeyStartOptions } from '../lib/journeys';
+import { journeyInput, type JourneySettings } from '../workflows/definitions';
 
 export interface AdmissionDeps {
   redis: Redis;
@@ -59,18 +55,7 @@ export function createAdmissionActivities({ redis, temporal, taskQueue, journey 
         for (let fan = pending.shift(); fan; fan = pending.shift()) {
           const input = journeyInput({ ...fan, concertId: request.concertId, activeUntil: tick.activeUntil }, journey);
           try {
-            await temporal.workflow.start('fanJourney', {
-              workflowId: journeyWorkflowId(request.concertId, fan.userId, fan.arrival),
-              taskQueue,
-              args: [input],
-              workflowIdConflictPolicy: 'USE_EXISTING',
-              workflowIdReusePolicy: 'REJECT_DUPLICATE',
-              typedSearchAttributes: [
-                { key: searchAttributes.userId, value: fan.userId },
-                { key: searchAttributes.concertId, value: request.concertId },
-                { key: searchAttributes.journeyStatus, value: 'ACTIVE' },
-              ],
-            });
+            await temporal.workflow.start('fanJourney', journeyStartOptions(input, taskQueue));
           } catch (err) {
             if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
             log.info('journey already closed; not restarted', { userId: fan.userId, arrival: fan.arrival });

@@ -13,6 +13,7 @@ import {
   searchAttributes,
   type AdmissionInput,
   type HoldRequest,
+  type JourneyInput,
   type JourneySettings,
   type PayRequest,
   type QueueSettings,
@@ -26,6 +27,26 @@ import type { Config } from './config';
 export function journeyClosed(err: unknown): boolean {
   if (err instanceof WorkflowNotFoundError) return true;
   return /update was aborted|workflow execution already completed/i.test(String((err as Error | null)?.message ?? ''));
+}
+
+/**
+ * How a fan's journey is started, by the controller's activity or by the API, whichever comes first:
+ * conflict policy USE_EXISTING (a second start finds the first), reuse policy REJECT_DUPLICATE (a
+ * closed journey is never restarted), and the search attributes operators look it up by.
+ */
+export function journeyStartOptions(input: JourneyInput, taskQueue: string) {
+  return {
+    workflowId: journeyWorkflowId(input.concertId, input.userId, input.arrival),
+    taskQueue,
+    args: [input] as [JourneyInput],
+    workflowIdConflictPolicy: 'USE_EXISTING' as const,
+    workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
+    typedSearchAttributes: [
+      { key: searchAttributes.userId, value: input.userId },
+      { key: searchAttributes.concertId, value: input.concertId },
+      { key: searchAttributes.journeyStatus, value: 'ACTIVE' },
+    ],
+  };
 }
 
 /**
@@ -51,23 +72,10 @@ export class Journeys {
     return journeyWorkflowId(ticket.concertId, ticket.userId, ticket.arrival);
   }
 
-  /**
-   * The journey of an admitted fan, started if the controller's start has not landed yet (conflict
-   * policy USE_EXISTING), never restarted once closed (reuse policy REJECT_DUPLICATE).
-   */
+  /** The journey of an admitted fan, started here if the controller's start has not landed yet. */
   private startOperation(ticket: QueueTicket) {
-    return new WithStartWorkflowOperation('fanJourney', {
-      workflowId: Journeys.idOf(ticket),
-      taskQueue: this.config.TEMPORAL_TASK_QUEUE,
-      args: [journeyInput({ ...ticket, activeUntil: ticket.activeUntil ?? 0 }, this.settings)],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      typedSearchAttributes: [
-        { key: searchAttributes.userId, value: ticket.userId },
-        { key: searchAttributes.concertId, value: ticket.concertId },
-        { key: searchAttributes.journeyStatus, value: 'ACTIVE' },
-      ],
-    });
+    const input = journeyInput({ ...ticket, activeUntil: ticket.activeUntil ?? 0 }, this.settings);
+    return new WithStartWorkflowOperation('fanJourney', journeyStartOptions(input, this.config.TEMPORAL_TASK_QUEUE));
   }
 
   hold(ticket: QueueTicket, request: HoldRequest) {
