@@ -19,7 +19,8 @@ let runtimeInstalled = false;
 export function quietTemporalRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  // Core's own WARN lines (e.g. the Java test server not advertising newer capabilities) are noise here.
+  Runtime.install({ logger: new DefaultLogger('WARN'), telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } } });
 }
 
 export interface Stack {
