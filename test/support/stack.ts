@@ -15,12 +15,12 @@ import { ApiClient } from './api-client';
 import { WORKFLOW_BUNDLE_PATH } from './paths';
 
 let runtimeInstalled = false;
-/** The SDK logs its worker lifecycle at INFO; tests only want warnings. */
+/** The SDK logs its worker lifecycle at INFO and failing activities (on purpose here) at WARN: tests keep errors. */
 export function quietTemporalRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   // Core's own WARN lines (e.g. the Java test server not advertising newer capabilities) are noise here.
-  Runtime.install({ logger: new DefaultLogger('WARN'), telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } } });
+  Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } } });
 }
 
 export interface Stack {
