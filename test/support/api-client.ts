@@ -14,10 +14,12 @@ export interface Fan {
   accessToken: string;
 }
 
-/** Calls the app in-process, the way a client would over HTTP. */
+/** The app in-process (`app.request()`) or a real API process over HTTP (see processes.ts `overHttp`). */
+export type Requester = Pick<OpenAPIHono<AppEnv>, 'request'> | { request(path: string, init?: RequestInit): Promise<Response> };
+
 export class ApiClient {
   constructor(
-    readonly app: OpenAPIHono<AppEnv>,
+    readonly app: Requester,
     readonly config: Config,
   ) {}
 

@@ -1,0 +1,83 @@
+import { randomUUID } from 'node:crypto';
+import { findViolations } from '../../db/invariants';
+import { ApiClient } from '../support/api-client';
+import { overHttp, startApi, startWorker, type ServiceProcess } from '../support/processes';
+import { startStack, type Stack } from '../support/stack';
+
+/**
+ * Two API processes and two worker processes against one Postgres, Redis and Temporal: no instance
+ * holds state another would contradict, and a worker stopped with SIGTERM mid-traffic (a rolling
+ * restart) loses no request and leaves no journey stuck.
+ */
+let stack: Stack; // only for the database and the Temporal client; no in-process worker
+const services: ServiceProcess[] = [];
+let apis: ApiClient[];
+let workers: ServiceProcess[];
+
+beforeAll(async () => {
+  stack = await startStack({}, { worker: false });
+  const env = {
+    DATABASE_URL: stack.config.DATABASE_URL,
+    REDIS_URL: stack.config.REDIS_URL,
+    TEMPORAL_ADDRESS: stack.config.TEMPORAL_ADDRESS,
+    TEMPORAL_TASK_QUEUE: stack.config.TEMPORAL_TASK_QUEUE,
+    ADMISSION_TICK_MS: '100',
+    QUEUE_ADMIT_PER_SECOND: '200',
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'test',
+  };
+  workers = await Promise.all([startWorker(env), startWorker(env)]);
+  const started = await Promise.all([startApi(env), startApi(env)]);
+  services.push(...workers, ...started.map((s) => s.api));
+  apis = started.map(({ url }) => new ApiClient(overHttp(url), stack.config));
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.all(services.map((s) => s.stop()));
+  expect(await findViolations(stack.db)).toEqual([]);
+  await stack?.stop();
+});
+
+describe('two APIs and two workers', () => {
+  it('a fan’s journey crosses both APIs: join on one, hold on the other, pay on the first', async () => {
+    const [a, b] = apis;
+    const { concertId, scheduleIds } = await a.createConcert(10, 20_000);
+    const fan = await b.newFan('across');
+    const token = await b.join(fan, concertId);
+    const { eventually } = await import('../support/eventually');
+    await eventually(async () => expect((await a.tokenStatus(fan, token)).body.status).toBe('ACTIVE'));
+    const held = await b.hold(fan, token, scheduleIds[0], 1);
+    expect(held.status).toBe(201);
+    await a.charge(fan, 20_000);
+    const paid = await a.pay(fan, token, held.body.reservationId);
+    expect(paid.status).toBe(201);
+    expect((await b.tokenStatus(fan, token)).body.status).toBe('COMPLETED');
+  }, 60_000);
+
+  it('a worker stopped with SIGTERM mid-traffic loses no request and leaves no journey stuck', async () => {
+    const [a, b] = apis;
+    const { concertId, scheduleIds } = await a.createConcert(40, 10_000);
+    const fans = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).admittedFan(concertId, `rolling-${i}`)));
+    await Promise.all(fans.map(({ fan }, i) => (i % 2 ? a : b).charge(fan, 10_000)));
+
+    const traffic = fans.map(async ({ fan, queueToken }, i) => {
+      const api = i % 2 ? a : b;
+      const held = await api.hold(fan, queueToken, scheduleIds[0], i + 1, { 'idempotency-key': randomUUID() });
+      const paid = await (i % 2 ? b : a).pay(fan, queueToken, held.body.reservationId);
+      return [held.status, paid.status];
+    });
+    const restart = workers[0].stop('SIGTERM');
+    const outcomes = await Promise.all(traffic);
+    expect(await restart).toBe(0); // a clean, graceful exit
+    expect(outcomes).toEqual(fans.map(() => [201, 201]));
+    const sold = await stack.db.query(`SELECT count(*)::int AS n FROM seats WHERE schedule_id = $1 AND status = 'SOLD'`, [scheduleIds[0]]);
+    expect(sold[0].n).toBe(12);
+    // Every journey of this concert ended (COMPLETED) on the remaining worker.
+    const { eventually } = await import('../support/eventually');
+    await eventually(async () => {
+      const open: string[] = [];
+      for await (const w of stack.temporal.workflow.list({ query: `ConcertId = '${concertId}' AND WorkflowType = 'fanJourney' AND ExecutionStatus = 'Running'` })) open.push(w.workflowId);
+      expect(open).toEqual([]);
+    });
+  }, 120_000);
+});

@@ -1,0 +1,77 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { ROOT } from './paths';
+import { eventually } from './eventually';
+
+/** A free TCP port on loopback. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** An API or worker as its own OS process, the way they run in production (`node --import tsx`). */
+export class ServiceProcess {
+  readonly proc: ChildProcess;
+  private output = '';
+
+  constructor(readonly name: string, entry: string, env: Record<string, string>) {
+    this.proc = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc.stdout!.on('data', (chunk) => (this.output = (this.output + chunk).slice(-20_000)));
+    this.proc.stderr!.on('data', (chunk) => (this.output = (this.output + chunk).slice(-20_000)));
+  }
+
+  get log(): string {
+    return this.output;
+  }
+
+  /** SIGTERM (a rolling restart) or SIGKILL (a crash), resolved once the process is gone. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return this.proc.exitCode;
+    const exited = new Promise<number | null>((resolve) => this.proc.once('exit', (code) => resolve(code)));
+    this.proc.kill(signal);
+    return exited;
+  }
+}
+
+/** Lets the in-process ApiClient talk to a real API process over HTTP. */
+export const overHttp = (url: string) => ({ request: (path: string, init?: RequestInit) => fetch(`${url}${path}`, init) });
+
+export async function startApi(env: Record<string, string>): Promise<{ api: ServiceProcess; url: string }> {
+  const port = await freePort();
+  const api = new ServiceProcess(`api:${port}`, 'api/server.ts', { ...env, PORT: String(port) });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await eventually(async () => {
+      const res = await fetch(`${url}/readyz`);
+      if (!res.ok) throw new Error(`${api.name} not ready`);
+    }, { timeoutMs: 60_000, intervalMs: 200 });
+  } catch (err) {
+    await api.stop('SIGKILL');
+    throw err;
+  }
+  return { api, url };
+}
+
+export async function startWorker(env: Record<string, string>): Promise<ServiceProcess> {
+  const worker = new ServiceProcess('worker', 'worker/main.ts', {
+    ...env,
+    LOG_LEVEL: 'info', // its "worker running" line says when it polls
+    WORKER_METRICS_PORT: String(await freePort()),
+    WORKER_SDK_METRICS_ADDRESS: `127.0.0.1:${await freePort()}`,
+  });
+  try {
+    await eventually(async () => {
+      if (!/worker running/.test(worker.log)) throw new Error(`worker not running yet:\n${worker.log.slice(-2000)}`);
+    }, { timeoutMs: 90_000, intervalMs: 200 });
+  } catch (err) {
+    await worker.stop('SIGKILL');
+    throw err;
+  }
+  return worker;
+}
