@@ -5,6 +5,7 @@ import type { DataSource } from 'typeorm';
 import { createActivities } from '../activities';
 import type { Config } from '../lib/config';
 import { defineQueueScripts } from '../queue/scripts';
+import { metricsInterceptor, type WorkerMetrics } from './metrics';
 
 export interface WorkerDeps {
   config: Config;
@@ -13,6 +14,8 @@ export interface WorkerDeps {
   /** The worker's own connection (native) and a client for the activities that start workflows. */
   connection: NativeConnection;
   clientConnection: Connection;
+  /** Optional: the worker's Prometheus metrics (`createWorkerMetrics()`), fed by an activity interceptor. */
+  metrics?: WorkerMetrics;
 }
 
 /** The one worker shape, for `worker/main.ts` and for tests: every workflow, every activity, one queue. */
@@ -35,5 +38,11 @@ export async function createWorker(deps: WorkerDeps, options: Partial<WorkerOpti
     shutdownGraceTime: '10s',
     ...(options.workflowBundle ? {} : { workflowsPath: require.resolve('../workflows') }),
     ...options,
+    interceptors: {
+      ...options.interceptors,
+      // Domain events (holds, payments, admissions, queue gauges) counted from the activities' inputs
+      // and results, local activities included: the activities themselves know nothing of metrics.
+      activity: [...(deps.metrics ? [metricsInterceptor(deps.metrics)] : []), ...(options.interceptors?.activity ?? [])],
+    },
   });
 }

@@ -7,17 +7,37 @@ import { Journeys } from '../lib/journeys';
 import { createLogger } from '../lib/logger';
 import { createRedis, redisReady } from '../lib/redis';
 import { createWorker } from './create-worker';
+import { createWorkerMetrics, sdkPrometheusExporter } from './metrics';
+import { createMetricsApp, serveMetrics } from './metrics-server';
+
+/** The worker's /metrics port (ours, with the SDK's merged in) and where the SDK's own exporter binds. */
+function metricsSettings(env: NodeJS.ProcessEnv = process.env): { port: number; sdkAddress: string } {
+  const port = Number(env.WORKER_METRICS_PORT ?? 9464);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`WORKER_METRICS_PORT must be a port number, got ${env.WORKER_METRICS_PORT}`);
+  return { port, sdkAddress: env.WORKER_SDK_METRICS_ADDRESS || '127.0.0.1:9465' };
+}
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.LOG_LEVEL, 'worker');
   // The SDK's own logs (workflow and activity logs carry workflowId, runId, activity type) go through pino.
   const sdkLevels: Record<string, LogLevel> = { trace: 'TRACE', debug: 'DEBUG', info: 'INFO', warn: 'WARN', error: 'ERROR', fatal: 'ERROR', silent: 'ERROR' };
-  Runtime.install({
-    logger: new DefaultLogger(sdkLevels[config.LOG_LEVEL] ?? 'INFO', ({ level, message, meta }) => {
-      logger[level === 'TRACE' ? 'trace' : (level.toLowerCase() as 'debug' | 'info' | 'warn' | 'error')]({ ...meta }, message);
-    }),
+  const sdkLogger = new DefaultLogger(sdkLevels[config.LOG_LEVEL] ?? 'INFO', ({ level, message, meta }) => {
+    logger[level === 'TRACE' ? 'trace' : (level.toLowerCase() as 'debug' | 'info' | 'warn' | 'error')]({ ...meta }, message);
   });
+  // The SDK's worker metrics (task latencies, slots, pollers) through its runtime's Prometheus
+  // exporter on localhost; /metrics below serves them merged with ours.
+  const metricsAt = metricsSettings();
+  let sdkMetricsUrl: string | undefined = `http://${metricsAt.sdkAddress}/metrics`;
+  try {
+    Runtime.install({ logger: sdkLogger, telemetryOptions: { metrics: sdkPrometheusExporter(metricsAt.sdkAddress) } });
+  } catch (err) {
+    // E.g. the port is taken by another worker on this host: run without the SDK's metrics.
+    logger.error({ err, address: metricsAt.sdkAddress }, 'SDK metrics exporter failed to start; running without it');
+    sdkMetricsUrl = undefined;
+    Runtime.install({ logger: sdkLogger });
+  }
+  const metrics = createWorkerMetrics();
   const db = createDataSource(config.DATABASE_URL, { applicationName: 'ovation-worker' });
   await db.initialize();
   const redis = createRedis(config.REDIS_URL);
@@ -25,7 +45,23 @@ async function main(): Promise<void> {
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const clientConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
 
-  const worker = await createWorker({ config, db, redis, connection, clientConnection });
+  const worker = await createWorker({ config, db, redis, connection, clientConnection, metrics });
+  const metricsApp = createMetricsApp({
+    registry: metrics.registry,
+    merge: sdkMetricsUrl ? [sdkMetricsUrl] : [],
+    onMergeError: (url, err) => logger.warn({ url, err: String(err) }, 'SDK metrics unavailable for this scrape'),
+  });
+  // A worker whose metrics port is taken (a second worker on one host) still works: it logs and goes on.
+  const metricsServer = await serveMetrics(metricsApp, { port: metricsAt.port }).then(
+    ({ server, port }) => {
+      logger.info({ port, sdk: sdkMetricsUrl ?? null }, 'worker metrics on /metrics');
+      return server;
+    },
+    (err) => {
+      logger.error({ err, port: metricsAt.port }, 'worker metrics server failed to start; running without it');
+      return undefined;
+    },
+  );
 
   // Every concert's admission controller runs (idempotent); new concerts get theirs when created.
   const journeys = new Journeys(new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE }), config);
@@ -35,6 +71,7 @@ async function main(): Promise<void> {
 
   // The SDK's runtime shuts the worker down gracefully on SIGINT/SIGTERM: in-flight tasks finish first.
   await worker.run();
+  metricsServer?.close();
   await Promise.allSettled([db.destroy(), redis.quit(), clientConnection.close(), connection.close()]);
   logger.info('worker stopped');
 }
