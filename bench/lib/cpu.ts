@@ -1,0 +1,99 @@
+/**
+ * Who used the CPU during a measurement, from /proc: the bench's own children by role, this process
+ * (the load generator), every `postgres` and `redis-server` process, and the rest of the machine
+ * ("others": e.g. a test run going on at the same time). Processes are sampled every 500 ms, so a
+ * process that exits inside the window (pgbench, the Postgres backends serving it) still counts.
+ * Figures are % of one core; the box has `cores × 100`.
+ */
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { allChildren } from './proc';
+
+export const CPU_COLUMNS = ['temporal', 'worker', 'api', 'postgres', 'redis', 'bench', 'aux', 'others'] as const;
+export type CpuColumn = (typeof CPU_COLUMNS)[number];
+export type CpuUsage = Record<CpuColumn, number> & { idle: number };
+type Role = Exclude<CpuColumn, 'others'>;
+
+export const CORES = cpus().length;
+let clockTicks = 100;
+try {
+  clockTicks = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+} catch {
+  // Linux's usual value
+}
+
+function processTicks(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]); // utime + stime
+  } catch {
+    return 0; // gone
+  }
+}
+
+/** Every process to account for, by role. */
+function discover(): Array<{ pid: number; role: Role }> {
+  const found: Array<{ pid: number; role: Role }> = [{ pid: process.pid, role: 'bench' }];
+  for (const child of allChildren()) if (child.proc.pid) found.push({ pid: child.proc.pid, role: child.role });
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let comm = '';
+    try {
+      comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+    } catch {
+      continue;
+    }
+    if (comm === 'postgres') found.push({ pid: Number(entry), role: 'postgres' });
+    else if (comm === 'redis-server') found.push({ pid: Number(entry), role: 'redis' });
+  }
+  return found;
+}
+
+function machineTicks(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = line.reduce((a, b) => a + b, 0);
+  return { busy: total - line[3] - line[4], total };
+}
+
+/** Runs `work` and reports the CPU each party used while it ran. */
+export async function withCpu<T>(work: () => Promise<T>): Promise<{ result: T; cpu: CpuUsage }> {
+  const tracked = new Map<number, { role: Role; first: number; last: number }>();
+  const sample = (initial: boolean) => {
+    for (const { pid, role } of discover()) {
+      const ticks = processTicks(pid);
+      const seen = tracked.get(pid);
+      // A process first seen after the start was born inside the window: all its ticks count.
+      if (!seen) tracked.set(pid, { role, first: initial ? ticks : 0, last: ticks });
+      else if (ticks > 0) seen.last = ticks;
+    }
+  };
+  const machineBefore = machineTicks();
+  const started = Date.now();
+  sample(true);
+  const poll = setInterval(() => sample(false), 500);
+  let result: T;
+  try {
+    result = await work();
+  } finally {
+    clearInterval(poll);
+  }
+  sample(false);
+  const seconds = Math.max((Date.now() - started) / 1000, 0.001);
+  const machineAfter = machineTicks();
+
+  const pct = (ticks: number) => (ticks / clockTicks / seconds) * 100;
+  const usage = { temporal: 0, worker: 0, api: 0, postgres: 0, redis: 0, bench: 0, aux: 0, others: 0, idle: 0 } as CpuUsage;
+  let known = 0;
+  for (const { role, first, last } of tracked.values()) {
+    usage[role] += pct(last - first);
+    known += pct(last - first);
+  }
+  // /proc/stat counts ticks of all cores: scale to "% of one core" like the per-process figures.
+  const busy = ((machineAfter.busy - machineBefore.busy) / Math.max(machineAfter.total - machineBefore.total, 1)) * CORES * 100;
+  usage.others = Math.max(0, busy - known);
+  usage.idle = Math.max(0, CORES * 100 - busy);
+  for (const key of Object.keys(usage) as Array<keyof CpuUsage>) usage[key] = Math.round(usage[key]);
+  return { result, cpu: usage };
+}

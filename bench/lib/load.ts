@@ -1,0 +1,121 @@
+/**
+ * Load generation. Closed loops only: each connection (or client) sends its next request as soon as
+ * the previous one answered, so the rate is what the system sustains at that concurrency.
+ * - `httpLoad`: autocannon, for HTTP requests whose headers/bodies come from a fixed rotation.
+ * - `closedLoop`: any async call (fetch with per-request state, Temporal client calls).
+ * Both time the window themselves and record who used the CPU during it.
+ */
+import autocannon from 'autocannon';
+import { withCpu } from './cpu';
+import { Recorder, type Measurement } from './stats';
+
+export interface HttpRequest {
+  method: string;
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+export async function httpLoad(opts: {
+  name: string;
+  url: string;
+  connections: number;
+  durationS: number;
+  /** Seconds of the same load before the measured window (JIT, pools, caches), not recorded. */
+  warmupS?: number;
+  /** One request, or a rotation: request i goes out with `rotation[i % length]`. */
+  request: HttpRequest | HttpRequest[];
+  ok?: (status: number) => boolean;
+  notes?: string[];
+}): Promise<Measurement> {
+  const ok = opts.ok ?? ((s: number) => s >= 200 && s < 300);
+  const rotation = Array.isArray(opts.request) ? opts.request : [opts.request];
+  if (opts.warmupS) await cannon(opts.url, opts.connections, opts.warmupS, rotation, () => undefined);
+  const recorder = new Recorder();
+  const { result, cpu } = await withCpu(() =>
+    cannon(opts.url, opts.connections, opts.durationS, rotation, (status, ms) => recorder.record(ms, status, ok(status))),
+  );
+  for (let i = 0; i < result.connectionErrors; i++) recorder.record(0, 'connection error', false);
+  return { ...recorder.summary(opts.name, opts.connections, result.seconds, opts.notes), cpu };
+}
+
+function cannon(
+  url: string,
+  connections: number,
+  durationS: number,
+  rotation: HttpRequest[],
+  onResponse: (status: number, ms: number) => void,
+): Promise<{ seconds: number; connectionErrors: number }> {
+  let next = 0;
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const instance = autocannon(
+      {
+        url,
+        connections,
+        duration: durationS,
+        timeout: 30,
+        // A fixed request is encoded once; a rotation is re-encoded per request by setupRequest.
+        requests: rotation.length === 1 ? [rotation[0]] : [{ setupRequest: (req) => ({ ...req, ...rotation[next++ % rotation.length] }) }],
+      },
+      (err, res) => (err ? reject(err) : resolve({ seconds: (performance.now() - started) / 1000, connectionErrors: res.errors })),
+    );
+    instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => onResponse(status, ms));
+  });
+}
+
+/** One call of a closed loop: resolves to its outcome (an HTTP status or a name). */
+export type Call = () => Promise<number | string>;
+
+export async function closedLoop(opts: {
+  name: string;
+  concurrency: number;
+  durationS: number;
+  /** The next call to make, or undefined when there is no more work (that client stops). */
+  next: () => Call | undefined;
+  ok?: (outcome: number | string) => boolean;
+  notes?: string[];
+}): Promise<Measurement> {
+  const ok = opts.ok ?? ((o: number | string) => typeof o === 'number' && o >= 200 && o < 300);
+  const recorder = new Recorder();
+  const { result: seconds, cpu } = await withCpu(async () => {
+    const started = performance.now();
+    const deadline = started + opts.durationS * 1000;
+    const client = async () => {
+      while (performance.now() < deadline) {
+        const call = opts.next();
+        if (!call) return;
+        const t0 = performance.now();
+        let outcome: number | string;
+        try {
+          outcome = await call();
+        } catch (err) {
+          outcome = errorName(err);
+        }
+        recorder.record(performance.now() - t0, outcome, ok(outcome));
+      }
+    };
+    await Promise.all(Array.from({ length: opts.concurrency }, client));
+    return (performance.now() - started) / 1000;
+  });
+  return { ...recorder.summary(opts.name, opts.concurrency, seconds, opts.notes), cpu };
+}
+
+export function errorName(err: unknown): string {
+  const e = err as { name?: string; cause?: { code?: string }; message?: string };
+  return e?.cause?.code ?? e?.name ?? 'Error';
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight (setup work, not measured). */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let i = 0;
+  const worker = async () => {
+    while (i < items.length) {
+      const index = i++;
+      results[index] = await fn(items[index], index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

@@ -1,0 +1,139 @@
+/**
+ * Child processes of the bench: every one is tracked, so a normal end, an error or Ctrl-C stops
+ * exactly what the bench started (in reverse order), and a hard exit still SIGKILLs the rest.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+
+export const ROOT = join(__dirname, '..', '..');
+export const OUT_DIR = join(ROOT, 'bench', 'out');
+export const LOG_DIR = join(OUT_DIR, 'logs');
+
+/** Which bar of the CPU table a process counts in. */
+export type Role = 'temporal' | 'worker' | 'api' | 'aux';
+
+export interface Child {
+  name: string;
+  role: Role;
+  proc: ChildProcess;
+  exited: Promise<number | null>;
+  stopping: boolean;
+}
+
+const children: Child[] = [];
+const crashed: string[] = [];
+let shuttingDown = false;
+
+/** From now on children exiting is expected (Ctrl-C reaches them as well as the bench). */
+export function markShuttingDown(): void {
+  shuttingDown = true;
+}
+
+export function allChildren(): readonly Child[] {
+  return children;
+}
+
+/** A long-running service, its output in bench/out/logs/<name>.log. */
+export function launch(name: string, role: Role, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Child {
+  mkdirSync(LOG_DIR, { recursive: true });
+  const log = openSync(join(LOG_DIR, `${name}.log`), 'w');
+  const proc = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', log, log] });
+  return track(name, role, proc);
+}
+
+function track(name: string, role: Role, proc: ChildProcess): Child {
+  const child: Child = {
+    name,
+    role,
+    proc,
+    stopping: false,
+    exited: new Promise((resolve) => proc.once('exit', (code) => resolve(code))),
+  };
+  proc.once('exit', (code, signal) => {
+    if (!child.stopping && !shuttingDown && role !== 'aux') {
+      crashed.push(`${name} exited unexpectedly (${signal ?? code}); see bench/out/logs/${name}.log`);
+      console.error(`[bench] ${crashed[crashed.length - 1]}`);
+    }
+  });
+  proc.once('error', (err) => console.error(`[bench] ${name}: ${err.message}`));
+  children.push(child);
+  return child;
+}
+
+/** Throws if a service the bench relies on has died since the last check. */
+export function assertServicesAlive(): void {
+  if (crashed.length) throw new Error(crashed.join('; '));
+}
+
+/** A command that runs to completion (redis-benchmark, pgbench, provision.sh), output captured. */
+export function runCommand(
+  name: string,
+  command: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; echo?: boolean } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const proc = spawn(command, args, { cwd: ROOT, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = track(name, 'aux', proc);
+  let stdout = '';
+  let stderr = '';
+  proc.stdout!.on('data', (d: Buffer) => {
+    stdout += d;
+    if (opts.echo) process.stdout.write(d);
+  });
+  proc.stderr!.on('data', (d: Buffer) => {
+    stderr += d;
+    if (opts.echo) process.stderr.write(d);
+  });
+  return child.exited.then((code) => ({ code, stdout, stderr }));
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`. */
+export async function stopChild(child: Child, graceMs = 15_000): Promise<void> {
+  child.stopping = true;
+  if (child.proc.exitCode !== null || child.proc.signalCode !== null) return;
+  child.proc.kill('SIGTERM');
+  const timer = setTimeout(() => child.proc.kill('SIGKILL'), graceMs);
+  await child.exited;
+  clearTimeout(timer);
+}
+
+/** Stops every child still running, newest first. */
+export async function stopAll(): Promise<void> {
+  markShuttingDown();
+  for (const child of [...children].reverse()) {
+    if (child.proc.exitCode === null && child.proc.signalCode === null) {
+      await stopChild(child);
+      console.log(`[bench] stopped ${child.name}`);
+    }
+  }
+}
+
+// Last resort: whatever is still alive when this process exits is killed outright.
+process.on('exit', () => {
+  for (const { proc } of children) if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+});
+
+export function portAnswers(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: 1000 });
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => (socket.destroy(), resolve(false)));
+  });
+}
+
+export async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 120_000, child?: Child): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await probe().catch(() => false)) return;
+    if (child && (child.proc.exitCode !== null || child.proc.signalCode !== null)) {
+      throw new Error(`${what}: ${child.name} exited (${child.proc.signalCode ?? child.proc.exitCode}); see bench/out/logs/${child.name}.log`);
+    }
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs / 1000} s`);
+    await sleep(250);
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,159 @@
+/** The summary table (console and markdown), the CPU table, and the report / RESULTS.md files. */
+import { execFileSync } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+import { CORES, CPU_COLUMNS } from './cpu';
+import type { Scenario } from './scenario';
+import { PRODUCT_SETTINGS } from './stack';
+import { fmtMs, fmtRate, type Measurement } from './stats';
+
+export interface RunResult {
+  date: string;
+  startedAt: Date;
+  wallSeconds: number;
+  durationS: number;
+  scenarios: Scenario[];
+  results: Map<string, Measurement[]>;
+  failures: Map<string, string>;
+  loadAverageAtStart: number[];
+  /** The code measured: commit and uncommitted changes outside bench/. */
+  code: string;
+}
+
+const HEAD = ['scenario', 'conc.', 'rate/s', 'p50 ms', 'p95 ms', 'p99 ms', 'errors', 'compared with (rate/s)', 'ratio', 'other load'];
+
+function comparison(s: Scenario, m: Measurement, first: boolean, results: Map<string, Measurement[]>): [string, string] {
+  if (!first) return ['', ''];
+  if (s.kind === 'ceiling') {
+    return s.reference ? [`TOOLCHAIN.md ${s.reference.label}`, (m.rate / s.reference.rate).toFixed(2)] : ['', ''];
+  }
+  const pairs = (s.ceilings ?? [])
+    .map((name) => ({ name, ceiling: results.get(name)?.[0] }))
+    .filter((p): p is { name: string; ceiling: Measurement } => p.ceiling !== undefined);
+  if (!pairs.length) return ['(ceiling not measured)', ''];
+  return [
+    pairs.map((p) => `${p.name} ${fmtRate(p.ceiling.rate)}`).join(' · '),
+    pairs.map((p) => ratio(m.rate / p.ceiling.rate)).join(' · '),
+  ];
+}
+
+function ratio(r: number): string {
+  if (!Number.isFinite(r)) return '—';
+  return r >= 0.1 ? r.toFixed(2) : r.toFixed(3);
+}
+
+export function summaryRows(run: RunResult): string[][] {
+  const rows: string[][] = [];
+  for (const s of run.scenarios) {
+    const failure = run.failures.get(s.name);
+    if (failure) {
+      rows.push([s.name, '', 'FAILED', '', '', '', '', failure.split('\n')[0].slice(0, 120), '', '']);
+      continue;
+    }
+    (run.results.get(s.name) ?? []).forEach((m, i) => {
+      const [against, r] = comparison(s, m, i === 0, run.results);
+      const others = m.cpu ? `${m.cpu.others}%` : '';
+      rows.push([m.name, String(m.concurrency), fmtRate(m.rate), fmtMs(m.p50), fmtMs(m.p95), fmtMs(m.p99), String(m.errors), against, r, others]);
+    });
+  }
+  return rows;
+}
+
+export function consoleTable(run: RunResult): string {
+  const rows = [HEAD, ...summaryRows(run)];
+  const widths = HEAD.map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  const right = new Set([1, 2, 3, 4, 5, 6, 9]);
+  return rows
+    .map((r) => r.map((cell, c) => (right.has(c) ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join('  ').trimEnd())
+    .join('\n');
+}
+
+function mdTable(head: string[], rows: string[][]): string {
+  return [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+/** `abc1234` or `abc1234 + uncommitted changes in N files` (bench/ itself not counted). */
+export function codeVersion(root: string): string {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: root, encoding: 'utf8' }).trim();
+    const sha = git('rev-parse', '--short', 'HEAD');
+    const dirty = git('status', '--porcelain').split('\n').filter((l) => l && !l.slice(3).startsWith('bench/')).length;
+    return dirty ? `${sha} + uncommitted changes in ${dirty} files` : sha;
+  } catch {
+    return 'unknown (no git)';
+  }
+}
+
+export function machineLine(): string {
+  return `${CORES} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+}
+
+export function markdownReport(run: RunResult): string {
+  const cpuRows: string[][] = [];
+  for (const s of run.scenarios) {
+    for (const m of run.results.get(s.name) ?? []) {
+      if (m.cpu) cpuRows.push([m.name, ...CPU_COLUMNS.map((c) => String(m.cpu![c])), String(m.cpu.idle)]);
+    }
+  }
+  const details = run.scenarios.map((s) => {
+    const lines = [`- **${s.name}** (${s.kind}): ${s.what}.`];
+    const failure = run.failures.get(s.name);
+    if (failure) lines.push(`  - FAILED: ${failure.split('\n')[0]}`);
+    for (const m of run.results.get(s.name) ?? []) {
+      const statuses = Object.entries(m.statuses).map(([k, v]) => `${k}: ${v.toLocaleString('en-US')}`).join(', ');
+      lines.push(`  - ${m.name}: ${m.requests.toLocaleString('en-US')} requests in ${m.durationS.toFixed(1)} s${statuses ? ` (${statuses})` : ''}`);
+      for (const note of m.notes) lines.push(`  - ${note}`);
+    }
+    return lines.join('\n');
+  });
+  const settings = Object.entries(PRODUCT_SETTINGS)
+    .filter(([k]) => !['DATABASE_URL', 'REDIS_URL', 'ADMIN_API_KEY'].includes(k))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' · ');
+  return `# Ovation benchmark — ${run.date}
+
+Machine: ${machineLine()}; load average at start ${run.loadAverageAtStart.map((l) => l.toFixed(2)).join(' / ')}.
+Code: ${run.code}. Started ${run.startedAt.toISOString()}, ${Math.round(run.wallSeconds)} s in all; measured windows of ${run.durationS} s.
+Produced by \`npm run bench\` (bench/README.md says what each scenario does and how).
+
+Rates are successful answers per second in a closed loop at the given concurrency; latencies are
+client-side, of successful answers; errors are every other answer. Ceilings are measured in the same
+run on the same box: the "ratio" column is this rate ÷ the ceiling's (for a ceiling: ÷ the figure
+TOOLCHAIN.md measured once). "other load" is the CPU that processes outside the bench's stack used
+during the window, in % of one core (the box has ${CORES * 100}%): a high figure means a shared, busy box.
+
+## Summary
+
+${mdTable(HEAD, summaryRows(run))}
+
+## CPU during each measured window
+
+% of one core (the box has ${CORES * 100}%). bench = the load generator (this process); aux = the
+hello-world server, the raw Temporal worker, pgbench or redis-benchmark; postgres and redis count every
+process of those servers (also other users'); others = the rest of the machine (e.g. a test run).
+
+${mdTable(['scenario', ...CPU_COLUMNS, 'idle'], cpuRows)}
+
+## Scenarios
+
+${details.join('\n')}
+
+## Settings
+
+Stack: PostgreSQL \`ovation_bench\` (reset + migrated), Redis db 2 (flushed), in-memory Temporal dev
+server on :7433 with the tuned dynamic config of scripts/temporal-dev-server.ts, worker and API in their
+own processes. Product settings: ${settings}; everything else at its default.
+`;
+}
+
+export function resultsMarkdown(run: RunResult, reportFile: string): string {
+  return `# Benchmark results — latest full run
+
+Date: ${run.date} · machine: ${machineLine()} · code: ${run.code} · measured windows of ${run.durationS} s.
+Full report (CPU per process, status codes, notes): [\`${reportFile}\`](${reportFile}). How to run and
+what each scenario measures: [README.md](README.md). "ratio" = rate ÷ the ceiling measured in the same
+run; "other load" = CPU used by processes outside the bench's stack during the window (% of one core,
+the box has ${CORES * 100}%).
+
+${mdTable(HEAD, summaryRows(run))}
+`;
+}

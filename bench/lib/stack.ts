@@ -1,0 +1,182 @@
+/**
+ * The bench's own isolated stack: the bench database and Redis db (reset), an in-memory Temporal dev
+ * server on its own ports, and the product's worker and API as separate processes. Parts start on
+ * first need, so `--only redis` does not wait for Temporal. Nothing here touches the dev or test data.
+ */
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import Redis from 'ioredis';
+import { Client as PgClient } from 'pg';
+import { migrate } from '../../db/migrate';
+import { devServerExtraArgs, temporalCli } from '../../scripts/temporal-dev-server';
+import { launch, OUT_DIR, portAnswers, ROOT, runCommand, stopChild, waitFor, type Child } from './proc';
+
+export const BENCH = {
+  database: 'ovation_bench',
+  databaseUrl: 'postgres://ovation:ovation@127.0.0.1:5432/ovation_bench',
+  redisUrl: 'redis://127.0.0.1:6379/2',
+  redisPort: 6379,
+  redisDb: 2,
+  temporalPort: 7433,
+  temporalUiPort: 8433,
+  apiPort: 3100,
+  helloPort: 3199,
+  adminKey: 'ovation-bench-admin-key',
+  taskQueue: 'ovation',
+  rawTaskQueue: 'bench-raw',
+} as const;
+
+export const TEMPORAL_ADDRESS = `127.0.0.1:${BENCH.temporalPort}`;
+
+/** The product's settings for the bench (every other setting at its default, whatever the shell says). */
+export const PRODUCT_SETTINGS: Record<string, string> = {
+  DATABASE_URL: BENCH.databaseUrl,
+  REDIS_URL: BENCH.redisUrl,
+  TEMPORAL_ADDRESS,
+  TEMPORAL_NAMESPACE: 'default',
+  TEMPORAL_TASK_QUEUE: BENCH.taskQueue,
+  PORT: String(BENCH.apiPort),
+  ADMIN_API_KEY: BENCH.adminKey,
+  LOG_LEVEL: 'warn',
+  ADMISSION_TICK_MS: '200',
+  QUEUE_ADMIT_PER_SECOND: '500',
+  QUEUE_MAX_ACTIVE: '100000',
+  // Fans are admitted once and shared by every scenario of a ~15-minute run: their window must outlast it.
+  ACTIVE_TOKEN_TTL_SECONDS: '3600',
+  // The worker's metrics ports, away from a dev worker's defaults (9464/9465).
+  WORKER_METRICS_PORT: '9564',
+  WORKER_SDK_METRICS_ADDRESS: '127.0.0.1:9565',
+};
+const CONFIG_KEYS = [
+  'NODE_ENV', 'AUTH_SECRET', 'ACCESS_TOKEN_TTL_SECONDS', 'HOLD_TTL_SECONDS', 'HOLD_GRACE_SECONDS', 'MAX_HOLDS_PER_FAN',
+  'QUEUE_POLL_BUDGET_PER_SECOND',
+];
+
+export function productEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const key of CONFIG_KEYS) delete env[key];
+  return { ...env, ...PRODUCT_SETTINGS };
+}
+
+const STARTED_SERVICES_FILE = join(OUT_DIR, 'started-services');
+
+export class Stack {
+  private temporalChild?: Promise<Child>;
+  private productChildren?: Promise<Child[]>;
+  private rawWorkerChild?: Promise<Child>;
+  private connection?: Connection;
+  private client?: Client;
+  readonly apiUrl = `http://127.0.0.1:${BENCH.apiPort}`;
+  readonly redis = new Redis(BENCH.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  /** Services provision.sh started for us (and the bench must stop); reused ones are left alone. */
+  provisioned = false;
+
+  /** PostgreSQL + Redis (provision.sh: reuses what runs), then an empty bench database and Redis db. */
+  async prepareData(): Promise<void> {
+    for (const port of [BENCH.temporalPort, BENCH.apiPort, BENCH.helloPort]) {
+      if (await portAnswers(port)) throw new Error(`port ${port} is taken (a previous bench still running?): the bench needs it free`);
+    }
+    console.log('[bench] provisioning PostgreSQL and Redis (scripts/provision.sh)…');
+    const provision = await runCommand('provision', 'bash', [join(ROOT, 'scripts/provision.sh'), '--database', BENCH.database], {
+      env: { ...process.env, DATABASE_URL: BENCH.databaseUrl, REDIS_URL: BENCH.redisUrl, PROVISION_STARTED_FILE: STARTED_SERVICES_FILE },
+    });
+    if (provision.code !== 0) throw new Error(`provision.sh failed (${provision.code}):\n${provision.stdout}${provision.stderr}`);
+    this.provisioned = true;
+
+    const pg = new PgClient({ connectionString: BENCH.databaseUrl });
+    await pg.connect();
+    try {
+      await pg.query('DROP SCHEMA IF EXISTS public CASCADE');
+      await pg.query('CREATE SCHEMA public');
+    } finally {
+      await pg.end();
+    }
+    await migrate(BENCH.databaseUrl);
+    await this.redis.connect();
+    await this.redis.flushdb();
+    console.log(`[bench] ${BENCH.database} reset and migrated; Redis db ${BENCH.redisDb} flushed`);
+  }
+
+  /** The bench's own in-memory Temporal dev server (tuned as in TOOLCHAIN.md), and a client of it. */
+  temporal(): Promise<Client> {
+    this.temporalChild ??= (async () => {
+      const cli = temporalCli();
+      if (!cli) throw new Error('no Temporal CLI in .tools/bin: run `npm run provision` (needs Go)');
+      const child = launch('temporal', 'temporal', cli, [
+        'server', 'start-dev', '--headless', '--ip', '127.0.0.1',
+        '--port', String(BENCH.temporalPort), '--ui-port', String(BENCH.temporalUiPort),
+        ...devServerExtraArgs(),
+      ]);
+      await waitFor('the Temporal dev server', () => portAnswers(BENCH.temporalPort), 60_000, child);
+      this.connection = await Connection.connect({ address: TEMPORAL_ADDRESS });
+      this.client = new Client({ connection: this.connection, namespace: 'default' });
+      await waitFor('the default namespace', async () => {
+        await this.connection!.workflowService.describeNamespace({ namespace: 'default' });
+        return true;
+      }, 60_000, child);
+      console.log(`[bench] Temporal dev server up on ${TEMPORAL_ADDRESS} (in memory)`);
+      return child;
+    })();
+    return this.temporalChild.then(() => this.client!);
+  }
+
+  /** True once a worker polls the task queue (the worker bundles its workflows first). */
+  private async workerPolling(taskQueue: string): Promise<boolean> {
+    const answer = await this.connection!.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name: taskQueue } });
+    return (answer.pollers?.length ?? 0) > 0;
+  }
+
+  /** The product: `worker/main.ts` and `api/server.ts`, each in its own process. */
+  async product(): Promise<void> {
+    this.productChildren ??= (async () => {
+      await this.temporal();
+      // BENCH_API_NODE_ARGS / BENCH_WORKER_NODE_ARGS: extra node flags, e.g. "--cpu-prof --cpu-prof-dir=bench/out/prof".
+      const nodeArgs = (name: string) => [...(process.env[name]?.split(' ').filter(Boolean) ?? []), '--import', 'tsx'];
+      const worker = launch('worker', 'worker', process.execPath, [...nodeArgs('BENCH_WORKER_NODE_ARGS'), 'worker/main.ts'], productEnv());
+      const api = launch('api', 'api', process.execPath, [...nodeArgs('BENCH_API_NODE_ARGS'), 'api/server.ts'], productEnv());
+      await waitFor('the product worker polling', () => this.workerPolling(BENCH.taskQueue), 180_000, worker);
+      await waitFor('the API ready', async () => (await fetch(`${this.apiUrl}/readyz`)).ok, 120_000, api);
+      console.log(`[bench] worker and API up (API ${this.apiUrl})`);
+      return [worker, api];
+    })();
+    await this.productChildren;
+  }
+
+  /** The raw worker of bench/raw (no-op workflow and activities) for the Temporal ceilings. */
+  async rawWorker(): Promise<void> {
+    this.rawWorkerChild ??= (async () => {
+      await this.temporal();
+      const child = launch('raw-worker', 'aux', process.execPath, ['--import', 'tsx', 'bench/raw/worker.ts'], {
+        ...process.env,
+        TEMPORAL_ADDRESS,
+        BENCH_TASK_QUEUE: BENCH.rawTaskQueue,
+      });
+      await waitFor('the raw worker polling', () => this.workerPolling(BENCH.rawTaskQueue), 180_000, child);
+      console.log('[bench] raw worker up');
+      return child;
+    })();
+    await this.rawWorkerChild;
+  }
+
+  async stopRawWorker(): Promise<void> {
+    if (!this.rawWorkerChild) return;
+    const child = await this.rawWorkerChild.catch(() => undefined);
+    this.rawWorkerChild = undefined;
+    if (child) await stopChild(child);
+  }
+
+  /** Closes the bench's own clients; the processes are stopped by `stopAll` (proc.ts). */
+  async closeClients(): Promise<void> {
+    await this.connection?.close().catch(() => undefined);
+    if (this.redis.status === 'ready') await this.redis.quit().catch(() => undefined);
+  }
+
+  /** Stops PostgreSQL/Redis only if provision.sh started them for this run. */
+  async stopProvisioned(): Promise<void> {
+    if (!this.provisioned) return;
+    await runCommand('stop-services', 'bash', [join(ROOT, 'scripts/stop-services.sh'), STARTED_SERVICES_FILE], {
+      env: { ...process.env, REDIS_URL: BENCH.redisUrl },
+      echo: true,
+    });
+  }
+}

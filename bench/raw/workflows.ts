@@ -1,0 +1,27 @@
+/**
+ * The Temporal ceilings' workflows: the product's shapes with the business work taken out.
+ * - `rawSession`: a live workflow taking `hold` (one local activity, like the journey's hold) and
+ *   `pay` (two normal activities in sequence, like the journey's saga: debit, confirm) updates.
+ * - `rawEmpty`: returns at once (a workflow start with its first and only task).
+ */
+import { condition, defineSignal, defineUpdate, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
+import type { rawActivities } from './activities';
+
+const local = proxyLocalActivities<typeof rawActivities>({ startToCloseTimeout: '5s' });
+const normal = proxyActivities<typeof rawActivities>({ startToCloseTimeout: '5s' });
+
+export const rawHold = defineUpdate<number, [number]>('hold');
+export const rawPay = defineUpdate<number, [number]>('pay');
+export const rawStop = defineSignal('stop');
+
+export async function rawSession(): Promise<void> {
+  let stopped = false;
+  setHandler(rawHold, async (n) => local.noop(n));
+  setHandler(rawPay, async (n) => normal.noop(await normal.noop(n)));
+  setHandler(rawStop, () => void (stopped = true));
+  await condition(() => stopped);
+}
+
+export async function rawEmpty(): Promise<void> {
+  // nothing: the cost measured is the start and the one workflow task
+}

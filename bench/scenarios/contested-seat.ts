@@ -1,0 +1,59 @@
+import { outcome } from '../lib/api';
+import { withCpu } from '../lib/cpu';
+import type { Scenario } from '../lib/scenario';
+import { fmtMs, Recorder } from '../lib/stats';
+
+const CONTENDERS = 1_000;
+const REFUSED = '409 SEAT_UNAVAILABLE';
+
+/** A rush on one seat: one winner; every loser is refused by the Redis gate before Temporal and Postgres. */
+export const contestedSeat: Scenario = {
+  name: 'contested-seat',
+  kind: 'product',
+  what: `${CONTENDERS.toLocaleString('en-US')} admitted fans POST /reservations for ONE seat at once (one try each); rate = answers / burst time, latencies are the losers'`,
+  ceilings: ['http'],
+  async run(ctx) {
+    await ctx.stack.product();
+    const { contestedScheduleId } = await ctx.fixtures.booking();
+    const fans = (await ctx.fixtures.fans())
+      .filter((f) => f.holds.length < 4)
+      .sort((a, b) => a.holds.length - b.holds.length)
+      .slice(0, CONTENDERS);
+    if (fans.length < 200) throw new Error(`only ${fans.length} fans can still hold a seat (need ≥ 200)`);
+    // One socket per contender, open before the burst: the burst measures the API, not TCP handshakes.
+    await Promise.all(fans.map(() => fetch(`${ctx.stack.apiUrl}/healthz`).then((r) => r.text())));
+
+    const losers = new Recorder();
+    const winners: number[] = [];
+    const { result: seconds, cpu } = await withCpu(async () => {
+      const started = performance.now();
+      await Promise.all(
+        fans.map(async (fan) => {
+          const t0 = performance.now();
+          try {
+            const res = await ctx.api.call('POST', '/reservations', { user: fan, queueToken: fan.queueToken, body: { scheduleId: contestedScheduleId, seatNumber: 1 } });
+            const o = outcome(res);
+            if (res.status === 201) {
+              winners.push(performance.now() - t0);
+              fan.holds.push(res.body.reservationId);
+              losers.tally(o);
+            } else {
+              losers.record(performance.now() - t0, o, o === REFUSED);
+            }
+          } catch (err) {
+            losers.record(0, (err as Error).name, false);
+          }
+        }),
+      );
+      return (performance.now() - started) / 1000;
+    });
+    const measured = { ...losers.summary('contested-seat', fans.length, seconds), cpu };
+    measured.rate = fans.length / seconds; // answers per second over the burst, the winner's included
+    measured.errors += Math.abs(winners.length - 1);
+    measured.notes.push(
+      `${winners.length === 1 ? 'exactly one 201 ✓' : `${winners.length} × 201 ✗ (expected exactly one)`}; ` +
+        `${measured.statuses[REFUSED] ?? 0} refused ${REFUSED}; winner answered in ${fmtMs(winners[0] ?? NaN)} ms; whole burst ${seconds.toFixed(2)} s`,
+    );
+    return [measured];
+  },
+};

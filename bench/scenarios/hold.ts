@@ -1,0 +1,55 @@
+import { outcome } from '../lib/api';
+import type { Fan } from '../lib/fixtures';
+import { closedLoop } from '../lib/load';
+import type { Scenario } from '../lib/scenario';
+
+const CONCURRENCY = 10;
+const MAX_HOLDS_PER_FAN = 4;
+
+/** A seat hold: Redis gate + one Update-with-Start on the fan's running journey (local activity in Postgres). */
+export const hold: Scenario = {
+  name: 'hold',
+  kind: 'product',
+  what: `POST /reservations on distinct seats by admitted fans (round-robin, ≤ ${MAX_HOLDS_PER_FAN} holds each), ${CONCURRENCY} concurrent`,
+  ceilings: ['temporal-update'],
+  async run(ctx) {
+    await ctx.stack.product();
+    const { holdsScheduleId } = await ctx.fixtures.booking();
+    const fans = await ctx.fixtures.fans();
+    const inFlight = new Map<Fan, number>();
+    const room = (f: Fan) => f.holds.length + (inFlight.get(f) ?? 0) < MAX_HOLDS_PER_FAN;
+    let k = 0;
+    const measured = await closedLoop({
+      name: 'hold',
+      concurrency: CONCURRENCY,
+      durationS: ctx.durationS,
+      next: () => {
+        // Round-robin over the pool: a fan's holds never overlap, like one person clicking.
+        for (let tries = 0; tries < fans.length; tries++) {
+          const fan = fans[k++ % fans.length];
+          if (!room(fan) || inFlight.get(fan)) continue;
+          inFlight.set(fan, 1);
+          const seatNumber = ctx.fixtures.nextSeat();
+          return async () => {
+            try {
+              const res = await ctx.api.call('POST', '/reservations', {
+                user: fan,
+                queueToken: fan.queueToken,
+                body: { scheduleId: holdsScheduleId, seatNumber },
+              });
+              if (res.status === 201) fan.holds.push(res.body.reservationId);
+              return outcome(res);
+            } finally {
+              inFlight.delete(fan);
+            }
+          };
+        }
+        return undefined; // every fan holds its maximum
+      },
+      ok: (o) => o === 201,
+    });
+    const holding = fans.filter((f) => f.holds.length > 0).length;
+    measured.notes.push(`${measured.statuses[201] ?? 0} holds over ${holding} fans of the pool of ${fans.length}`);
+    return [measured];
+  },
+};

@@ -1,0 +1,64 @@
+import { randomUUID } from 'node:crypto';
+import { queueKeys } from '../../queue/keys';
+import { defineQueueScripts } from '../../queue/scripts';
+import { newTokenSecret } from '../../queue/token';
+import { httpLoad, mapLimit } from '../lib/load';
+import type { Scenario } from '../lib/scenario';
+
+const QUEUE_LENGTH = 300_000;
+const REAL_FANS = 300;
+const CONNECTIONS = 50;
+const PIPELINE = 5_000;
+
+/** A waiting fan's poll, at the back of a long queue: auth + one Redis script, no Temporal. */
+export const status: Scenario = {
+  name: 'status',
+  kind: 'product',
+  what: `GET /queue-tokens/current for ${REAL_FANS} fans at the back of a ${QUEUE_LENGTH.toLocaleString('en-US')}-fan queue (paused), ${CONNECTIONS} connections`,
+  ceilings: ['http', 'redis'],
+  async run(ctx) {
+    await ctx.stack.product();
+    const { api } = ctx;
+    const { concertId } = await api.createConcert('Bench: long queue', [{ seatCount: 10, price: 1_000 }]);
+    await api.setQueue(concertId, { paused: true }); // before filling: nobody may be admitted
+
+    // The queue is filled by the join script itself, pipelined, with fans that exist only in Redis.
+    const redis = defineQueueScripts(ctx.stack.redis);
+    const k = queueKeys(concertId);
+    const filled = Date.now();
+    const batches = Array.from({ length: Math.ceil(QUEUE_LENGTH / PIPELINE) }, (_, b) => b * PIPELINE);
+    await mapLimit(batches, 4, async (from) => {
+      const pipeline = redis.pipeline();
+      for (let i = from; i < Math.min(from + PIPELINE, QUEUE_LENGTH); i++) {
+        const userId = randomUUID();
+        pipeline.ovJoin(k.fan(userId), k.waiting, k.active, k.seq, userId, newTokenSecret(), Date.now(), k.prefix);
+      }
+      const failed = (await pipeline.exec())?.find(([err]) => err);
+      if (failed) throw failed[0];
+    });
+    const fillSeconds = (Date.now() - filled) / 1000;
+
+    const fans = await mapLimit(Array.from({ length: REAL_FANS }), 20, async (_, i) => {
+      const user = await api.createUser(`bench-waiter-${i}`);
+      return { user, ...(await api.join(user, concertId)) };
+    });
+    const queue = await api.must(200, 'GET', `/admin/concerts/${concertId}/queue`, { admin: true });
+    if (queue.waiting !== QUEUE_LENGTH + REAL_FANS) throw new Error(`the queue holds ${queue.waiting}, expected ${QUEUE_LENGTH + REAL_FANS}`);
+
+    const measured = await httpLoad({
+      name: 'status',
+      url: ctx.stack.apiUrl,
+      connections: CONNECTIONS,
+      durationS: ctx.durationS,
+      warmupS: 2,
+      request: fans.map((f) => ({ method: 'GET', path: '/queue-tokens/current', headers: api.headers({ user: f.user, queueToken: f.token }) })),
+      ok: (s) => s === 200,
+    });
+    const positions = fans.map((f) => f.position);
+    measured.notes.push(
+      `queue of ${queue.waiting.toLocaleString('en-US')} waiting (filled through the join script in ${fillSeconds.toFixed(1)} s); ` +
+        `polled fans at positions ${Math.min(...positions).toLocaleString('en-US')}–${Math.max(...positions).toLocaleString('en-US')}`,
+    );
+    return [measured];
+  },
+};
