@@ -16,12 +16,13 @@ import { TUNED_DYNAMIC_CONFIG } from '../scripts/temporal-dev-server';
 import { searchAttributes } from '../workflows/definitions';
 import { devServerExecutable, ROOT, WORKFLOW_BUNDLE_PATH } from '../test/support/paths';
 import type { Fan } from '../test/support/api-client';
-import { startStack } from '../test/support/stack';
+import { quietTemporalRuntime, startStack } from '../test/support/stack';
 
 const FANS = Number(process.argv[2] ?? 500);
 const DB = 'postgres://ovation:ovation@127.0.0.1:5432/ovation_expiry';
 
 async function main(): Promise<void> {
+  quietTemporalRuntime();
   execFileSync('bash', [join(ROOT, 'scripts/provision.sh'), '--database', 'ovation_expiry'], { stdio: 'ignore' });
   const reset = createDataSource(DB, { poolSize: 1 });
   await reset.initialize();
