@@ -33,11 +33,13 @@ const quick = proxyLocalActivities<JourneyActivities>({
   scheduleToCloseTimeout: '15s',
   retry: { initialInterval: '50ms', backoffCoefficient: 2, maximumInterval: '1s' },
 });
-/** Steps that must converge whatever happens (releases, ending the session): retried until done. */
-const durable = proxyLocalActivities<JourneyActivities>({
+/** Steps that must converge whatever happens: retried until they succeed, however long that takes. */
+const UNTIL_DONE = {
   startToCloseTimeout: '5s',
   retry: { initialInterval: '100ms', backoffCoefficient: 2, maximumInterval: '10s' },
-});
+} as const;
+/** Releases and the end of the session. */
+const durable = proxyLocalActivities<JourneyActivities>(UNTIL_DONE);
 // Money moves in normal activities: each is scheduled in the history before it runs, so the pay
 // update is durably accepted before any debit happens. (A local activity inside an update runs
 // before the workflow task that accepts the update is persisted; if that task is lost, the debit
@@ -48,11 +50,8 @@ const saga = proxyActivities<JourneyActivities>({
   scheduleToCloseTimeout: '20s',
   retry: { initialInterval: '100ms', backoffCoefficient: 2, maximumInterval: '2s' },
 });
-/** The compensation: retried until it succeeds, however long that takes. */
-const compensation = proxyActivities<JourneyActivities>({
-  startToCloseTimeout: '5s',
-  retry: { initialInterval: '100ms', backoffCoefficient: 2, maximumInterval: '10s' },
-});
+/** The compensation (the refund). */
+const compensation = proxyActivities<JourneyActivities>(UNTIL_DONE);
 
 interface Hold extends HeldSeat {
   heldUntilMs: number;
