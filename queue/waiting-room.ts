@@ -43,10 +43,10 @@ export class WaitingRoom {
   /** Idempotent per user and concert: a live token is returned as it is (created = false). */
   async join(concertId: string, userId: string, nowMs = Date.now()): Promise<QueueTicket & { created: boolean }> {
     const k = queueKeys(concertId);
-    const [created, secret, status, position, arrival, activeUntil] = await this.redis.ovJoin(
-      k.fan(userId), k.waiting, k.active, k.seq, userId, newTokenSecret(), nowMs, k.prefix,
+    // One round trip: the join, the queue's length and its admission rate, atomically.
+    const [created, secret, status, position, arrival, activeUntil, waiting, rate] = await this.redis.ovJoin(
+      k.fan(userId), k.waiting, k.active, k.seq, k.settings, userId, newTokenSecret(), nowMs, k.prefix,
     );
-    const [waiting, rate] = await Promise.all([this.redis.zcard(k.waiting), this.redis.hget(k.settings, 'admitPerSecond')]);
     return {
       created: Number(created) === 1,
       token: formatToken(concertId, secret),
@@ -56,7 +56,7 @@ export class WaitingRoom {
       position: Number(position),
       arrival: Number(arrival),
       activeUntil: Number(activeUntil) > 0 ? Number(activeUntil) : undefined,
-      waiting,
+      waiting: Number(waiting),
       admitPerSecond: rate ? Number(rate) : undefined,
     };
   }
