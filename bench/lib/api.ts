@@ -1,10 +1,8 @@
 /** A small HTTP client of the Ovation API over fetch, for setup and for per-request loads. */
 
-export interface Answer<T = any> {
-  status: number;
-  body: T;
-  headers: Headers;
-}
+import { readAnswer, type Answer } from '../../test/support/api-client';
+
+export type { Answer };
 
 export interface User {
   userId: string;
@@ -41,14 +39,7 @@ export class Api {
       body: opts.body !== undefined ? JSON.stringify(opts.body) : undefined,
       signal: AbortSignal.timeout(opts.timeoutMs ?? 60_000),
     });
-    const text = await res.text();
-    let body: unknown = text;
-    try {
-      body = text ? JSON.parse(text) : undefined;
-    } catch {
-      // not JSON: keep the text
-    }
-    return { status: res.status, body: body as T, headers: res.headers };
+    return readAnswer<T>(res);
   }
 
   /** `call`, but anything other than `expected` is an error naming the request. */

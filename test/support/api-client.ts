@@ -9,6 +9,18 @@ export interface Answer<T = any> {
   headers: Headers;
 }
 
+/** A response as a client reads it: status, JSON body (or the raw text when it is not JSON), headers. */
+export async function readAnswer<T = any>(res: Response): Promise<Answer<T>> {
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.status, body: body as T, headers: res.headers };
+}
+
 export interface Fan {
   userId: string;
   accessToken: string;
@@ -38,14 +50,7 @@ export class ApiClient {
       headers,
       body: opts.rawBody ?? (opts.body !== undefined ? JSON.stringify(opts.body) : undefined),
     });
-    const text = await res.text();
-    let body: unknown = text;
-    try {
-      body = text ? JSON.parse(text) : undefined;
-    } catch {
-      // not JSON: keep the text
-    }
-    return { status: res.status, body: body as T, headers: res.headers };
+    return readAnswer<T>(res);
   }
 
   async newFan(name = 'Fan'): Promise<Fan> {
