@@ -74,15 +74,21 @@ else
   [ -n "$(pg_bin initdb)" ] || apt_install postgresql
   command -v psql >/dev/null || apt_install postgresql-client
   PGDATA="$DATA_DIR/postgres"
+  # As root the cluster runs as `postgres`, which must be able to reach the data directory: a clone
+  # under a private home (mode 700) is out of its reach, so the cluster then lives under /var/tmp.
+  if [ "$(id -u)" = 0 ] && ! (cd / && su postgres -s /bin/sh -c "test -x '$DATA_DIR'") 2>/dev/null; then
+    PGDATA="/var/tmp/ovation-postgres-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
+  fi
+  echo "$PGDATA" >"$DATA_DIR/postgres.path" # for scripts/stop-services.sh
   # PostgreSQL refuses to run as root: the cluster belongs to the `postgres` system user.
-  run_pg() { if [ "$(id -u)" = 0 ]; then su postgres -s /bin/bash -c "$(printf '%q ' "$@")"; else "$@"; fi; }
+  run_pg() { if [ "$(id -u)" = 0 ]; then (cd / && su postgres -s /bin/bash -c "$(printf '%q ' "$@")"); else "$@"; fi; }
   if [ ! -s "$PGDATA/PG_VERSION" ]; then
     step "initdb $PGDATA"
     mkdir -p "$PGDATA"; [ "$(id -u)" = 0 ] && chown postgres:postgres "$PGDATA"
     run_pg "$(pg_bin initdb)" -D "$PGDATA" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >/dev/null
   fi
   step "starting PostgreSQL on $PG_PORT"
-  [ "$(id -u)" = 0 ] && chown postgres:postgres "$DATA_DIR/postgres"
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$PGDATA"
   run_pg "$(pg_bin pg_ctl)" -D "$PGDATA" -l "$PGDATA/server.log" -w -t 60 start \
     -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k /tmp -c max_connections=300 -c shared_buffers=256MB -c fsync=on" >/dev/null
   echo postgres >>"$STARTED_FILE"

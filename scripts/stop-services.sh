@@ -10,8 +10,9 @@ while read -r service; do
   case "$service" in
     postgres)
       pg_ctl=$(ls -d /usr/lib/postgresql/*/bin/pg_ctl 2>/dev/null | sort -V | tail -n1); pg_ctl=${pg_ctl:-pg_ctl}
-      if [ "$(id -u)" = 0 ]; then su postgres -s /bin/bash -c "$pg_ctl -D '$DATA_DIR/postgres' stop -m fast" >/dev/null
-      else "$pg_ctl" -D "$DATA_DIR/postgres" stop -m fast >/dev/null; fi
+      pgdata=$(cat "$DATA_DIR/postgres.path" 2>/dev/null || echo "$DATA_DIR/postgres")
+      if [ "$(id -u)" = 0 ]; then (cd / && su postgres -s /bin/bash -c "$pg_ctl -D '$pgdata' stop -m fast") >/dev/null
+      else "$pg_ctl" -D "$pgdata" stop -m fast >/dev/null; fi
       echo "stopped PostgreSQL" ;;
     redis)
       port=$(node -e 'process.stdout.write(new URL(process.argv[1]).port || "6379")' "$REDIS_URL")
