@@ -43,10 +43,10 @@ export function problemResponse(c: Context, problem: Problem, headers: Record<st
   return c.body(JSON.stringify(problem), problem.status as ContentfulStatusCode, { 'Content-Type': 'application/problem+json', ...headers });
 }
 
-/** The business code inside a Temporal failure chain (update failed → activity failed → application failure). */
-function temporalCode(err: unknown): ErrorCode | undefined {
+/** The business refusal inside a Temporal failure chain (update failed → activity failed → application failure). */
+function businessFailure(err: unknown): { code: ErrorCode; detail: string } | undefined {
   for (let cause: unknown = err; cause; cause = (cause as { cause?: unknown }).cause) {
-    if (cause instanceof ApplicationFailure && isErrorCode(cause.type)) return cause.type;
+    if (cause instanceof ApplicationFailure && isErrorCode(cause.type)) return { code: cause.type, detail: cause.message || cause.type };
     if (!(cause instanceof Error)) break;
   }
   return undefined;
@@ -78,8 +78,8 @@ export function toProblem(err: unknown): Problem {
     if (err.status < 500) return problemOf('VALIDATION_FAILED', err.message || 'the request is not valid', err.status);
   }
   if (err instanceof WorkflowUpdateFailedError || err instanceof TemporalFailure) {
-    const code = temporalCode(err);
-    if (code) return problemOf(code, (temporalDetail(err) ?? code));
+    const refusal = businessFailure(err);
+    if (refusal) return problemOf(refusal.code, refusal.detail);
   }
   if (err instanceof WorkflowExecutionAlreadyStartedError) {
     return problemOf('QUEUE_TOKEN_NOT_ACTIVE', 'the fan journey of this token has ended');
@@ -89,12 +89,4 @@ export function toProblem(err: unknown): Problem {
   if (isRedisDown(err)) return problemOf('DEPENDENCY_UNAVAILABLE', 'Redis is unavailable');
   if (isTemporalDown(err)) return problemOf('DEPENDENCY_UNAVAILABLE', 'Temporal is unavailable');
   return problemOf('INTERNAL', 'an unexpected error occurred');
-}
-
-function temporalDetail(err: unknown): string | undefined {
-  for (let cause: unknown = err; cause; cause = (cause as { cause?: unknown }).cause) {
-    if (cause instanceof ApplicationFailure) return cause.message;
-    if (!(cause instanceof Error)) break;
-  }
-  return undefined;
 }

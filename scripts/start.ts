@@ -67,7 +67,6 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
   const config = loadConfig();
-  const env = { ...process.env };
 
   if (process.env.TEMPORAL_ADDRESS) {
     console.log(`[start] using Temporal at ${process.env.TEMPORAL_ADDRESS}`);
@@ -95,8 +94,8 @@ async function main(): Promise<void> {
   console.log(seeded ? `[start] seeded demo concert ${seeded}` : '[start] catalog present: no seed needed');
 
   const tsx = ['--import', 'tsx'];
-  launch('worker', process.execPath, [...tsx, 'worker/main.ts'], env);
-  launch('api', process.execPath, [...tsx, 'api/server.ts'], env);
+  launch('worker', process.execPath, [...tsx, 'worker/main.ts']);
+  launch('api', process.execPath, [...tsx, 'api/server.ts']);
   const api = `http://127.0.0.1:${config.PORT}`;
   await waitFor('the API', async () => (await fetch(`${api}/healthz`).catch(() => null))?.ok === true);
 

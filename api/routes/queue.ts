@@ -104,7 +104,7 @@ export function queueRoutes(deps: AppDeps) {
       if (ticket.status === 'WAITING') {
         const after = await room.leaveWaiting(ticket.token, ticket.userId);
         // Admitted between the read and the leave: end the session like an active fan's.
-        if (after === 'ACTIVE') await journeys.leave({ ...(await room.lookup(ticket.token))! });
+        if (after === 'ACTIVE') await journeys.leave((await room.lookup(ticket.token))!);
       } else if (ticket.status === 'ACTIVE') {
         await journeys.leave(ticket);
       } else if (ticket.status !== 'LEFT') {
