@@ -7,7 +7,7 @@ import { startStack, type Stack } from '../support/stack';
 let stack: Stack;
 beforeAll(async () => {
   // Short holds so that expiry happens within the test; the grace stays the product's kind of value.
-  stack = await startStack({ HOLD_TTL_SECONDS: '2', HOLD_GRACE_SECONDS: '1' });
+  stack = await startStack({ HOLD_TTL_SECONDS: '5', HOLD_GRACE_SECONDS: '1' });
 });
 afterAll(async () => {
   expect(await findViolations(stack.db)).toEqual([]);
