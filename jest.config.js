@@ -27,7 +27,7 @@ const project = (name, extra = {}) => ({
 });
 
 module.exports = {
-  projects: [project('unit'), project('workflows'), project('integration'), project('e2e'), project('ops')],
+  projects: ['unit', 'workflows', 'integration', 'e2e', 'chaos', 'ops', 'bench'].map((name) => project(name)),
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   testTimeout: 60_000,

@@ -1,3 +1,4 @@
+import './setup-env'; // first: the paths below depend on the test database's name
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
@@ -8,7 +9,6 @@ import { migrate } from '../../db/migrate';
 import { TUNED_DYNAMIC_CONFIG } from '../../scripts/temporal-dev-server';
 import { searchAttributes } from '../../workflows/definitions';
 import { devServerExecutable, WORKFLOW_BUNDLE_PATH } from './paths';
-import './setup-env';
 
 /**
  * Once per `npm test`: a clean test database at the current schema, an empty Redis test database,

@@ -18,4 +18,9 @@ export function timeSkippingExecutable() {
   return existsSync(path) ? { type: 'existing-path' as const, path } : undefined;
 }
 
-export const WORKFLOW_BUNDLE_PATH = join(ROOT, '.data', 'test-workflow-bundle.js');
+/**
+ * One bundle per test database, so two jest runs against different databases (an engineer's run beside
+ * CI's, say) never read each other's half-written bundle.
+ */
+const testDatabase = new URL(process.env.DATABASE_URL ?? 'postgres://localhost/ovation_test').pathname.slice(1);
+export const WORKFLOW_BUNDLE_PATH = join(ROOT, '.data', `test-workflow-bundle-${testDatabase}.js`);
