@@ -30,6 +30,15 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   503: 'DEPENDENCY_UNAVAILABLE',
 };
 
+/** 429 RATE_LIMITED, with the `Retry-After` (seconds) a client waits before trying again. */
+export const rateLimited = {
+  429: {
+    description: 'RATE_LIMITED: too many requests from this user or address; retry after Retry-After seconds',
+    headers: z.object({ 'Retry-After': z.string().openapi({ description: 'Seconds to wait before the next attempt', example: '1' }) }),
+    content: { 'application/problem+json': { schema: ProblemSchema } },
+  },
+};
+
 export const Uuid = z.string().uuid();
 
 /** Free text stored verbatim: any Unicode except NUL, which PostgreSQL text cannot hold. */

@@ -30,6 +30,16 @@ const schema = z.object({
   QUEUE_POLL_BUDGET_PER_SECOND: z.coerce.number().positive().default(5000),
   /** How often the admission controller ticks; tests shorten it. */
   ADMISSION_TICK_MS: z.coerce.number().int().min(50).default(1000),
+  /**
+   * Abuse limits on joining and on status polling, each counted per window in Redis (so they hold
+   * across API instances): per user, and per client address. An honest client polls at most once a
+   * second (Retry-After ≥ 1 s); the per-address limit leaves room for many fans behind one NAT.
+   */
+  RATE_LIMIT_WINDOW_SECONDS: seconds(1),
+  RATE_LIMIT_PER_USER: z.coerce.number().int().positive().default(20),
+  RATE_LIMIT_PER_IP: z.coerce.number().int().positive().default(1000),
+  /** Reverse proxies in front of the API whose X-Forwarded-For entry is believed; 0: clients connect directly. */
+  TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).default(0),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

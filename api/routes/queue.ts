@@ -7,8 +7,9 @@ import { WaitingRoom, type QueueTicket } from '../../queue/waiting-room';
 import { requireUser } from '../auth';
 import type { AppDeps } from '../deps';
 import { queueToken } from '../queue-guard';
+import { rateLimit } from '../rate-limit';
 import { router } from '../router';
-import { bearer, bearerAndQueueToken, problems, Uuid } from '../schemas';
+import { bearer, bearerAndQueueToken, problems, rateLimited, Uuid } from '../schemas';
 
 const Ticket = z
   .object({
@@ -32,7 +33,8 @@ const join = createRoute({
   responses: {
     201: { description: 'A new token', content: json },
     200: { description: 'My live token, unchanged', content: json },
-    ...problems(400, 401, 404, 429, 503),
+    ...problems(400, 401, 404, 503),
+    ...rateLimited,
   },
 });
 
@@ -44,7 +46,8 @@ const current = createRoute({
   security: bearerAndQueueToken,
   responses: {
     200: { description: 'OK', content: json, headers: z.object({ 'Retry-After': z.string().optional() }) },
-    ...problems(401, 403, 429, 503),
+    ...problems(401, 403, 503),
+    ...rateLimited,
   },
 });
 
@@ -77,8 +80,11 @@ export function queueRoutes(deps: AppDeps) {
     };
   };
 
-  app.use('/concerts/:concertId/queue-tokens', auth);
-  app.use('/queue-tokens/current', auth, queueToken(room, { requireActive: false }));
+  // Joining and polling are the endpoints a rush hammers: both are rate-limited (see rate-limit.ts).
+  app.use('/concerts/:concertId/queue-tokens', auth, rateLimit(deps.redis, 'join', deps.config));
+  app.use('/queue-tokens/current', auth);
+  app.on('GET', '/queue-tokens/current', rateLimit(deps.redis, 'poll', deps.config));
+  app.use('/queue-tokens/current', queueToken(room, { requireActive: false }));
 
   return app
     .openapi(join, async (c) => {
