@@ -41,9 +41,18 @@ export const rateLimited = {
 
 export const Uuid = z.string().uuid();
 
-/** Free text stored verbatim: any Unicode except NUL, which PostgreSQL text cannot hold. */
+/**
+ * Free text stored verbatim: any Unicode except what PostgreSQL text cannot hold — NUL, and a lone
+ * surrogate (half of a UTF-16 pair, which JSON can carry as `\ud800` but UTF-8 cannot encode: it would be
+ * stored as U+FFFD, not as sent).
+ */
 export const Text = (min: number, max: number) =>
-  z.string().min(min).max(max).refine((s) => !s.includes('\u0000'), 'must not contain the NUL character');
+  z
+    .string()
+    .min(min)
+    .max(max)
+    .refine((s) => !s.includes('\u0000'), 'must not contain the NUL character')
+    .refine((s) => !/\p{Cs}/u.test(s), 'must be well-formed Unicode (no lone surrogate)');
 export const IsoTime = z.string().datetime({ offset: true });
 
 export const limitQuery = (fallback: number, max: number) =>

@@ -33,7 +33,7 @@ const join = createRoute({
   responses: {
     201: { description: 'A new token', content: json },
     200: { description: 'My live token, unchanged', content: json },
-    ...problems(400, 401, 404, 503),
+    ...problems(400, 401, 404, 413, 503),
     ...rateLimited,
   },
 });
@@ -57,7 +57,7 @@ const leave = createRoute({
   tags: ['Queue'],
   summary: 'Leave the queue, or end an active session (its live holds are released)',
   security: bearerAndQueueToken,
-  responses: { 200: { description: 'Left', content: json }, ...problems(401, 403, 503) },
+  responses: { 200: { description: 'Left', content: json }, ...problems(401, 403, 413, 503) },
 });
 
 export function queueRoutes(deps: AppDeps) {

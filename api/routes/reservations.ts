@@ -72,7 +72,7 @@ const cancel = createRoute({
   summary: 'Release my hold early',
   security: bearer,
   request: { params: z.object({ reservationId: Uuid }) },
-  responses: { 200: { description: 'Cancelled', content: json }, ...problems(400, 401, 403, 404, 409, 503) },
+  responses: { 200: { description: 'Cancelled', content: json }, ...problems(400, 401, 403, 404, 409, 413, 503) },
 });
 
 export function publicView(r: ReservationView) {
