@@ -1,9 +1,10 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { log } from '@temporalio/activity';
 import type Redis from 'ioredis';
+import { LatencyWindow } from '../queue/latency-window';
 import { WaitingRoom } from '../queue/waiting-room';
 import { journeyStartOptions } from '../lib/journeys';
-import { journeyInput, type JourneySettings } from '../workflows/definitions';
+import { journeyInput, type JourneySettings, type ServiceHealth } from '../workflows/definitions';
 
 export interface AdmissionDeps {
   redis: Redis;
@@ -21,12 +22,16 @@ export interface AdmitRequest {
   activeTtlSeconds: number;
   admitPerSecond: number;
   paused: boolean;
+  adaptive?: boolean;
+  /** Set when the adaptive valve wants the service's latency over this many seconds back. */
+  healthWindowSeconds?: number;
 }
 
 export interface AdmitResult {
   admitted: number;
   waiting: number;
   active: number;
+  health?: ServiceHealth;
 }
 
 /** How many journey starts are in flight at once: the server's sweet spot on a small box (TOOLCHAIN). */
@@ -34,6 +39,13 @@ const START_CONCURRENCY = 16;
 
 export function createAdmissionActivities({ redis, temporal, taskQueue, journey }: AdmissionDeps) {
   const room = new WaitingRoom(redis);
+  const latency = new LatencyWindow(redis);
+
+  /** Hold and payment p95 as the API instances recorded them (queue/latency-window.ts). */
+  const serviceHealth = async (seconds: number): Promise<ServiceHealth> => {
+    const [hold, pay] = await Promise.all([latency.p95('hold', seconds), latency.p95('pay', seconds)]);
+    return { holdP95Ms: hold.p95Ms, holds: hold.samples, payP95Ms: pay.p95Ms, payments: pay.samples };
+  };
 
   return {
     /**
@@ -63,7 +75,8 @@ export function createAdmissionActivities({ redis, temporal, taskQueue, journey 
         }
       };
       await Promise.all(Array.from({ length: Math.min(START_CONCURRENCY, pending.length) }, startNext));
-      return { admitted: tick.admitted.length, waiting: tick.waiting, active: tick.active };
+      const health = request.healthWindowSeconds ? await serviceHealth(request.healthWindowSeconds) : undefined;
+      return { admitted: tick.admitted.length, waiting: tick.waiting, active: tick.active, ...(health && { health }) };
     },
   };
 }

@@ -28,6 +28,17 @@ const schema = z.object({
   QUEUE_MAX_ACTIVE: z.coerce.number().int().positive().default(1000),
   /** Total status polls per second a concert's whole queue should make (Retry-After grows to fit). */
   QUEUE_POLL_BUDGET_PER_SECOND: z.coerce.number().positive().default(5000),
+  /** The adaptive valve (workflows/admission-valve.ts): on or off for new queues, its bounds and targets. */
+  QUEUE_ADAPTIVE: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
+  QUEUE_MIN_ADMIT_PER_SECOND: z.coerce.number().positive().default(5),
+  QUEUE_MAX_ADMIT_PER_SECOND: z.coerce.number().positive().default(500),
+  QUEUE_HOLD_P95_TARGET_MS: z.coerce.number().int().positive().default(500),
+  QUEUE_PAY_P95_TARGET_MS: z.coerce.number().int().positive().default(1500),
+  /** How often the valve looks at the latency and may move the rate. */
+  QUEUE_ADJUST_EVERY_MS: z.coerce.number().int().min(100).default(5000),
   /** How often the admission controller ticks; tests shorten it. */
   ADMISSION_TICK_MS: z.coerce.number().int().min(50).default(1000),
   /**
@@ -60,6 +71,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (settings.NODE_ENV === 'production') {
     const missing = (['AUTH_SECRET', 'ADMIN_API_KEY'] as const).filter((k) => !settings[k]);
     if (missing.length > 0) throw new ConfigError(`missing secret(s) in production: ${missing.join(', ')}`);
+  }
+  if (settings.QUEUE_MIN_ADMIT_PER_SECOND > settings.QUEUE_MAX_ADMIT_PER_SECOND) {
+    throw new ConfigError('invalid settings: QUEUE_MIN_ADMIT_PER_SECOND must not exceed QUEUE_MAX_ADMIT_PER_SECOND');
   }
   return {
     ...settings,

@@ -1,4 +1,5 @@
-import { WithStartWorkflowOperation, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import type { LatencyWindow, ServedCall } from '../queue/latency-window';
 import type { QueueTicket } from '../queue/waiting-room';
 import {
   admissionWorkflowId,
@@ -16,7 +17,7 @@ import {
   type JourneyInput,
   type JourneySettings,
   type PayRequest,
-  type QueueSettings,
+  type QueueSettingsPatch,
 } from '../workflows/definitions';
 import type { Config } from './config';
 
@@ -57,9 +58,14 @@ export function journeyStartOptions(input: JourneyInput, taskQueue: string) {
 export class Journeys {
   private readonly settings: JourneySettings;
 
+  /**
+   * @param latency where hold and payment latencies go for the adaptive admission valve (the API
+   *   passes one; callers that never hold or pay need not)
+   */
   constructor(
     private readonly client: Client,
     private readonly config: Config,
+    private readonly latency?: LatencyWindow,
   ) {
     this.settings = {
       holdTtlSeconds: config.HOLD_TTL_SECONDS,
@@ -78,8 +84,27 @@ export class Journeys {
     return new WithStartWorkflowOperation('fanJourney', journeyStartOptions(input, this.config.TEMPORAL_TASK_QUEUE));
   }
 
+  /**
+   * Times a call for the valve: answers (refusals included, they cost the same round trip) count,
+   * failures to reach Temporal do not. Recording never delays or fails the fan's call.
+   */
+  private async timed<T>(call: ServedCall, run: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    const answered = () => void this.latency?.record(call, performance.now() - started).catch(() => undefined);
+    try {
+      const result = await run();
+      answered();
+      return result;
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) answered();
+      throw err;
+    }
+  }
+
   hold(ticket: QueueTicket, request: HoldRequest) {
-    return this.client.workflow.executeUpdateWithStart(holdUpdate, { args: [request], startWorkflowOperation: this.startOperation(ticket) });
+    return this.timed('hold', () =>
+      this.client.workflow.executeUpdateWithStart(holdUpdate, { args: [request], startWorkflowOperation: this.startOperation(ticket) }),
+    );
   }
 
   leave(ticket: QueueTicket) {
@@ -87,7 +112,7 @@ export class Journeys {
   }
 
   pay(journeyId: string, request: PayRequest) {
-    return this.client.workflow.getHandle(journeyId).executeUpdate(payUpdate, { args: [request] });
+    return this.timed('pay', () => this.client.workflow.getHandle(journeyId).executeUpdate(payUpdate, { args: [request] }));
   }
 
   cancel(journeyId: string, reservationId: string) {
@@ -99,9 +124,18 @@ export class Journeys {
   async ensureAdmission(concertId: string): Promise<void> {
     const input: AdmissionInput = {
       concertId,
-      settings: { admitPerSecond: this.config.QUEUE_ADMIT_PER_SECOND, maxActive: this.config.QUEUE_MAX_ACTIVE, paused: false },
+      settings: {
+        admitPerSecond: this.config.QUEUE_ADMIT_PER_SECOND,
+        maxActive: this.config.QUEUE_MAX_ACTIVE,
+        paused: false,
+        adaptive: this.config.QUEUE_ADAPTIVE,
+        minAdmitPerSecond: this.config.QUEUE_MIN_ADMIT_PER_SECOND,
+        maxAdmitPerSecond: this.config.QUEUE_MAX_ADMIT_PER_SECOND,
+      },
       activeTtlSeconds: this.config.ACTIVE_TOKEN_TTL_SECONDS,
       tickMs: this.config.ADMISSION_TICK_MS,
+      latencyTargets: { holdP95Ms: this.config.QUEUE_HOLD_P95_TARGET_MS, payP95Ms: this.config.QUEUE_PAY_P95_TARGET_MS },
+      adjustEveryMs: this.config.QUEUE_ADJUST_EVERY_MS,
     };
     await this.client.workflow.start('admissionController', {
       workflowId: admissionWorkflowId(concertId),
@@ -116,7 +150,7 @@ export class Journeys {
     return this.client.workflow.getHandle(admissionWorkflowId(concertId)).query(queueStateQuery);
   }
 
-  updateQueue(concertId: string, patch: Partial<QueueSettings>) {
+  updateQueue(concertId: string, patch: QueueSettingsPatch) {
     return this.client.workflow.getHandle(admissionWorkflowId(concertId)).executeUpdate(queueSettingsUpdate, { args: [patch] });
   }
 }

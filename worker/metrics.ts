@@ -28,6 +28,7 @@ interface QueueSample {
   admitPerSecond: number;
   maxActive: number;
   paused: boolean;
+  adaptive: boolean;
   at: number;
 }
 
@@ -98,7 +99,12 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}) {
     payments,
     queueWaiting: queueGauge('ovation_queue_waiting', 'Fans waiting in the concert queue, as of the last admission tick', (s) => s.waiting),
     queueActive: queueGauge('ovation_queue_active', 'Admitted fans whose window is open, as of the last admission tick', (s) => s.active),
-    queueAdmitPerSecond: queueGauge('ovation_queue_admit_per_second', 'The admission rate the concert controller runs at (operator setting)', (s) => s.admitPerSecond),
+    queueAdmitPerSecond: queueGauge(
+      'ovation_queue_admit_per_second',
+      'The admission rate the concert controller runs at (the operator’s setting, or the adaptive valve’s choice within its bounds)',
+      (s) => s.admitPerSecond,
+    ),
+    queueAdaptive: queueGauge('ovation_queue_adaptive', '1 while the adaptive valve steers the concert’s admission rate', (s) => (s.adaptive ? 1 : 0)),
     queueMaxActive: queueGauge('ovation_queue_max_active', 'The most admitted fans the concert may have at once (operator setting)', (s) => s.maxActive),
     queuePaused: queueGauge('ovation_queue_paused', '1 while the concert admissions are paused', (s) => (s.paused ? 1 : 0)),
     /** Records one admission tick (the admitFans activity's input and result). */
@@ -111,6 +117,7 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}) {
         admitPerSecond: request.admitPerSecond,
         maxActive: request.maxActive,
         paused: request.paused,
+        adaptive: request.adaptive ?? false,
         at: now(),
       });
     },

@@ -121,25 +121,61 @@ export interface QueueSettings {
   admitPerSecond: number;
   maxActive: number;
   paused: boolean;
+  /** When on, the controller moves `admitPerSecond` within the bounds by itself (admission-valve.ts). */
+  adaptive: boolean;
+  minAdmitPerSecond: number;
+  maxAdmitPerSecond: number;
+}
+
+/** What the operator may change live: every setting, each optional. */
+export type QueueSettingsPatch = Partial<QueueSettings>;
+
+/** The valve's last change of `admitPerSecond`: when, from what, to what, and why. */
+export interface RateAdjustment {
+  at: string;
+  from: number;
+  to: number;
+  reason: string;
+}
+
+/** The latency the valve steers by: p95 of holds and payments over the last window, as served. */
+export interface ServiceHealth {
+  holdP95Ms?: number;
+  holds: number;
+  payP95Ms?: number;
+  payments: number;
+}
+
+/** The latency targets the valve keeps (p95, ms); exceeding either one backs admission off. */
+export interface LatencyTargets {
+  holdP95Ms: number;
+  payP95Ms: number;
 }
 
 export interface QueueState extends QueueSettings {
   waiting: number;
   active: number;
   admittedTotal: number;
+  lastAdjustment?: RateAdjustment;
 }
 
 export interface AdmissionInput {
   concertId: string;
-  settings: QueueSettings;
+  /** Controllers started before the valve existed carry only the first three settings. */
+  settings: Pick<QueueSettings, 'admitPerSecond' | 'maxActive' | 'paused'> & Partial<QueueSettings>;
   activeTtlSeconds: number;
   tickMs: number;
+  /** Default: 500 ms for holds, 1,500 ms for payments (two activities in a row). */
+  latencyTargets?: LatencyTargets;
+  /** How often the valve looks at the latency and may move the rate (default 5,000 ms). */
+  adjustEveryMs?: number;
   /** Ticks per run before continue-as-new (default 500). */
   ticksPerRun?: number;
   /** Carried across continue-as-new. */
   admittedTotal?: number;
   credit?: number;
+  lastAdjustment?: RateAdjustment;
 }
 
-export const queueSettingsUpdate = defineUpdate<QueueState, [Partial<QueueSettings>]>('queueSettings');
+export const queueSettingsUpdate = defineUpdate<QueueState, [QueueSettingsPatch]>('queueSettings');
 export const queueStateQuery = defineQuery<QueueState>('queueState');

@@ -4,6 +4,7 @@ import { CatalogStore } from '../../db/stores/catalog';
 import { DomainError } from '../../lib/domain-error';
 import { Journeys } from '../../lib/journeys';
 import { WaitingRoom } from '../../queue/waiting-room';
+import type { QueueState } from '../../workflows/definitions';
 import { requireAdmin } from '../auth';
 import type { AppDeps } from '../deps';
 import { router } from '../router';
@@ -39,13 +40,26 @@ const CreatedConcert = z
   })
   .openapi('CreatedConcert');
 
+const AdmitRate = z.number().gt(0).max(10_000);
+
 const QueueSettings = z
   .object({
-    admitPerSecond: z.number().gt(0).max(10_000).optional(),
+    admitPerSecond: AdmitRate.optional(),
     maxActive: z.number().int().min(1).max(1_000_000).optional(),
     paused: z.boolean().optional(),
+    adaptive: z.boolean().optional().openapi({ description: 'When true, the controller moves admitPerSecond within the bounds by itself' }),
+    minAdmitPerSecond: AdmitRate.optional(),
+    maxAdmitPerSecond: AdmitRate.optional(),
+  })
+  .refine((s) => s.minAdmitPerSecond === undefined || s.maxAdmitPerSecond === undefined || s.minAdmitPerSecond <= s.maxAdmitPerSecond, {
+    message: 'minAdmitPerSecond must not exceed maxAdmitPerSecond',
+    path: ['minAdmitPerSecond'],
   })
   .openapi('QueueSettings');
+
+const RateAdjustment = z
+  .object({ at: z.string(), from: z.number(), to: z.number(), reason: z.string() })
+  .openapi('RateAdjustment', { description: 'The adaptive valve’s last change of admitPerSecond: when, from, to, and why' });
 
 const QueueView = z
   .object({
@@ -54,6 +68,10 @@ const QueueView = z
     paused: z.boolean(),
     waiting: z.number().int(),
     active: z.number().int(),
+    adaptive: z.boolean(),
+    minAdmitPerSecond: z.number(),
+    maxAdmitPerSecond: z.number(),
+    lastAdjustment: RateAdjustment.optional(),
   })
   .openapi('QueueView');
 
@@ -83,7 +101,7 @@ const steerQueue = createRoute({
   method: 'put',
   path: '/admin/concerts/{concertId}/queue',
   tags: ['Operators'],
-  summary: 'Change the admission rate or capacity, pause or resume, live',
+  summary: 'Change the admission rate or capacity, pause or resume, turn the adaptive valve on or off and set its bounds, live',
   security: adminKey,
   request: { params: concertParam, body: { required: true, content: { 'application/json': { schema: QueueSettings } } } },
   responses: { 200: { description: 'OK', content: { 'application/json': { schema: QueueView } } }, ...problems(400, 401, 404, 413, 503) },
@@ -97,9 +115,11 @@ export function adminRoutes(deps: AppDeps) {
 
   app.use('/admin/*', requireAdmin(deps.config.ADMIN_API_KEY));
 
-  const queueView = async (concertId: string, settings: { admitPerSecond: number; maxActive: number; paused: boolean }) => {
+  /** The controller's settings and its valve's last move, with the live counts from Redis. */
+  const queueView = async (concertId: string, state: QueueState) => {
     const counts = await room.counts(concertId);
-    return { admitPerSecond: settings.admitPerSecond, maxActive: settings.maxActive, paused: settings.paused, ...counts };
+    const { admitPerSecond, maxActive, paused, adaptive, minAdmitPerSecond, maxAdmitPerSecond, lastAdjustment } = state;
+    return { admitPerSecond, maxActive, paused, adaptive, minAdmitPerSecond, maxAdmitPerSecond, ...counts, ...(lastAdjustment && { lastAdjustment }) };
   };
   const controllerMissing = (err: unknown): never => {
     if (err instanceof WorkflowNotFoundError) throw new DomainError('NOT_FOUND', 'no such concert queue');

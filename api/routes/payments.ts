@@ -4,6 +4,7 @@ import { IdempotencyStore } from '../../db/stores/idempotency';
 import { ReservationStore } from '../../db/stores/reservations';
 import { DomainError } from '../../lib/domain-error';
 import { journeyClosed, Journeys } from '../../lib/journeys';
+import { LatencyWindow } from '../../queue/latency-window';
 import { WaitingRoom } from '../../queue/waiting-room';
 import { requireUser } from '../auth';
 import type { AppDeps } from '../deps';
@@ -40,7 +41,7 @@ export function paymentRoutes(deps: AppDeps) {
   const room = new WaitingRoom(deps.redis);
   const reservations = new ReservationStore(deps.db, deps.config.HOLD_GRACE_SECONDS);
   const idempotency = new IdempotencyStore(deps.db);
-  const journeys = new Journeys(deps.temporal, deps.config);
+  const journeys = new Journeys(deps.temporal, deps.config, new LatencyWindow(deps.redis));
 
   app.use('/payments', requireUser(deps.config.AUTH_SECRET), queueToken(room, { requireActive: true }));
 

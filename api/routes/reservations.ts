@@ -6,6 +6,7 @@ import { decodeReservationCursor, ReservationStore, type ReservationView } from 
 import { DomainError } from '../../lib/domain-error';
 import { journeyClosed, Journeys } from '../../lib/journeys';
 import { SeatGate } from '../../queue/seat-gate';
+import { LatencyWindow } from '../../queue/latency-window';
 import { WaitingRoom } from '../../queue/waiting-room';
 import { requireUser } from '../auth';
 import type { AppDeps } from '../deps';
@@ -96,7 +97,7 @@ export function reservationRoutes(deps: AppDeps) {
   const catalog = new CatalogStore(deps.db);
   const reservations = new ReservationStore(deps.db, config.HOLD_GRACE_SECONDS);
   const idempotency = new IdempotencyStore(deps.db);
-  const journeys = new Journeys(deps.temporal, config);
+  const journeys = new Journeys(deps.temporal, config, new LatencyWindow(deps.redis));
   const schedules = new Map<string, ScheduleRef>();
   const auth = requireUser(config.AUTH_SECRET);
 

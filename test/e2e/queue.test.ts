@@ -1,11 +1,12 @@
 import { queueKeys } from '../../queue/keys';
+import { LatencyWindow } from '../../queue/latency-window';
 import type { Fan } from '../support/api-client';
 import { eventually } from '../support/eventually';
 import { startStack, type Stack } from '../support/stack';
 
 let stack: Stack;
 beforeAll(async () => {
-  stack = await startStack();
+  stack = await startStack({ QUEUE_ADJUST_EVERY_MS: '300' });
 });
 afterAll(async () => {
   await stack?.stop();
@@ -107,5 +108,38 @@ describe('the waiting queue through the API, with the admission controller runni
     const steered = await api.call('PUT', `/admin/concerts/${concertId}/queue`, { admin: true, body: { admitPerSecond: 12.5 } });
     expect(steered.body.admitPerSecond).toBe(12.5);
     expect((await api.call('GET', `/admin/concerts/00000000-0000-4000-8000-000000000000/queue`, { admin: true })).body.code).toBe('NOT_FOUND');
+  });
+
+  it('the adaptive valve: operators turn it on with bounds, and it backs off when holds turn slow, saying why', async () => {
+    const { api } = stack;
+    const { concertId, scheduleIds } = await api.createConcert(5);
+    const queue = `/admin/concerts/${concertId}/queue`;
+    const before = await api.call('GET', queue, { admin: true });
+    expect(before.body).toMatchObject({ adaptive: false, minAdmitPerSecond: expect.any(Number), maxAdmitPerSecond: expect.any(Number) });
+    expect(before.body.lastAdjustment).toBeUndefined();
+
+    const crossed = await api.call('PUT', queue, { admin: true, body: { minAdmitPerSecond: 50, maxAdmitPerSecond: 10 } });
+    expect(crossed).toMatchObject({ status: 400, body: { code: 'VALIDATION_FAILED' } });
+    const below = await api.call('PUT', queue, { admin: true, body: { minAdmitPerSecond: 1e6 } }); // above the current max
+    expect(below).toMatchObject({ status: 400, body: { code: 'VALIDATION_FAILED' } });
+
+    // A real hold goes into the shared latency window the valve reads.
+    const window = new LatencyWindow(stack.redis);
+    const holdsSeen = (await window.p95('hold', 60)).samples;
+    const { fan, queueToken } = await api.admittedFan(concertId);
+    expect((await api.hold(fan, queueToken, scheduleIds[0], 1)).status).toBe(201);
+    expect((await window.p95('hold', 60)).samples).toBeGreaterThan(holdsSeen);
+
+    const on = await api.call('PUT', queue, { admin: true, body: { adaptive: true, admitPerSecond: 20, minAdmitPerSecond: 2, maxAdmitPerSecond: 40 } });
+    expect(on).toMatchObject({ status: 200, body: { adaptive: true, admitPerSecond: 20, minAdmitPerSecond: 2, maxAdmitPerSecond: 40 } });
+    // Then holds turn slow (as an overloaded Temporal would make them), as every API instance reports.
+    await Promise.all(Array.from({ length: 200 }, () => window.record('hold', 900)));
+    const backedOff = await eventually(async () => {
+      const { body } = await api.call('GET', queue, { admin: true });
+      expect(body.admitPerSecond).toBeLessThan(20);
+      return body;
+    });
+    expect(backedOff.admitPerSecond).toBeGreaterThanOrEqual(2);
+    expect(backedOff.lastAdjustment).toMatchObject({ from: 20, to: 14, reason: expect.stringMatching(/^backed off: hold p95 1000 ms > target 500 ms/) });
   });
 });

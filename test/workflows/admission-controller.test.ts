@@ -3,7 +3,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { AdmitRequest, AdmitResult } from '../../activities/admission';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { admissionController } from '../../workflows/admission-controller';
-import { queueSettingsUpdate, queueStateQuery, type AdmissionInput } from '../../workflows/definitions';
+import { queueSettingsUpdate, queueStateQuery, type AdmissionInput, type ServiceHealth } from '../../workflows/definitions';
 import { eventually } from '../support/eventually';
 import { timeSkippingEnv, workflowWorker } from '../support/time-skipping';
 
@@ -22,6 +22,8 @@ class FakeRoom {
   admittedInOrder: number[] = [];
   calls: AdmitRequest[] = [];
   maxActiveSeen = 0;
+  /** What the latency window would say when the valve asks (the test plays the service's health). */
+  health: ServiceHealth = { holds: 0, payments: 0 };
   private ticks = new Map<string, AdmitResult>();
 
   constructor(fans: number) {
@@ -39,7 +41,8 @@ class FakeRoom {
         batch.forEach((fan) => this.active.add(fan));
         this.admittedInOrder.push(...batch);
         this.maxActiveSeen = Math.max(this.maxActiveSeen, this.active.size);
-        const result = { admitted: batch.length, waiting: this.waiting.length, active: this.active.size };
+        const health = request.healthWindowSeconds ? { health: this.health } : {};
+        const result = { admitted: batch.length, waiting: this.waiting.length, active: this.active.size, ...health };
         this.ticks.set(request.tickId, result);
         return result;
       },
@@ -47,13 +50,24 @@ class FakeRoom {
   }
 }
 
+/** The admission rates the controller's ticks ran at, each change once, in order. */
+const ratesAsked = (room: FakeRoom) => room.calls.map((c) => c.admitPerSecond).filter((rate, i, all) => rate !== all[i - 1]);
+
 async function withController(room: FakeRoom, input: Partial<AdmissionInput>, test: (handle: WorkflowHandle<typeof admissionController>) => Promise<void>) {
   const { worker, taskQueue } = await workflowWorker(env, room.activities());
   const start = () =>
     env.client.workflow.start<typeof admissionController>('admissionController', {
       workflowId: `admission-test-${randomUUID()}`,
       taskQueue,
-      args: [{ concertId: randomUUID(), settings: { admitPerSecond: 5, maxActive: 1000, paused: false }, activeTtlSeconds: 600, tickMs: 1000, ...input }],
+      args: [
+        {
+          concertId: randomUUID(),
+          settings: { admitPerSecond: 5, maxActive: 1000, paused: false, adaptive: false, minAdmitPerSecond: 1, maxAdmitPerSecond: 100 },
+          activeTtlSeconds: 600,
+          tickMs: 1000,
+          ...input,
+        },
+      ],
     });
   await worker.runUntil(async () => {
     const handle = await start();
@@ -119,6 +133,103 @@ describe('admission controller', () => {
       expect(state).toMatchObject({ admitPerSecond: 7, maxActive: 500, paused: true });
       expect(state.admittedTotal).toBe(room.admittedInOrder.length);
       expect(room.admittedInOrder).toEqual(Array.from({ length: room.admittedInOrder.length }, (_, i) => i + 1));
+    });
+  });
+
+  describe('adaptive valve', () => {
+    const slow: ServiceHealth = { holdP95Ms: 800, holds: 120, payP95Ms: 900, payments: 40 };
+    const healthy: ServiceHealth = { holdP95Ms: 150, holds: 200, payP95Ms: 400, payments: 60 };
+    const adaptive = { admitPerSecond: 50, maxActive: 1_000_000, paused: false, adaptive: true, minAdmitPerSecond: 5, maxAdmitPerSecond: 80 };
+
+    it('backs off multiplicatively while hold latency misses its target, never below the floor, and says why', async () => {
+      const room = new FakeRoom(100_000);
+      room.health = slow;
+      await withController(room, { settings: adaptive, adjustEveryMs: 2000 }, async (controller) => {
+        await env.sleep('30s');
+        await eventually(async () => expect((await controller.query(queueStateQuery)).admitPerSecond).toBe(5));
+        // ×0.7 per look, rounded to a tenth, floored at the operator's minimum.
+        expect(ratesAsked(room)).toEqual([50, 35, 24.5, 17.2, 12, 8.4, 5.9, 5]);
+        const { lastAdjustment } = await controller.query(queueStateQuery);
+        expect(lastAdjustment).toMatchObject({ from: 5.9, to: 5, reason: 'backed off: hold p95 800 ms > target 500 ms' });
+        expect(Date.parse(lastAdjustment!.at)).not.toBeNaN();
+        await env.sleep('10s');
+        expect((await controller.query(queueStateQuery)).admitPerSecond).toBe(5); // the floor holds
+        // Admission follows the valve: the ticks ask for no more than the current rate allows.
+        expect(room.calls.slice(-3).every((call) => call.admitPerSecond === 5 && call.maxBatch <= 5)).toBe(true);
+      });
+    });
+
+    it('recovers step by step up to the ceiling once the service is healthy again', async () => {
+      const room = new FakeRoom(100_000);
+      room.health = slow;
+      await withController(room, { settings: { ...adaptive, admitPerSecond: 10 }, adjustEveryMs: 1000 }, async (controller) => {
+        await env.sleep('5s');
+        await eventually(async () => expect((await controller.query(queueStateQuery)).admitPerSecond).toBe(5));
+        room.health = healthy;
+        await env.sleep('30s');
+        await eventually(async () => expect((await controller.query(queueStateQuery)).admitPerSecond).toBe(80));
+        expect((await controller.query(queueStateQuery)).lastAdjustment?.reason).toMatch(/^healthy: hold p95 150 ms, payment p95 400 ms; \d+ waiting$/);
+        // Additive: each step is 5 % of the operator's range (3.75/s), never a jump to the ceiling.
+        const rates = ratesAsked(room);
+        const recovery = rates.slice(rates.indexOf(5));
+        const steps = recovery.slice(1).map((rate, i) => rate - recovery[i]);
+        expect(steps.length).toBeGreaterThanOrEqual(19);
+        expect(steps.every((step) => step > 0 && step < 3.85)).toBe(true); // 3.75, give or take the rounding to a tenth
+      });
+    });
+
+    it('holds still in the band just under the target, and when no one is waiting', async () => {
+      const room = new FakeRoom(0);
+      room.health = healthy;
+      await withController(room, { settings: adaptive, adjustEveryMs: 2000 }, async (controller) => {
+        await env.sleep('6s');
+        await eventually(async () => expect(room.calls.filter((c) => c.healthWindowSeconds).length).toBeGreaterThanOrEqual(3));
+        room.waiting = Array.from({ length: 1000 }, (_, i) => i + 1);
+        room.health = { ...healthy, holdP95Ms: 450 }; // within 20 % of the target
+        await env.sleep('6s');
+        await eventually(async () => expect(room.calls.filter((c) => c.healthWindowSeconds).length).toBeGreaterThanOrEqual(6));
+        const state = await controller.query(queueStateQuery);
+        expect(state.admitPerSecond).toBe(50);
+        expect(state.lastAdjustment).toBeUndefined();
+      });
+    });
+
+    it('stays off unless turned on; turned on, keeps the rate within the bounds; the validator guards the bounds', async () => {
+      const room = new FakeRoom(100_000);
+      room.health = slow;
+      await withController(room, { settings: { ...adaptive, adaptive: false, admitPerSecond: 200 }, adjustEveryMs: 2000 }, async (controller) => {
+        await env.sleep('8s');
+        await eventually(async () => expect(room.calls.length).toBeGreaterThanOrEqual(8));
+        expect(room.calls.some((c) => c.healthWindowSeconds)).toBe(false);
+        expect((await controller.query(queueStateQuery)).admitPerSecond).toBe(200);
+
+        await expect(controller.executeUpdate(queueSettingsUpdate, { args: [{ minAdmitPerSecond: 90 }] })).rejects.toMatchObject({
+          cause: { message: 'minAdmitPerSecond (90) must not exceed maxAdmitPerSecond (80)' },
+        });
+        const on = await controller.executeUpdate(queueSettingsUpdate, { args: [{ adaptive: true }] });
+        expect(on).toMatchObject({ adaptive: true, minAdmitPerSecond: 5, maxAdmitPerSecond: 80 });
+        await env.sleep('3s');
+        const clamped = await eventually(async () => {
+          const { lastAdjustment } = await controller.query(queueStateQuery);
+          expect(lastAdjustment).toBeDefined();
+          return lastAdjustment!;
+        });
+        expect(clamped).toMatchObject({ from: 200, to: 80, reason: "kept within the operator's bounds [5, 80]" });
+      });
+    });
+
+    it('carries its settings and its last adjustment across continue-as-new', async () => {
+      const room = new FakeRoom(100_000);
+      room.health = slow;
+      await withController(room, { settings: adaptive, ticksPerRun: 5, adjustEveryMs: 2000 }, async (controller) => {
+        const firstRun = (await controller.describe()).runId;
+        await env.sleep('8s');
+        await eventually(async () => expect((await controller.describe()).runId).not.toBe(firstRun));
+        const state = await controller.query(queueStateQuery);
+        expect(state).toMatchObject({ adaptive: true, minAdmitPerSecond: 5, maxAdmitPerSecond: 80 });
+        expect(state.lastAdjustment?.reason).toMatch(/^backed off/);
+        expect(state.admitPerSecond).toBeLessThan(50);
+      });
     });
   });
 });

@@ -1,0 +1,67 @@
+import type Redis from 'ioredis';
+
+/** The calls whose latency steers the adaptive admission valve. */
+export type ServedCall = 'hold' | 'pay';
+
+/**
+ * Upper bounds (ms) of the latency histogram's buckets: fine around the 500 ms hold target, where the
+ * valve decides, coarse far from it. A p95 is reported as the upper bound of its bucket; the last
+ * bucket also holds everything slower (a call that slow is "too slow" whatever its exact figure).
+ */
+export const LATENCY_BOUNDS_MS = [10, 25, 50, 75, 100, 150, 200, 300, 400, 500, 650, 800, 1000, 1500, 2000, 3000, 5000, 10_000, 30_000];
+
+/** Per-second histograms are kept this long: a window never reads further back. */
+const KEEP_SECONDS = 120;
+
+export interface LatencyPercentile {
+  /** The p95 bucket's upper bound in ms; undefined when nothing was served in the window. */
+  p95Ms: number | undefined;
+  samples: number;
+}
+
+/**
+ * How long holds and payments take, as the API instances see them, shared through Redis so that
+ * the admission controller (on any worker) reads one picture of the whole deployment. One histogram
+ * per call and second (a hash of bucket → count): recording is one pipelined HINCRBY + EXPIRE,
+ * reading a window is one HGETALL per second of it.
+ */
+export class LatencyWindow {
+  constructor(
+    private readonly redis: Redis,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private key(call: ServedCall, second: number): string {
+    return `latency:${call}:${second}`;
+  }
+
+  async record(call: ServedCall, ms: number): Promise<void> {
+    const key = this.key(call, Math.floor(this.now() / 1000));
+    const within = LATENCY_BOUNDS_MS.findIndex((bound) => ms <= bound);
+    const bucket = within === -1 ? LATENCY_BOUNDS_MS.length - 1 : within;
+    await this.redis.multi().hincrby(key, String(bucket), 1).expire(key, KEEP_SECONDS).exec();
+  }
+
+  /** The p95 of the calls that completed in the last `seconds` seconds (the current one included). */
+  async p95(call: ServedCall, seconds: number): Promise<LatencyPercentile> {
+    const newest = Math.floor(this.now() / 1000);
+    const pipeline = this.redis.pipeline();
+    for (let s = newest - Math.min(seconds, KEEP_SECONDS) + 1; s <= newest; s++) pipeline.hgetall(this.key(call, s));
+    const counts = new Array<number>(LATENCY_BOUNDS_MS.length).fill(0);
+    for (const [err, histogram] of (await pipeline.exec()) ?? []) {
+      if (err) throw err;
+      for (const [bucket, count] of Object.entries(histogram as Record<string, string>)) counts[Number(bucket)] += Number(count);
+    }
+    return percentile(counts, 0.95);
+  }
+}
+
+/** The upper bound of the bucket holding the q-th quantile of a bucketed histogram. */
+export function percentile(counts: number[], q: number): LatencyPercentile {
+  const samples = counts.reduce((a, b) => a + b, 0);
+  if (samples === 0) return { p95Ms: undefined, samples };
+  const rank = Math.ceil(q * samples);
+  let seen = 0;
+  const bucket = counts.findIndex((count) => (seen += count) >= rank);
+  return { p95Ms: LATENCY_BOUNDS_MS[bucket], samples };
+}
