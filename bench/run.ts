@@ -1,8 +1,9 @@
 /**
- * `npm run bench [-- --only <scenario>[,<scenario>…]] [--duration <s>]`: brings up the bench's own
- * stack, runs the scenarios in order (ceilings first; `--only` adds the ceilings a scenario is compared
- * with), prints the summary table, writes the report, and stops everything it started — also on
- * Ctrl-C or an error.
+ * `npm run bench [-- --only <scenario>[,<scenario>…]] [--duration <s>] [--smoke] [--rush-users <n>]
+ * [--rush-seconds <s>] [--rush-generators <n>] [--expiry-holds <n>]`: brings up the bench's own stack,
+ * runs the scenarios in order (ceilings first; `--only` adds the ceilings a scenario is compared
+ * with), prints the summary table, writes the report (with its plots and a JSON copy of the figures),
+ * and stops everything it started — also on Ctrl-C or an error.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -10,34 +11,31 @@ import { join } from 'node:path';
 import { Api } from './lib/api';
 import { Fixtures } from './lib/fixtures';
 import { assertServicesAlive, markShuttingDown, OUT_DIR, ROOT, sleep, stopAll } from './lib/proc';
-import { codeVersion, consoleTable, markdownReport, resultsMarkdown, type RunResult } from './lib/report';
+import { writePlots } from './lib/plots';
+import { codeVersion, consoleTable, jsonReport, markdownReport, resultsMarkdown, type RunResult } from './lib/report';
 import type { Scenario } from './lib/scenario';
+import { FULL, SMOKE, type Sizes } from './lib/sizes';
 import { BENCH, Stack } from './lib/stack';
 import { fmtMs, fmtRate, type Measurement } from './lib/stats';
-import { contestedSeat } from './scenarios/contested-seat';
-import { hold } from './scenarios/hold';
-import { http } from './scenarios/http';
-import { join as joinQueue } from './scenarios/join';
-import { pay } from './scenarios/pay';
-import { pgHotRow } from './scenarios/pg-hot-row';
-import { redis } from './scenarios/redis';
-import { seats } from './scenarios/seats';
-import { status } from './scenarios/status';
-import { temporalPay } from './scenarios/temporal-pay';
-import { temporalStart } from './scenarios/temporal-start';
-import { temporalUpdate } from './scenarios/temporal-update';
-import { walletCharge } from './scenarios/wallet-charge';
-import { walletRead } from './scenarios/wallet-read';
+import { SCENARIOS } from './scenarios';
 
-/** The run order: ceilings first, on a quiet stack; then the product, reads before writes. */
-const SCENARIOS: Scenario[] = [
-  http, redis, pgHotRow, temporalUpdate, temporalStart, temporalPay,
-  joinQueue, status, walletCharge, walletRead, seats, hold, contestedSeat, pay,
-];
+const USAGE = `usage: npm run bench [-- --only <scenario>[,…]] [--duration <seconds>] [--smoke]
+       [--rush-users <n>] [--rush-seconds <s>] [--rush-generators <n>] [--expiry-holds <n>]`;
 
-function parseArgs(argv: string[]): { only: string[]; durationS: number } {
+interface Options {
+  only: string[];
+  durationS: number;
+  /** Every scenario tiny (bench/lib/sizes.ts): the harness's own test. */
+  smoke: boolean;
+  sizes: Sizes;
+}
+
+function parseArgs(argv: string[]): Options {
   const only: string[] = [];
   let durationS = 10;
+  let smoke = false;
+  const knobs: Record<string, number> = {};
+  const KNOB = /^--(rush-users|rush-seconds|rush-generators|expiry-holds)(=|$)/;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -47,15 +45,27 @@ function parseArgs(argv: string[]): { only: string[]; durationS: number } {
     };
     if (arg.startsWith('--only')) only.push(...value().split(',').filter(Boolean));
     else if (arg.startsWith('--duration')) durationS = Number(value());
+    else if (arg === '--smoke') smoke = true;
+    else if (KNOB.test(arg)) {
+      const [, knob] = KNOB.exec(arg)!;
+      const n = Number(value());
+      if (!Number.isInteger(n) || n <= 0) throw new Error(`--${knob} must be a positive integer`);
+      knobs[knob] = n;
+    }
     else if (arg === '--help' || arg === '-h') {
-      console.log(`usage: npm run bench [-- --only <scenario>[,…]] [--duration <seconds>]\nscenarios: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+      console.log(`${USAGE}\nscenarios: ${SCENARIOS.map((s) => s.name).join(', ')}`);
       process.exit(0);
     } else throw new Error(`unknown argument ${arg} (try --help)`);
   }
   if (!(durationS > 0)) throw new Error('--duration must be a positive number of seconds');
   const unknown = only.filter((name) => !SCENARIOS.some((s) => s.name === name));
   if (unknown.length) throw new Error(`unknown scenario(s) ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
-  return { only, durationS };
+  const sizes: Sizes = structuredClone(smoke ? SMOKE : FULL);
+  sizes.rush.users = knobs['rush-users'] ?? sizes.rush.users;
+  sizes.rush.seconds = knobs['rush-seconds'] ?? sizes.rush.seconds;
+  sizes.rush.generators = knobs['rush-generators'] ?? sizes.rush.generators;
+  sizes.expiryHolds = knobs['expiry-holds'] ?? sizes.expiryHolds;
+  return { only, durationS, smoke, sizes };
 }
 
 /** The scenarios to run: all, or those named plus the ceilings they are compared with, in run order. */
@@ -71,23 +81,25 @@ function oneLine(m: Measurement): string {
 }
 
 async function main(): Promise<void> {
-  const { only, durationS } = parseArgs(process.argv.slice(2));
+  const { only, durationS, smoke, sizes } = parseArgs(process.argv.slice(2));
   const scenarios = select(only);
   const stack = new Stack();
   const api = new Api(stack.apiUrl, BENCH.adminKey);
-  const ctx = { stack, api, fixtures: new Fixtures(api, stack), durationS };
   const startedAt = new Date();
   const run: RunResult = {
     date: startedAt.toISOString().slice(0, 10),
     startedAt,
     wallSeconds: 0,
     durationS,
+    sizes,
+    smoke,
     scenarios,
     results: new Map(),
     failures: new Map(),
     loadAverageAtStart: loadavg(),
     code: codeVersion(ROOT),
   };
+  const ctx = { stack, api, fixtures: new Fixtures(api, stack, sizes), durationS, sizes, results: run.results };
 
   let tornDown: Promise<void> | undefined;
   const teardown = () =>
@@ -117,6 +129,11 @@ async function main(): Promise<void> {
         const rows = await scenario.run(ctx);
         run.results.set(scenario.name, rows);
         for (const m of rows) console.log(`[bench]   ${oneLine(m)}`);
+        const failed = rows.map((m) => m.failure).filter(Boolean);
+        if (failed.length) {
+          run.failures.set(scenario.name, failed.join('; '));
+          console.error(`[bench]   ${scenario.name} FAILED: ${failed.join('; ')}`);
+        }
       } catch (err) {
         if (interrupted) break;
         const message = err instanceof Error ? err.message : String(err);
@@ -125,26 +142,33 @@ async function main(): Promise<void> {
         assertServicesAlive(); // a dead service ends the run; a failed scenario does not
       }
       if (scenario.usesRawWorker && !scenarios.slice(i + 1).some((s) => s.usesRawWorker)) await stack.stopRawWorker();
-      await sleep(2_000); // let the last requests' after-effects (GC, pending tasks) settle
+      await sleep(sizes.settleMs); // let the last requests' after-effects (GC, pending tasks) settle
     }
   } finally {
     run.wallSeconds = (Date.now() - startedAt.getTime()) / 1000;
     if (!interrupted && (run.results.size || run.failures.size)) {
       const table = consoleTable(run);
       console.log(`\n${table}\n`);
-      const markdown = markdownReport(run);
-      if (only.length) {
-        mkdirSync(OUT_DIR, { recursive: true });
-        const file = join(OUT_DIR, `report-${run.date}-${only.join('+')}.md`);
-        writeFileSync(file, markdown);
-        console.log(`[bench] report (partial run): ${file.slice(ROOT.length + 1)}`);
-      } else {
-        const file = `report-${run.date}.md`;
-        writeFileSync(join(ROOT, 'bench', file), markdown);
+      // Only a whole run at full size is the day's report; a partial or smoke run's goes to bench/out.
+      const official = !only.length && !smoke;
+      const dir = official ? join(ROOT, 'bench') : OUT_DIR;
+      const base = `report-${run.date}${official ? '' : `-${smoke ? 'smoke' : only.join('+')}`}`;
+      mkdirSync(dir, { recursive: true });
+      const plots = new Map<string, string[]>();
+      for (const [name, rows] of run.results) {
+        const drawn = rows.flatMap((m) => m.plots ?? []);
+        if (drawn.length) plots.set(name, await writePlots(drawn, dir, base).catch((err) => (console.error(`[bench] plots of ${name} failed: ${err}`), [])));
+      }
+      writeFileSync(join(dir, `${base}.md`), markdownReport(run, plots));
+      writeFileSync(join(dir, `${base}.json`), jsonReport(run));
+      const shown = (f: string) => (f.startsWith(ROOT) ? f.slice(ROOT.length + 1) : f);
+      if (official) {
         // RESULTS.md holds the latest complete run only.
         const complete = scenarios.every((s) => run.results.has(s.name));
-        if (complete) writeFileSync(join(ROOT, 'bench', 'RESULTS.md'), resultsMarkdown(run, file));
-        console.log(`[bench] report: bench/${file}${complete ? ' · latest figures: bench/RESULTS.md' : ' (incomplete run: RESULTS.md left as it was)'}`);
+        if (complete) writeFileSync(join(ROOT, 'bench', 'RESULTS.md'), resultsMarkdown(run, `${base}.md`));
+        console.log(`[bench] report: bench/${base}.md${complete ? ' · latest figures: bench/RESULTS.md' : ' (incomplete run: RESULTS.md left as it was)'}`);
+      } else {
+        console.log(`[bench] report (${smoke ? 'smoke' : 'partial'} run): ${shown(join(dir, `${base}.md`))}`);
       }
     }
     await teardown();

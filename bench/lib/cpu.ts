@@ -57,43 +57,63 @@ function machineTicks(): { busy: number; total: number } {
   return { busy: total - line[3] - line[4], total };
 }
 
-/** Runs `work` and reports the CPU each party used while it ran. */
-export async function withCpu<T>(work: () => Promise<T>): Promise<{ result: T; cpu: CpuUsage }> {
-  const tracked = new Map<number, { role: Role; first: number; last: number }>();
-  const sample = (initial: boolean) => {
+/**
+ * Who used the CPU between two readings. `sample()` notes every process's ticks (call it often, so a
+ * short-lived process is seen); `read()` returns the usage since the previous reading (or creation).
+ */
+export class CpuMeter {
+  private readonly tracked = new Map<number, { role: Role; first: number; last: number }>();
+  private machine = machineTicks();
+  private since = Date.now();
+
+  constructor() {
+    this.sample(true);
+  }
+
+  sample(initial = false): void {
     for (const { pid, role } of discover()) {
       const ticks = processTicks(pid);
-      const seen = tracked.get(pid);
+      const seen = this.tracked.get(pid);
       // A process first seen after the start was born inside the window: all its ticks count.
-      if (!seen) tracked.set(pid, { role, first: initial ? ticks : 0, last: ticks });
+      if (!seen) this.tracked.set(pid, { role, first: initial ? ticks : 0, last: ticks });
       else if (ticks > 0) seen.last = ticks;
     }
-  };
-  const machineBefore = machineTicks();
-  const started = Date.now();
-  sample(true);
-  const poll = setInterval(() => sample(false), 500);
+  }
+
+  read(): CpuUsage {
+    this.sample();
+    const now = Date.now();
+    const machine = machineTicks();
+    const seconds = Math.max((now - this.since) / 1000, 0.001);
+    const pct = (ticks: number) => (ticks / clockTicks / seconds) * 100;
+    const usage = { temporal: 0, worker: 0, api: 0, postgres: 0, redis: 0, bench: 0, aux: 0, others: 0, idle: 0 } as CpuUsage;
+    let known = 0;
+    for (const [pid, entry] of this.tracked) {
+      usage[entry.role] += pct(entry.last - entry.first);
+      known += pct(entry.last - entry.first);
+      entry.first = entry.last;
+      if (processTicks(pid) === 0) this.tracked.delete(pid); // gone: counted for the last time
+    }
+    // /proc/stat counts ticks of all cores: scale to "% of one core" like the per-process figures.
+    const busy = ((machine.busy - this.machine.busy) / Math.max(machine.total - this.machine.total, 1)) * CORES * 100;
+    usage.others = Math.max(0, busy - known);
+    usage.idle = Math.max(0, CORES * 100 - busy);
+    for (const key of Object.keys(usage) as Array<keyof CpuUsage>) usage[key] = Math.round(usage[key]);
+    this.machine = machine;
+    this.since = now;
+    return usage;
+  }
+}
+
+/** Runs `work` and reports the CPU each party used while it ran. */
+export async function withCpu<T>(work: () => Promise<T>): Promise<{ result: T; cpu: CpuUsage }> {
+  const meter = new CpuMeter();
+  const poll = setInterval(() => meter.sample(), 500);
   let result: T;
   try {
     result = await work();
   } finally {
     clearInterval(poll);
   }
-  sample(false);
-  const seconds = Math.max((Date.now() - started) / 1000, 0.001);
-  const machineAfter = machineTicks();
-
-  const pct = (ticks: number) => (ticks / clockTicks / seconds) * 100;
-  const usage = { temporal: 0, worker: 0, api: 0, postgres: 0, redis: 0, bench: 0, aux: 0, others: 0, idle: 0 } as CpuUsage;
-  let known = 0;
-  for (const { role, first, last } of tracked.values()) {
-    usage[role] += pct(last - first);
-    known += pct(last - first);
-  }
-  // /proc/stat counts ticks of all cores: scale to "% of one core" like the per-process figures.
-  const busy = ((machineAfter.busy - machineBefore.busy) / Math.max(machineAfter.total - machineBefore.total, 1)) * CORES * 100;
-  usage.others = Math.max(0, busy - known);
-  usage.idle = Math.max(0, CORES * 100 - busy);
-  for (const key of Object.keys(usage) as Array<keyof CpuUsage>) usage[key] = Math.round(usage[key]);
-  return { result, cpu: usage };
+  return { result, cpu: meter.read() };
 }

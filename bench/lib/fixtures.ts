@@ -1,16 +1,19 @@
 /**
- * Data shared by the product scenarios, made once on first need (never measured): the booking
- * concert and a pool of admitted fans with charged wallets. Admission is what takes time (the
- * controller admits 500/s and each admitted fan's journey is a workflow start), so every booking
- * scenario draws on the same pool: seats reads, holds spread round-robin (≤ 4 per fan), one
- * contested seat, and payments (one per fan: a payment ends the fan's session).
+ * Data shared by the product scenarios, made once on first need: the booking concert and a pool of
+ * admitted fans with charged wallets. Admission is what takes time (each admitted fan's journey is a
+ * workflow start), so every booking scenario draws on the same pool: seats reads, holds spread
+ * round-robin (≤ 4 per fan), one contested seat, and payments (one per fan: a payment ends the fan's
+ * session). The pool's admission itself is measured (the `admission` scenario reports it).
  */
+import { withCpu } from './cpu';
 import type { Api, User } from './api';
 import { mapLimit } from './load';
 import { sleep } from './proc';
-import type { Stack } from './stack';
+import type { Sizes } from './sizes';
+import { BENCH, type Stack } from './stack';
+import { percentile, type Measurement } from './stats';
+import { mintUsers, signAccessToken } from './users';
 
-export const POOL_SIZE = 1_200;
 export const SEAT_PRICE = 50_000;
 export const WALLET_CHARGE = 1_000_000;
 const SETUP_CONCURRENCY = 20;
@@ -37,11 +40,21 @@ export class Fixtures {
   private bookingP?: Promise<Booking>;
   private fansP?: Promise<Fan[]>;
   private seat = 0;
+  /** How the pool was admitted: journeys started per second once the queue opened. */
+  admission?: Measurement;
 
   constructor(
     private readonly api: Api,
     private readonly stack: Stack,
+    private readonly sizes: Sizes,
   ) {}
+
+  /** Users with wallets holding `balance`, minted in SQL with signed tokens (bench/lib/users.ts). */
+  async mintFans(count: number, namePrefix: string, balance: number): Promise<User[]> {
+    const ids = await mintUsers(await this.stack.db(), count, namePrefix, balance);
+    const now = Math.floor(Date.now() / 1000);
+    return ids.map((userId) => ({ userId, accessToken: signAccessToken(userId, BENCH.authSecret, 24 * 3600, now) }));
+  }
 
   booking(): Promise<Booking> {
     this.bookingP ??= (async () => {
@@ -69,19 +82,50 @@ export class Fixtures {
 
   private async admitPool(): Promise<Fan[]> {
     const { concertId } = await this.booking();
-    const started = Date.now();
-    console.log(`[bench]   admitting a pool of ${POOL_SIZE} fans (users, wallets, join, wait for ACTIVE and their journeys)…`);
-    const fans = await mapLimit(Array.from({ length: POOL_SIZE }), SETUP_CONCURRENCY, async (_, i) => {
-      const user = await this.api.createUser(`bench-fan-${i}`);
-      await this.api.must(201, 'POST', '/wallet/charges', { user, body: { amount: WALLET_CHARGE } });
+    const size = this.sizes.poolFans;
+    console.log(`[bench]   admitting a pool of ${size} fans (join a paused queue, open it, wait for ACTIVE and their journeys)…`);
+    // Paused while the fans join, so admission is measured on its own once the queue opens.
+    await this.api.setQueue(concertId, { paused: true });
+    const users = await this.mintFans(size, 'bench-fan-', WALLET_CHARGE);
+    const fans = await mapLimit(users, SETUP_CONCURRENCY, async (user) => {
       const { token } = await this.api.join(user, concertId);
       return { ...user, queueToken: token, holds: [], paid: false } as Fan;
     });
-    await this.waitActive(fans);
-    await this.waitJourneys(concertId, fans.length);
-    console.log(`[bench]   pool admitted in ${Math.round((Date.now() - started) / 1000)} s`);
-    await sleep(2_000); // let the last journeys' first tasks settle
+    const { result: opened, cpu } = await withCpu(async () => {
+      const at = Date.now();
+      await this.api.setQueue(concertId, { paused: false });
+      await this.waitActive(fans);
+      await this.waitJourneys(concertId, fans.length);
+      return at;
+    });
+    this.admission = { ...(await this.journeyStarts(concertId, opened)), cpu };
+    console.log(`[bench]   pool admitted in ${(this.admission.durationS).toFixed(1)} s`);
+    await sleep(this.sizes.settleMs); // let the last journeys' first tasks settle
     return fans;
+  }
+
+  /** From the queue's opening to each journey's start (visibility's start times): the admission rate and delays. */
+  private async journeyStarts(concertId: string, opened: number): Promise<Measurement> {
+    const client = await this.stack.temporal();
+    const delays: number[] = [];
+    for await (const w of client.workflow.list({ query: `WorkflowType = 'fanJourney' AND ConcertId = '${concertId}'` })) {
+      delays.push(w.startTime.getTime() - opened);
+    }
+    delays.sort((a, b) => a - b);
+    const seconds = Math.max(delays[delays.length - 1], 1) / 1000;
+    return {
+      name: 'admission',
+      concurrency: 'controller',
+      requests: delays.length,
+      durationS: seconds,
+      rate: delays.length / seconds,
+      p50: percentile(delays, 50),
+      p95: percentile(delays, 95),
+      p99: percentile(delays, 99),
+      errors: 0,
+      statuses: {},
+      notes: [],
+    };
   }
 
   /** Polls each fan's token, as a client does, until every one is ACTIVE. */

@@ -8,11 +8,12 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 
 export const ROOT = join(__dirname, '..', '..');
-export const OUT_DIR = join(ROOT, 'bench', 'out');
+/** Partial reports, process logs and scratch files; BENCH_OUT_DIR moves them (the smoke test's own run). */
+export const OUT_DIR = process.env.BENCH_OUT_DIR ?? join(ROOT, 'bench', 'out');
 export const LOG_DIR = join(OUT_DIR, 'logs');
 
-/** Which bar of the CPU table a process counts in. */
-export type Role = 'temporal' | 'worker' | 'api' | 'aux';
+/** Which bar of the CPU table a process counts in ('bench': a load generator process of the rush). */
+export type Role = 'temporal' | 'worker' | 'api' | 'aux' | 'bench';
 
 export interface Child {
   name: string;
@@ -35,11 +36,16 @@ export function allChildren(): readonly Child[] {
   return children;
 }
 
-/** A long-running service, its output in bench/out/logs/<name>.log. */
-export function launch(name: string, role: Role, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Child {
+/**
+ * A long-running process, its output in bench/out/logs/<name>.log. With `ipc`, it also gets a message
+ * channel (structured clone, so typed arrays cross it as they are): the rush's load generators.
+ */
+export function launch(name: string, role: Role, command: string, args: string[], env: NodeJS.ProcessEnv = process.env, opts: { ipc?: boolean } = {}): Child {
   mkdirSync(LOG_DIR, { recursive: true });
   const log = openSync(join(LOG_DIR, `${name}.log`), 'w');
-  const proc = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', log, log] });
+  const proc = opts.ipc
+    ? spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', log, log, 'ipc'], serialization: 'advanced' })
+    : spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', log, log] });
   return track(name, role, proc);
 }
 
@@ -52,7 +58,8 @@ function track(name: string, role: Role, proc: ChildProcess): Child {
     exited: new Promise((resolve) => proc.once('exit', (code) => resolve(code))),
   };
   proc.once('exit', (code, signal) => {
-    if (!child.stopping && !shuttingDown && role !== 'aux') {
+    // Only the stack's services must live as long as the run; the others end when their work is done.
+    if (!child.stopping && !shuttingDown && (role === 'temporal' || role === 'worker' || role === 'api')) {
       crashed.push(`${name} exited unexpectedly (${signal ?? code}); see bench/out/logs/${name}.log`);
       console.error(`[bench] ${crashed[crashed.length - 1]}`);
     }

@@ -2,7 +2,8 @@
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { CORES, CPU_COLUMNS } from './cpu';
-import type { Scenario } from './scenario';
+import type { Scenario, Target } from './scenario';
+import type { Sizes } from './sizes';
 import { PRODUCT_SETTINGS } from './stack';
 import { fmtMs, fmtRate, type Measurement } from './stats';
 
@@ -11,6 +12,8 @@ export interface RunResult {
   startedAt: Date;
   wallSeconds: number;
   durationS: number;
+  sizes: Sizes;
+  smoke: boolean;
   scenarios: Scenario[];
   results: Map<string, Measurement[]>;
   failures: Map<string, string>;
@@ -58,6 +61,44 @@ export function summaryRows(run: RunResult): string[][] {
   return rows;
 }
 
+/** Whether a row met one of issue 15's targets, with what was measured against it. */
+function targetVerdict(t: Target, m: Measurement, results: Map<string, Measurement[]>): { measured: string; met: boolean | undefined } {
+  const parts: string[] = [];
+  const checks: boolean[] = [];
+  if (t.minRate !== undefined) {
+    parts.push(`${fmtRate(m.rate)}/s`);
+    checks.push(m.rate >= t.minRate);
+  }
+  if (t.minShareOf) {
+    const ceiling = results.get(t.minShareOf.ceiling)?.[0];
+    parts.push(ceiling ? `${fmtRate(m.rate)}/s = ${Math.round((m.rate / ceiling.rate) * 100)} % of ${t.minShareOf.ceiling} ${fmtRate(ceiling.rate)}/s` : `${fmtRate(m.rate)}/s (${t.minShareOf.ceiling} not measured)`);
+    if (ceiling) checks.push(m.rate >= t.minShareOf.share * ceiling.rate);
+  }
+  if (t.maxP95 !== undefined) {
+    parts.push(`p95 ${fmtMs(m.p95)} ms`);
+    checks.push(m.p95 <= t.maxP95);
+  }
+  if (t.maxP99 !== undefined) {
+    parts.push(`p99 ${fmtMs(m.p99)} ms`);
+    checks.push(m.p99 <= t.maxP99);
+  }
+  return { measured: parts.join(', '), met: checks.length === 0 ? undefined : checks.every(Boolean) };
+}
+
+export function targetRows(run: RunResult): string[][] {
+  const rows: string[][] = [];
+  for (const s of run.scenarios) {
+    for (const t of s.targets ?? []) {
+      const results = run.results.get(s.name) ?? [];
+      const m = t.row ? results.find((r) => r.name === t.row) : results[0];
+      if (!m) continue;
+      const { measured, met } = targetVerdict(t, m, run.results);
+      rows.push([m.name, t.label, measured, met === undefined ? '—' : met ? 'yes' : '**no**']);
+    }
+  }
+  return rows;
+}
+
 export function consoleTable(run: RunResult): string {
   const rows = [HEAD, ...summaryRows(run)];
   const widths = HEAD.map((_, c) => Math.max(...rows.map((r) => r[c].length)));
@@ -87,7 +128,7 @@ export function machineLine(): string {
   return `${CORES} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 }
 
-export function markdownReport(run: RunResult): string {
+export function markdownReport(run: RunResult, plots: Map<string, string[]> = new Map()): string {
   const cpuRows: string[][] = [];
   for (const s of run.scenarios) {
     for (const m of run.results.get(s.name) ?? []) {
@@ -103,6 +144,9 @@ export function markdownReport(run: RunResult): string {
       lines.push(`  - ${m.name}: ${m.requests.toLocaleString('en-US')} requests in ${m.durationS.toFixed(1)} s${statuses ? ` (${statuses})` : ''}`);
       for (const note of m.notes) lines.push(`  - ${note}`);
     }
+    const files = plots.get(s.name) ?? [];
+    const titles = (run.results.get(s.name) ?? []).flatMap((m) => m.plots ?? []).map((p) => p.title);
+    if (files.length) lines.push('', ...files.map((f, i) => `  ![${titles[i]}](${f})`));
     return lines.join('\n');
   });
   const settings = Object.entries(PRODUCT_SETTINGS)
@@ -113,7 +157,8 @@ export function markdownReport(run: RunResult): string {
 
 Machine: ${machineLine()}; load average at start ${run.loadAverageAtStart.map((l) => l.toFixed(2)).join(' / ')}.
 Code: ${run.code}. Started ${run.startedAt.toISOString()}, ${Math.round(run.wallSeconds)} s in all; measured windows of ${run.durationS} s.
-Produced by \`npm run bench\` (bench/README.md says what each scenario does and how).
+Produced by \`npm run bench\`${run.smoke ? ' --smoke (every scenario tiny: these figures only show the harness works)' : ''} (bench/README.md says what each scenario does and how).
+Sizes: ${sizeLine(run.sizes)}.
 
 Rates are successful answers per second in a closed loop at the given concurrency; latencies are
 client-side, of successful answers; errors are every other answer. Ceilings are measured in the same
@@ -124,6 +169,13 @@ during the window, in % of one core (the box has ${CORES * 100}%): a high figure
 ## Summary
 
 ${mdTable(HEAD, summaryRows(run))}
+
+## Issue 15's targets
+
+Each target against this run's figure (rates of closed loops at the stated concurrency; shares are of
+a ceiling measured in the same run).
+
+${mdTable(['row', 'target', 'measured', 'met'], targetRows(run))}
 
 ## CPU during each measured window
 
@@ -145,6 +197,18 @@ own processes. Product settings: ${settings}; everything else at its default.
 `;
 }
 
+export function sizeLine(s: Sizes): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  return `rush ${n(s.rush.users)} fans over ${s.rush.seconds} s (+ ${s.rush.tailSeconds} s, ${s.rush.generators} generator${s.rush.generators > 1 ? 's' : ''}, ${n(s.rush.seats)} seats) · ` +
+    `mass-expiry ${n(s.expiryHolds)} holds · status queue ${n(s.statusQueue)} · pool ${n(s.poolFans)} fans`;
+}
+
+/** The figures as data (the smoke test reads them; plots and CPU included, specs left out). */
+export function jsonReport(run: RunResult): string {
+  const results = Object.fromEntries([...run.results].map(([name, rows]) => [name, rows.map(({ plots, ...m }) => ({ ...m, plots: (plots ?? []).map((p) => p.name) }))]));
+  return JSON.stringify({ date: run.date, smoke: run.smoke, sizes: run.sizes, durationS: run.durationS, wallSeconds: run.wallSeconds, results, failures: Object.fromEntries(run.failures) }, null, 2);
+}
+
 export function resultsMarkdown(run: RunResult, reportFile: string): string {
   return `# Benchmark results — latest full run
 
@@ -155,5 +219,9 @@ run; "other load" = CPU used by processes outside the bench's stack during the w
 the box has ${CORES * 100}%).
 
 ${mdTable(HEAD, summaryRows(run))}
+
+Issue 15's targets, this run:
+
+${mdTable(['row', 'target', 'measured', 'met'], targetRows(run))}
 `;
 }

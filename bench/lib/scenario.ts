@@ -1,5 +1,6 @@
 import type { Api } from './api';
 import type { Fixtures } from './fixtures';
+import type { Sizes } from './sizes';
 import type { Stack } from './stack';
 import type { Measurement } from './stats';
 
@@ -9,6 +10,22 @@ export interface BenchContext {
   fixtures: Fixtures;
   /** Seconds of each measured window (10 unless `--duration`). */
   durationS: number;
+  sizes: Sizes;
+  /** What the scenarios before this one measured in this run (by scenario name). */
+  results: ReadonlyMap<string, Measurement[]>;
+}
+
+/** One of issue 15's targets for a scenario's row; the report says whether this run met it. */
+export interface Target {
+  /** The row it applies to (default: the scenario's first). */
+  row?: string;
+  /** The target in words, e.g. "≥ 10,000/s, p99 ≤ 25 ms". */
+  label: string;
+  minRate?: number;
+  /** rate ≥ share × the rate of a ceiling measured in the same run. */
+  minShareOf?: { ceiling: string; share: number };
+  maxP95?: number;
+  maxP99?: number;
 }
 
 export interface Scenario {
@@ -20,6 +37,7 @@ export interface Scenario {
   ceilings?: string[];
   /** Ceilings: the figure TOOLCHAIN.md measured once on this machine kind, to spot a busy box. */
   reference?: { rate: number; label: string };
+  targets?: Target[];
   /** Needs the raw Temporal worker of bench/raw (started on demand, stopped after the last user). */
   usesRawWorker?: boolean;
   /** The first row is the scenario's own (the one ratios use); more rows are details. */

@@ -7,21 +7,44 @@ import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import Redis from 'ioredis';
 import { Client as PgClient } from 'pg';
+import type { DataSource } from 'typeorm';
+import { createDataSource } from '../../db/data-source';
 import { migrate } from '../../db/migrate';
 import { devServerExtraArgs, temporalCli } from '../../scripts/temporal-dev-server';
 import { launch, OUT_DIR, portAnswers, ROOT, runCommand, stopChild, waitFor, type Child } from './proc';
 
+/** A port or number from the environment (BENCH_*), or its default. */
+function setting(name: string, fallback: number): number {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got ${process.env[name]}`);
+  return value;
+}
+
+/**
+ * Where the bench's stack lives. The defaults are the real bench's; the harness's smoke test (test/bench)
+ * moves every one (BENCH_DATABASE, BENCH_REDIS_PORT, BENCH_REDIS_DB, BENCH_*_PORT), so it never meets
+ * a real run beside it.
+ */
+const database = process.env.BENCH_DATABASE ?? 'ovation_bench';
+const redisPort = setting('BENCH_REDIS_PORT', 6379);
+const redisDb = setting('BENCH_REDIS_DB', 2);
 export const BENCH = {
-  database: 'ovation_bench',
-  databaseUrl: 'postgres://ovation:ovation@127.0.0.1:5432/ovation_bench',
-  redisUrl: 'redis://127.0.0.1:6379/2',
-  redisPort: 6379,
-  redisDb: 2,
-  temporalPort: 7433,
-  temporalUiPort: 8433,
-  apiPort: 3100,
-  helloPort: 3199,
+  database,
+  databaseUrl: `postgres://ovation:ovation@127.0.0.1:5432/${database}`,
+  redisUrl: `redis://127.0.0.1:${redisPort}/${redisDb}`,
+  redisPort,
+  redisDb,
+  temporalPort: setting('BENCH_TEMPORAL_PORT', 7433),
+  apiPort: setting('BENCH_API_PORT', 3100),
+  /** A second API whose active window is mass-expiry's (see `Stack.expiryApi`). */
+  expiryApiPort: setting('BENCH_EXPIRY_API_PORT', 3101),
+  helloPort: setting('BENCH_HELLO_PORT', 3199),
+  /** The worker's metrics ports, away from a dev worker's defaults (9464/9465). */
+  workerMetricsPort: setting('BENCH_WORKER_METRICS_PORT', 9564),
+  workerSdkMetricsPort: setting('BENCH_WORKER_SDK_METRICS_PORT', 9565),
   adminKey: 'ovation-bench-admin-key',
+  /** The bench signs its rush fans' access tokens with it (bench/lib/users.ts). */
+  authSecret: 'ovation-bench-auth-secret-never-in-production',
   taskQueue: 'ovation',
   rawTaskQueue: 'bench-raw',
 } as const;
@@ -37,25 +60,31 @@ export const PRODUCT_SETTINGS: Record<string, string> = {
   TEMPORAL_TASK_QUEUE: BENCH.taskQueue,
   PORT: String(BENCH.apiPort),
   ADMIN_API_KEY: BENCH.adminKey,
+  AUTH_SECRET: BENCH.authSecret,
   LOG_LEVEL: 'warn',
   ADMISSION_TICK_MS: '200',
   QUEUE_ADMIT_PER_SECOND: '500',
   QUEUE_MAX_ACTIVE: '100000',
-  // Fans are admitted once and shared by every scenario of a ~15-minute run: their window must outlast it.
+  // Fans are admitted once and shared by every scenario of a run: their window must outlast it.
   ACTIVE_TOKEN_TTL_SECONDS: '3600',
-  // The worker's metrics ports, away from a dev worker's defaults (9464/9465).
-  WORKER_METRICS_PORT: '9564',
-  WORKER_SDK_METRICS_ADDRESS: '127.0.0.1:9565',
+  // A hold lasts as long as the window, so the window's end is every hold's deadline: mass-expiry
+  // makes its holds over minutes and needs them all due at one instant (its own API's shorter window).
+  HOLD_TTL_SECONDS: '3600',
+  // Every join and status poll of the bench comes from one address, and a few hundred fans poll
+  // thousands of times a second: the abuse limits would measure themselves. High, not off: their
+  // Redis round trips stay in every measured request, as in production.
+  RATE_LIMIT_PER_IP: '100000000',
+  RATE_LIMIT_PER_USER: '100000000',
+  WORKER_METRICS_PORT: String(BENCH.workerMetricsPort),
+  WORKER_SDK_METRICS_ADDRESS: `127.0.0.1:${BENCH.workerSdkMetricsPort}`,
 };
-const CONFIG_KEYS = [
-  'NODE_ENV', 'AUTH_SECRET', 'ACCESS_TOKEN_TTL_SECONDS', 'HOLD_TTL_SECONDS', 'HOLD_GRACE_SECONDS', 'MAX_HOLDS_PER_FAN',
-  'QUEUE_POLL_BUDGET_PER_SECOND',
-];
 
-export function productEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const key of CONFIG_KEYS) delete env[key];
-  return { ...env, ...PRODUCT_SETTINGS };
+/** Product settings a shell may export (lib/config.ts) that the bench leaves at their defaults. */
+const PRODUCT_SETTING = /^(NODE_ENV|ACCESS_TOKEN_|HOLD_|MAX_HOLDS_|QUEUE_|ADMISSION_|ACTIVE_TOKEN_|RATE_LIMIT_|TRUSTED_PROXY_|WORKER_)/;
+
+export function productEnv(overrides: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !PRODUCT_SETTING.test(key)));
+  return { ...env, ...PRODUCT_SETTINGS, ...overrides };
 }
 
 const STARTED_SERVICES_FILE = join(OUT_DIR, 'started-services');
@@ -64,6 +93,7 @@ export class Stack {
   private temporalChild?: Promise<Child>;
   private productChildren?: Promise<Child[]>;
   private rawWorkerChild?: Promise<Child>;
+  private dataSource?: Promise<DataSource>;
   private connection?: Connection;
   private client?: Client;
   readonly apiUrl = `http://127.0.0.1:${BENCH.apiPort}`;
@@ -73,7 +103,7 @@ export class Stack {
 
   /** PostgreSQL + Redis (provision.sh: reuses what runs), then an empty bench database and Redis db. */
   async prepareData(): Promise<void> {
-    for (const port of [BENCH.temporalPort, BENCH.apiPort, BENCH.helloPort]) {
+    for (const port of [BENCH.temporalPort, BENCH.apiPort, BENCH.expiryApiPort, BENCH.helloPort]) {
       if (await portAnswers(port)) throw new Error(`port ${port} is taken (a previous bench still running?): the bench needs it free`);
     }
     console.log('[bench] provisioning PostgreSQL and Redis (scripts/provision.sh)…');
@@ -104,7 +134,7 @@ export class Stack {
       if (!cli) throw new Error('no Temporal CLI in .tools/bin: run `npm run provision` (needs Go)');
       const child = launch('temporal', 'temporal', cli, [
         'server', 'start-dev', '--headless', '--ip', '127.0.0.1',
-        '--port', String(BENCH.temporalPort), '--ui-port', String(BENCH.temporalUiPort),
+        '--port', String(BENCH.temporalPort),
         ...devServerExtraArgs(),
       ]);
       await waitFor('the Temporal dev server', () => portAnswers(BENCH.temporalPort), 60_000, child);
@@ -142,6 +172,31 @@ export class Stack {
     await this.productChildren;
   }
 
+  /**
+   * A second API process on the same worker and data whose admitted fans' window is `activeTtlSeconds`
+   * (the window, the admission rate and tick are the API's settings, handed to each concert's
+   * controller when the concert is created): mass-expiry's holds all fall due when that window ends.
+   * The caller stops it with `stopChild`.
+   */
+  async expiryApi(activeTtlSeconds: number, settings: Record<string, string> = {}): Promise<{ url: string; child: Child }> {
+    await this.product();
+    const env = productEnv({ ...settings, PORT: String(BENCH.expiryApiPort), ACTIVE_TOKEN_TTL_SECONDS: String(activeTtlSeconds) });
+    const child = launch('expiry-api', 'api', process.execPath, ['--import', 'tsx', 'api/server.ts'], env);
+    const url = `http://127.0.0.1:${BENCH.expiryApiPort}`;
+    await waitFor('the expiry API ready', async () => (await fetch(`${url}/readyz`)).ok, 120_000, child);
+    return { url, child };
+  }
+
+  /** The bench database through the product's own DataSource (stores, invariant checks). */
+  db(): Promise<DataSource> {
+    this.dataSource ??= (async () => {
+      const db = createDataSource(BENCH.databaseUrl, { poolSize: 4, applicationName: 'ovation-bench' });
+      await db.initialize();
+      return db;
+    })();
+    return this.dataSource;
+  }
+
   /** The raw worker of bench/raw (no-op workflow and activities) for the Temporal ceilings. */
   async rawWorker(): Promise<void> {
     this.rawWorkerChild ??= (async () => {
@@ -168,6 +223,7 @@ export class Stack {
   /** Closes the bench's own clients; the processes are stopped by `stopAll` (proc.ts). */
   async closeClients(): Promise<void> {
     await this.connection?.close().catch(() => undefined);
+    await (await this.dataSource?.catch(() => undefined))?.destroy().catch(() => undefined);
     if (this.redis.status === 'ready') await this.redis.quit().catch(() => undefined);
   }
 

@@ -1,10 +1,12 @@
 /** What every scenario reports, and how latencies become percentiles. */
 import type { CpuUsage } from './cpu';
+import type { Plot } from './plots';
 
 export interface Measurement {
   /** Row label in the report (a scenario may report more than one row). */
   name: string;
-  concurrency: number;
+  /** Connections or clients of a closed loop; 'open' for an open arrival model. */
+  concurrency: number | string;
   requests: number;
   durationS: number;
   rate: number;
@@ -16,6 +18,12 @@ export interface Measurement {
   statuses: Record<string, number>;
   notes: string[];
   cpu?: CpuUsage;
+  /** Set when the scenario ran but something it checks did not hold (an invariant): the run fails, the figures stay. */
+  failure?: string;
+  /** Figures over time, drawn as SVG next to the report. */
+  plots?: Plot[];
+  /** Data over time another scenario draws beside its own (e.g. the raw timers' drain in mass-expiry's plot). */
+  series?: Record<string, Array<[number, number]>>;
 }
 
 /** Nearest-rank percentile of an ascending array. */
@@ -58,7 +66,7 @@ export class Recorder {
     return this.count + this.errors;
   }
 
-  summary(name: string, concurrency: number, durationS: number, notes: string[] = []): Measurement {
+  summary(name: string, concurrency: number | string, durationS: number, notes: string[] = []): Measurement {
     const sorted = this.latencies.slice(0, this.count).sort();
     return {
       name,

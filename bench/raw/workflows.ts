@@ -3,8 +3,11 @@
  * - `rawSession`: a live workflow taking `hold` (one local activity, like the journey's hold) and
  *   `pay` (two normal activities in sequence, like the journey's saga: debit, confirm) updates.
  * - `rawEmpty`: returns at once (a workflow start with its first and only task).
+ * - `rawTimer`: one durable timer to an instant shared with many others, then `releases` no-op local
+ *   activities side by side and one more, and done: a journey's expiry (its window's timer, a release
+ *   per hold, the end of the session) with the business work taken out.
  */
-import { condition, defineSignal, defineUpdate, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
+import { condition, defineSignal, defineUpdate, proxyActivities, proxyLocalActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { rawActivities } from './activities';
 
 const local = proxyLocalActivities<typeof rawActivities>({ startToCloseTimeout: '5s' });
@@ -24,4 +27,10 @@ export async function rawSession(): Promise<void> {
 
 export async function rawEmpty(): Promise<void> {
   // nothing: the cost measured is the start and the one workflow task
+}
+
+export async function rawTimer(dueAtMs: number, releases: number): Promise<void> {
+  await sleep(Math.max(dueAtMs - Date.now(), 1));
+  await Promise.all(Array.from({ length: releases }, (_, i) => local.noop(i)));
+  await local.noop(releases);
 }

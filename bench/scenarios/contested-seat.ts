@@ -3,23 +3,23 @@ import { withCpu } from '../lib/cpu';
 import type { Scenario } from '../lib/scenario';
 import { fmtMs, Recorder } from '../lib/stats';
 
-const CONTENDERS = 1_000;
 const REFUSED = '409 SEAT_UNAVAILABLE';
 
 /** A rush on one seat: one winner; every loser is refused by the Redis gate before Temporal and Postgres. */
 export const contestedSeat: Scenario = {
   name: 'contested-seat',
   kind: 'product',
-  what: `${CONTENDERS.toLocaleString('en-US')} admitted fans POST /reservations for ONE seat at once (one try each); rate = answers / burst time, latencies are the losers'`,
+  what: "up to 1,000 admitted fans POST /reservations for ONE seat at once (one try each); rate = answers / burst time, latencies are the losers'",
   ceilings: ['http'],
+  targets: [{ label: 'losers p95 ≤ 5 ms', maxP95: 5 }],
   async run(ctx) {
     await ctx.stack.product();
     const { contestedScheduleId } = await ctx.fixtures.booking();
     const fans = (await ctx.fixtures.fans())
       .filter((f) => f.holds.length < 4)
       .sort((a, b) => a.holds.length - b.holds.length)
-      .slice(0, CONTENDERS);
-    if (fans.length < 200) throw new Error(`only ${fans.length} fans can still hold a seat (need ≥ 200)`);
+      .slice(0, ctx.sizes.maxContenders);
+    if (fans.length < ctx.sizes.minContenders) throw new Error(`only ${fans.length} fans can still hold a seat (need ≥ ${ctx.sizes.minContenders})`);
     // One socket per contender, open before the burst: the burst measures the API, not TCP handshakes.
     await Promise.all(fans.map(() => fetch(`${ctx.stack.apiUrl}/healthz`).then((r) => r.text())));
 

@@ -19,7 +19,7 @@ export const http: Scenario = {
           url: `http://127.0.0.1:${BENCH.helloPort}`,
           connections: 50,
           durationS: ctx.durationS,
-          warmupS: 2,
+          warmupS: ctx.sizes.warmupS,
           request: { method: 'GET', path: '/' },
         }),
       ];

@@ -1,22 +1,22 @@
-import { mapLimit, httpLoad } from '../lib/load';
+import { httpLoad } from '../lib/load';
 import type { Scenario } from '../lib/scenario';
 
-const USERS = 2_000;
 const CONNECTIONS = 50;
 
 /** A ticket-open rush's arrivals: Redis only (one Lua script + two reads), no Temporal. */
 export const join: Scenario = {
   name: 'join',
   kind: 'product',
-  what: `POST /concerts/{id}/queue-tokens, ${USERS} distinct users round-robin (first join 201, then idempotent 200), ${CONNECTIONS} connections, queue paused`,
+  what: `POST /concerts/{id}/queue-tokens, 2,000 distinct users round-robin (first join 201, then idempotent 200), ${CONNECTIONS} connections, queue paused`,
   ceilings: ['http', 'redis'],
+  targets: [{ label: '≥ 10,000/s, p99 ≤ 25 ms', minRate: 10_000, maxP99: 25 }],
   async run(ctx) {
     await ctx.stack.product();
     const { api } = ctx;
     // Paused: joins only queue up, so no admission (workflow starts) runs under the measurement.
     const { concertId } = await api.createConcert('Bench: join', [{ seatCount: 10, price: 1_000 }]);
     await api.setQueue(concertId, { paused: true });
-    const users = await mapLimit(Array.from({ length: USERS }), 20, (_, i) => api.createUser(`bench-joiner-${i}`));
+    const users = await ctx.fixtures.mintFans(ctx.sizes.joinUsers, 'bench-joiner-', 0);
     const measured = await httpLoad({
       name: 'join',
       url: ctx.stack.apiUrl,

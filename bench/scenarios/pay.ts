@@ -13,6 +13,7 @@ export const pay: Scenario = {
   kind: 'product',
   what: `POST /payments on held reservations (wallets charged, one payment per fan: it ends the session), ${CONCURRENCY} concurrent`,
   ceilings: ['temporal-pay', 'temporal-update'],
+  targets: [{ label: '≥ 85 % of temporal-pay', minShareOf: { ceiling: 'temporal-pay', share: 0.85 } }],
   async run(ctx) {
     await ctx.stack.product();
     const { holdsScheduleId } = await ctx.fixtures.booking();

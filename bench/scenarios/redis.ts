@@ -4,16 +4,16 @@ import type { Scenario } from '../lib/scenario';
 import { BENCH } from '../lib/stack';
 import type { Measurement } from '../lib/stats';
 
-const REQUESTS = 200_000;
 const CLIENTS = 50;
 
 /** One Redis round trip, as redis-benchmark sees it (in the bench's Redis db, never db 0). */
 export const redis: Scenario = {
   name: 'redis',
   kind: 'ceiling',
-  what: `redis-benchmark -n ${REQUESTS} -c ${CLIENTS} -t get,zadd (GET is the ceiling row), on db ${BENCH.redisDb}`,
+  what: `redis-benchmark -n 200000 -c ${CLIENTS} -t get,zadd (GET is the ceiling row), on db ${BENCH.redisDb}`,
   reference: { rate: 175_000, label: '≈ 175,000' },
-  async run() {
+  async run(ctx) {
+    const REQUESTS = ctx.sizes.redisRequests;
     const args = ['-p', String(BENCH.redisPort), '--dbnum', String(BENCH.redisDb), '-n', String(REQUESTS), '-c', String(CLIENTS), '-q', '-t', 'get,zadd', '--csv'];
     const { result, cpu } = await withCpu(() => runCommand('redis-benchmark', 'redis-benchmark', args));
     if (result.code !== 0) throw new Error(`redis-benchmark failed (${result.code}): ${result.stderr}`);

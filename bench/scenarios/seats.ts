@@ -9,6 +9,7 @@ export const seats: Scenario = {
   kind: 'product',
   what: `GET /schedules/{id}/seats (1,000 seats, one page) by an admitted fan, ${CONNECTIONS} connections`,
   ceilings: ['http'],
+  targets: [{ label: '≥ 8,000/s, p95 ≤ 15 ms', minRate: 8_000, maxP95: 15 }],
   async run(ctx) {
     await ctx.stack.product();
     const { seatsScheduleId } = await ctx.fixtures.booking();
@@ -20,7 +21,7 @@ export const seats: Scenario = {
       url: ctx.stack.apiUrl,
       connections: CONNECTIONS,
       durationS: ctx.durationS,
-      warmupS: 2,
+      warmupS: ctx.sizes.warmupS,
       request: { method: 'GET', path, headers: ctx.api.headers({ user: fan, queueToken: fan.queueToken }) },
       ok: (s) => s === 200,
     });

@@ -7,14 +7,12 @@ import type { Measurement } from '../lib/stats';
 import { rawHold, rawSession, rawStop } from '../raw/workflows';
 
 const CONCURRENCY = 10;
-/** Live workflows the updates are spread over, round-robin (like holds over many fans' journeys). */
-const SESSIONS = 200;
 
 /** The journey's hold with the business work taken out: an update running one no-op local activity. */
 export const temporalUpdate: Scenario = {
   name: 'temporal-update',
   kind: 'ceiling',
-  what: `update running one no-op local activity on a live workflow (the hold shape), ${CONCURRENCY} clients over ${SESSIONS} workflows`,
+  what: `update running one no-op local activity on a live workflow (the hold shape), ${CONCURRENCY} clients over 200 workflows`,
   reference: { rate: 215, label: '≈ 215' },
   usesRawWorker: true,
   run: (ctx) => rawUpdateLoad(ctx, 'temporal-update', rawHold),
@@ -25,6 +23,8 @@ export async function rawUpdateLoad(ctx: BenchContext, name: string, update: Upd
   await ctx.stack.rawWorker();
   const client: Client = await ctx.stack.temporal();
   const run = Date.now().toString(36);
+  // Live workflows the updates are spread over, round-robin (like holds over many fans' journeys).
+  const SESSIONS = ctx.sizes.rawSessions;
   const sessions: WorkflowHandle[] = await mapLimit(Array.from({ length: SESSIONS }), CONCURRENCY, (_, i) =>
     client.workflow.start(rawSession, { taskQueue: BENCH.rawTaskQueue, workflowId: `raw-${name}-${run}-${i}` }),
   );

@@ -9,6 +9,7 @@ export const walletCharge: Scenario = {
   kind: 'product',
   what: `POST /wallet/charges {amount: 1} on one wallet, ${CONNECTIONS} connections`,
   ceilings: ['pg-hot-row'],
+  targets: [{ label: 'hot wallet ≥ 40 % of pg-hot-row', minShareOf: { ceiling: 'pg-hot-row', share: 0.4 } }],
   async run(ctx) {
     await ctx.stack.product();
     const user = await ctx.api.createUser('bench-charger');

@@ -18,7 +18,7 @@ export const walletRead: Scenario = {
         url: ctx.stack.apiUrl,
         connections: CONNECTIONS,
         durationS: ctx.durationS,
-        warmupS: 2,
+        warmupS: ctx.sizes.warmupS,
         request: { method: 'GET', path: '/wallet', headers: ctx.api.headers({ user }) },
         ok: (s) => s === 200,
       }),

@@ -1,0 +1,68 @@
+/**
+ * How big each scenario is. The defaults are issue 15's scale where a 30-minute run allows it;
+ * `--smoke` makes every scenario tiny (the harness's own test in `npm test`: each scenario must still
+ * produce its figures, nothing more); `--rush-*` and `--expiry-holds` move one knob.
+ */
+export interface RushSize {
+  /** Fans arriving over `seconds`: the offered arrival rate is users ÷ seconds. */
+  users: number;
+  seconds: number;
+  /** After the last arrival, fans go on polling and booking this long; then nothing new is sent. */
+  tailSeconds: number;
+  /** Load generator processes (each takes every n-th fan). */
+  generators: number;
+  /** Seats of the rush's one schedule. */
+  seats: number;
+}
+
+export interface Sizes {
+  /** Seconds of load before a measured window (JIT, pools), not recorded. */
+  warmupS: number;
+  /** Pause between scenarios, so one's after-effects (GC, pending tasks) do not land in the next. */
+  settleMs: number;
+  redisRequests: number;
+  /** Live raw workflows the raw update and pay loads are spread over. */
+  rawSessions: number;
+  joinUsers: number;
+  /** Fans waiting in the `status` queue, and the real ones among them that poll. */
+  statusQueue: number;
+  statusFans: number;
+  /** The admitted fans shared by seats, hold, contested-seat and pay. */
+  poolFans: number;
+  /** contested-seat's burst is at most this many fans (all the pool can spare) and at least `minContenders`. */
+  maxContenders: number;
+  minContenders: number;
+  rush: RushSize;
+  /** mass-expiry: holds due at one instant (4 per fan); the raw timers ceiling fires one timer per fan. */
+  expiryHolds: number;
+}
+
+export const FULL: Sizes = {
+  warmupS: 2,
+  settleMs: 2_000,
+  redisRequests: 200_000,
+  rawSessions: 200,
+  joinUsers: 2_000,
+  statusQueue: 300_000,
+  statusFans: 300,
+  poolFans: 1_200,
+  maxContenders: 1_000,
+  minContenders: 200,
+  rush: { users: 300_000, seconds: 60, tailSeconds: 60, generators: 1, seats: 30_000 },
+  expiryHolds: 10_000,
+};
+
+export const SMOKE: Sizes = {
+  warmupS: 0,
+  settleMs: 100,
+  redisRequests: 5_000,
+  rawSessions: 10,
+  joinUsers: 50,
+  statusQueue: 2_000,
+  statusFans: 10,
+  poolFans: 30,
+  maxContenders: 20,
+  minContenders: 5,
+  rush: { users: 400, seconds: 2, tailSeconds: 4, generators: 1, seats: 200 },
+  expiryHolds: 40,
+};

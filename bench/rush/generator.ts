@@ -1,0 +1,243 @@
+/**
+ * One load generator process of the rush: an OPEN arrival model. Fan number i arrives at i ÷ rate
+ * seconds whatever the API is doing (autocannon and the closed loops of bench/lib/load.ts wait for an
+ * answer before the next request, which hides an overloaded server), joins the queue, polls
+ * `GET /queue-tokens/current` exactly when its `Retry-After` says, and once ACTIVE lists the seats,
+ * holds one (another from the same page on a 409) and pays. Latencies count from when a request was
+ * due (its arrival, or the end of its Retry-After), so time spent waiting for a connection of this
+ * generator, or for the generator itself, is in them: no coordinated omission.
+ *
+ * Started by bench/scenarios/rush.ts with an IPC channel: `setup` (its fans), `ready`, `go` (the
+ * shared start instant), and at the end `done` with every sample.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Pool } from 'undici';
+import { retryAfterSeconds } from '../../queue/poll-interval';
+import { signAccessToken } from '../lib/users';
+import { OPS, SampleLog, type FromGenerator, type GeneratorResult, type GeneratorSecond, type GeneratorTask, type Op, type ToGenerator } from './protocol';
+
+const ABANDONED = 'unsent at the end';
+const ABORTED = 'aborted at the end';
+
+class RunOver extends Error {}
+
+/** A connection pool with its own FIFO of requests waiting for a connection (so the end can drop them). */
+class Lane {
+  inFlight = 0;
+  private readonly waiting: Array<{ go: () => void; drop: (err: Error) => void }> = [];
+  private closed = false;
+
+  constructor(
+    readonly pool: Pool,
+    private readonly connections: number,
+  ) {}
+
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  acquire(): Promise<void> {
+    if (this.closed) return Promise.reject(new RunOver());
+    if (this.inFlight < this.connections) {
+      this.inFlight++;
+      return Promise.resolve();
+    }
+    return new Promise((go, drop) => this.waiting.push({ go, drop }));
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next.go();
+    else this.inFlight--;
+  }
+
+  /** No more requests go out; those still waiting for a connection are dropped. */
+  close(): void {
+    this.closed = true;
+    for (const w of this.waiting.splice(0)) w.drop(new RunOver());
+  }
+}
+
+interface Answer {
+  status: number;
+  body: any;
+  retryAfter?: number;
+}
+
+async function run(task: GeneratorTask, tokens: string[], startAt: number): Promise<GeneratorResult> {
+  // performance.now() of the shared start instant; every time below is relative to it.
+  const t0 = performance.now() + (startAt - Date.now());
+  const since = (t: number) => (t - t0) / 1000;
+  const stopAt = t0 + task.stopAfterSeconds * 1000;
+  const aborter = new AbortController();
+  const lane = (connections: number) =>
+    new Lane(new Pool(task.apiUrl, { connections, pipelining: 1, keepAliveTimeout: 120_000, headersTimeout: 0, bodyTimeout: 0 }), connections);
+  const waitingLane = lane(task.connections.waiting);
+  const bookingLane = lane(task.connections.booking);
+
+  const logs = Object.fromEntries(OPS.map((op) => [op, new SampleLog()])) as Record<Op, SampleLog>;
+  const outcomes = Object.fromEntries(OPS.map((op) => [op, {} as Record<string, number>])) as Record<Op, Record<string, number>>;
+  const endings: Record<string, number> = {};
+  const admittedAt: number[] = [];
+  const count = (into: Record<string, number>, key: string): void => void (into[key] = (into[key] ?? 0) + 1);
+  const end = (how: string): void => count(endings, how);
+
+  const call = async (laneOf: Lane, op: Op, due: number, method: string, path: string, headers: Record<string, string>, body?: string): Promise<Answer | undefined> => {
+    if (performance.now() >= stopAt) return undefined; // the run is over before this fan's next step
+    try {
+      await laneOf.acquire();
+    } catch {
+      count(outcomes[op], ABANDONED);
+      logs[op].add(since(due), NaN, NaN, 0);
+      return undefined;
+    }
+    const sent = performance.now();
+    try {
+      const res = await laneOf.pool.request({ method: method as 'GET' | 'POST', path, headers, body, signal: aborter.signal });
+      const text = await res.body.text();
+      const answer: Answer = { status: res.statusCode, body: text ? JSON.parse(text) : undefined };
+      const retryAfter = res.headers['retry-after'];
+      if (typeof retryAfter === 'string') answer.retryAfter = Number(retryAfter);
+      logs[op].add(since(due), since(sent), since(performance.now()), res.statusCode);
+      count(outcomes[op], res.statusCode < 400 || !answer.body?.code ? String(res.statusCode) : `${res.statusCode} ${answer.body.code}`);
+      return answer;
+    } catch (err) {
+      const e = err as { name?: string; code?: string };
+      count(outcomes[op], aborter.signal.aborted ? ABORTED : (e.code ?? e.name ?? 'Error'));
+      logs[op].add(since(due), since(sent), since(performance.now()), 0);
+      return undefined;
+    } finally {
+      laneOf.release();
+    }
+  };
+
+  const sleepUntil = (t: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, t - performance.now())));
+
+  const book = async (headers: Record<string, string>): Promise<void> => {
+    const json = { ...headers, 'content-type': 'application/json' };
+    for (let listing = 0; listing < 2; listing++) {
+      const page = await call(bookingLane, 'seats', performance.now(), 'GET', `/schedules/${task.scheduleId}/seats?status=AVAILABLE`, headers);
+      if (page?.status !== 200) return end(page ? 'seat list refused' : 'stopped while booking');
+      const free: number[] = page.body.items.map((s: { seatNumber: number }) => s.seatNumber);
+      if (!free.length) return end('sold out');
+      for (let attempt = 0; attempt < 3 && free.length; attempt++) {
+        // A random seat of the page, as fans pick different seats of one map; taken ones answer 409.
+        const [seatNumber] = free.splice(Math.floor(Math.random() * free.length), 1);
+        const hold = await call(bookingLane, 'hold', performance.now(), 'POST', '/reservations', json, JSON.stringify({ scheduleId: task.scheduleId, seatNumber }));
+        if (!hold) return end('stopped while booking');
+        if (hold.status === 409) continue;
+        if (hold.status !== 201) return end(`hold refused (${hold.status})`);
+        const paid = await call(bookingLane, 'pay', performance.now(), 'POST', '/payments', json, JSON.stringify({ reservationId: hold.body.reservationId }));
+        if (!paid) return end('stopped while booking');
+        return end(paid.status === 201 ? 'paid' : `payment refused (${paid.status})`);
+      }
+    }
+    end('no seat after 2 pages × 3 tries');
+  };
+
+  const fan = async (j: number, due: number): Promise<void> => {
+    const authorization = `Bearer ${tokens[j]}`;
+    const joined = await call(waitingLane, 'join', due, 'POST', `/concerts/${task.concertId}/queue-tokens`, { authorization });
+    if (!joined) return end(performance.now() >= stopAt ? 'join unanswered at the end' : 'join failed');
+    if (joined.status >= 300) return end(`join refused (${joined.status})`);
+    const headers = { authorization, 'x-queue-token': joined.body.token as string };
+    let ticket = joined.body as { status: string; position: number; etaSeconds: number };
+    // The join answer carries no Retry-After: the first wait is what a poll at that moment would
+    // say (the queue is at least `position` long; taking exactly that errs toward polling sooner).
+    let wait = joined.retryAfter ?? retryAfterSeconds(ticket.position, ticket.position, ticket.etaSeconds, task.pollBudgetPerSecond);
+    while (ticket.status === 'WAITING') {
+      const next = performance.now() + wait * 1000;
+      if (next >= stopAt) return end('still waiting at the end');
+      await sleepUntil(next);
+      const poll = await call(waitingLane, 'poll', next, 'GET', '/queue-tokens/current', headers);
+      if (!poll) return end('still waiting at the end');
+      if (poll.status === 200) ticket = poll.body;
+      // A refused poll (429, 5xx) is tried again when it says, or after a second; any other refusal ends the fan.
+      else if (poll.status !== 429 && poll.status < 500) return end(`poll refused (${poll.status})`);
+      wait = poll.retryAfter ?? 1;
+    }
+    if (ticket.status !== 'ACTIVE') return end(`token ${ticket.status}`);
+    admittedAt.push(since(performance.now()));
+    await book(headers);
+  };
+
+  // Per-second figures of the generator itself.
+  const seconds: GeneratorSecond[] = [];
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  let lastCpu = process.cpuUsage();
+  let lastAt = performance.now();
+  const everySecond = setInterval(() => {
+    const cpu = process.cpuUsage(lastCpu);
+    const now = performance.now();
+    seconds.push({
+      cpu: Math.round(((cpu.user + cpu.system) / 1000 / (now - lastAt)) * 100),
+      loopDelayP99: Math.round(loop.percentile(99) / 1e6),
+      queued: waitingLane.queued + bookingLane.queued,
+      inFlight: waitingLane.inFlight + bookingLane.inFlight,
+    });
+    loop.reset();
+    lastCpu = process.cpuUsage();
+    lastAt = now;
+  }, 1000);
+
+  await sleepUntil(t0);
+  lastCpu = process.cpuUsage();
+  lastAt = performance.now();
+  loop.reset();
+
+  // The arrival clock: every few ms, launch every fan whose arrival time has come.
+  const fans: Array<Promise<void>> = [];
+  const dueOf = (j: number) => t0 + ((task.offset + j * task.stride) / task.arrivalsPerSecond) * 1000;
+  for (let j = 0; j < task.userIds.length; ) {
+    const now = performance.now();
+    if (now >= stopAt) break;
+    for (; j < task.userIds.length && dueOf(j) <= now; j++) fans.push(fan(j, dueOf(j)));
+    if (j < task.userIds.length) await sleepUntil(Math.min(dueOf(j), now + 5));
+  }
+
+  await sleepUntil(stopAt);
+  waitingLane.close();
+  bookingLane.close();
+  const drained = Promise.all(fans);
+  const deadline = setTimeout(() => aborter.abort(), task.drainSeconds * 1000);
+  await drained;
+  clearTimeout(deadline);
+  clearInterval(everySecond);
+  loop.disable();
+  await Promise.all([waitingLane.pool.close(), bookingLane.pool.close()]);
+  const unlaunched = task.userIds.length - fans.length;
+  if (unlaunched) endings['never arrived (the run ended first)'] = unlaunched;
+
+  return {
+    samples: Object.fromEntries(OPS.map((op) => [op, logs[op].samples()])) as GeneratorResult['samples'],
+    outcomes,
+    admittedAt: Float32Array.from(admittedAt),
+    endings,
+    seconds,
+  };
+}
+
+const send = (message: FromGenerator) => process.send!(message);
+let task: GeneratorTask | undefined;
+let tokens: string[] = [];
+process.on('message', (message: ToGenerator) => {
+  if (message.type === 'setup') {
+    task = message.task;
+    // Signed before the start, not measured: ~5 µs each.
+    const nowSeconds = Math.floor(Date.now() / 1000);
+    tokens = task.userIds.map((id) => signAccessToken(id, task!.authSecret, task!.accessTokenTtlSeconds, nowSeconds));
+    send({ type: 'ready' });
+  } else if (message.type === 'go') {
+    run(task!, tokens, message.startAt).then(
+      (result) => {
+        send({ type: 'done', result });
+        process.disconnect();
+      },
+      (err) => {
+        console.error('rush generator failed:', err);
+        process.exit(1);
+      },
+    );
+  }
+});

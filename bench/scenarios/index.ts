@@ -1,0 +1,25 @@
+/** Every scenario of `npm run bench`, in run order: ceilings first, on a quiet stack; then the product, reads before writes. */
+import type { Scenario } from '../lib/scenario';
+import { admission } from './admission';
+import { contestedSeat } from './contested-seat';
+import { hold } from './hold';
+import { http } from './http';
+import { join } from './join';
+import { massExpiry } from './mass-expiry';
+import { pay } from './pay';
+import { pgHotRow } from './pg-hot-row';
+import { redis } from './redis';
+import { rush } from './rush';
+import { seats } from './seats';
+import { status } from './status';
+import { temporalPay } from './temporal-pay';
+import { temporalStart } from './temporal-start';
+import { temporalTimers } from './temporal-timers';
+import { temporalUpdate } from './temporal-update';
+import { walletCharge } from './wallet-charge';
+import { walletRead } from './wallet-read';
+
+export const SCENARIOS: Scenario[] = [
+  http, redis, pgHotRow, temporalUpdate, temporalStart, temporalPay, temporalTimers,
+  join, status, walletCharge, walletRead, admission, seats, hold, contestedSeat, pay, rush, massExpiry,
+];

@@ -1,0 +1,275 @@
+/**
+ * The ticket-open rush, end to end, as an open arrival model (bench/rush/generator.ts): fans arrive
+ * at a fixed rate whatever the API does, join, poll as `Retry-After` says, and once admitted list
+ * the seats, hold one and pay, with the adaptive admission valve on. Users are minted in SQL and their
+ * tokens signed here (bench/lib/users.ts); every join, poll, hold and payment goes through the API.
+ */
+import { findViolations } from '../../db/invariants';
+import { loadConfig } from '../../lib/config';
+import { queueKeys } from '../../queue/keys';
+import { admissionWorkflowId, queueStateQuery } from '../../workflows/definitions';
+import { CpuMeter, type CpuUsage } from '../lib/cpu';
+import { SEAT_PRICE } from '../lib/fixtures';
+import { linePlot } from '../lib/plots';
+import { launch, sleep, type Child } from '../lib/proc';
+import type { Scenario } from '../lib/scenario';
+import { BENCH, productEnv } from '../lib/stack';
+import { fmtMs, fmtRate, type Measurement } from '../lib/stats';
+import { assertSameTokens, mintUsers } from '../lib/users';
+import type { FromGenerator, GeneratorResult, GeneratorTask, ToGenerator } from '../rush/protocol';
+import { merge, OK, opMeasurement, peak, percentileOver, perSecond, series, served, type Merged } from '../rush/timeline';
+
+/** The valve's bounds for the rush, and where it starts: it finds the rate holds and payments allow. */
+const VALVE = { admitPerSecond: 50, minAdmitPerSecond: 5, maxAdmitPerSecond: 300 };
+/** Per generator: the waiting room's connections (joins, polls) and the admitted fans' (booking). */
+const CONNECTIONS = { waiting: 256, booking: 64 };
+/** Requests on the wire when the run ends get this long to answer. */
+const DRAIN_SECONDS = 30;
+const LATENCY_WINDOW_S = 5;
+const HOLD_TARGET_MS = 500;
+
+interface QueueSample {
+  t: number;
+  admitted: number;
+  waiting: number;
+  active: number;
+  admitPerSecond?: number;
+  lastAdjustment?: { at: string; from: number; to: number; reason: string };
+  cpu: CpuUsage;
+}
+
+export const rush: Scenario = {
+  name: 'rush',
+  kind: 'product',
+  what: 'open model: fans arrive at a fixed rate (--rush-users over --rush-seconds), join, poll as Retry-After says; admitted fans list seats, hold and pay; adaptive admission on',
+  ceilings: ['http'],
+  targets: [{ row: 'rush hold', label: 'p95 ≤ 500 ms (the valve’s target)', maxP95: HOLD_TARGET_MS }],
+  async run(ctx) {
+    const size = ctx.sizes.rush;
+    await ctx.stack.product();
+    const { api } = ctx;
+    const { concertId, scheduleIds } = await api.createConcert('Bench: rush', [{ seatCount: size.seats, price: SEAT_PRICE }]);
+    const steered = await api.must(200, 'PUT', `/admin/concerts/${concertId}/queue`, { admin: true, body: { adaptive: true, ...VALVE } });
+    // The valve is another change's; a build without it ignores the fields and runs at the fixed rate.
+    const adaptive = steered.adaptive === true;
+
+    const db = await ctx.stack.db();
+    await assertSameTokens('00000000-0000-4000-8000-000000000000', BENCH.authSecret);
+    const minted = Date.now();
+    const userIds = await mintUsers(db, size.users, 'rush-', 2 * SEAT_PRICE);
+    console.log(`[bench]   ${size.users.toLocaleString('en-US')} users minted in ${((Date.now() - minted) / 1000).toFixed(1)} s`);
+
+    const config = loadConfig(productEnv());
+    const stopAfterSeconds = size.seconds + size.tailSeconds;
+    const generators = Array.from({ length: size.generators }, (_, g): { child: Child; task: GeneratorTask } => ({
+      child: launch(`rush-generator-${g}`, 'bench', process.execPath, ['--max-old-space-size=4096', '--import', 'tsx', 'bench/rush/generator.ts'], process.env, { ipc: true }),
+      task: {
+        apiUrl: ctx.stack.apiUrl,
+        concertId,
+        scheduleId: scheduleIds[0],
+        userIds: userIds.filter((_, i) => i % size.generators === g),
+        offset: g,
+        stride: size.generators,
+        arrivalsPerSecond: size.users / size.seconds,
+        stopAfterSeconds,
+        drainSeconds: DRAIN_SECONDS,
+        authSecret: BENCH.authSecret,
+        accessTokenTtlSeconds: 3600,
+        pollBudgetPerSecond: config.QUEUE_POLL_BUDGET_PER_SECOND,
+        connections: CONNECTIONS,
+      },
+    }));
+    const message = (child: Child, type: FromGenerator['type']) =>
+      new Promise<FromGenerator>((resolve, reject) => {
+        const onMessage = (m: FromGenerator) => m.type === type && (child.proc.off('exit', onExit), child.proc.off('message', onMessage), resolve(m));
+        const onExit = (code: number | null) => reject(new Error(`${child.name} exited (${code}) before "${type}"; see its log in bench/out/logs`));
+        child.proc.on('message', onMessage);
+        child.proc.once('exit', onExit);
+      });
+    const tell = (child: Child, m: ToGenerator) => child.proc.send(m);
+    await Promise.all(generators.map(({ child, task }) => (tell(child, { type: 'setup', task }), message(child, 'ready'))));
+    const done = generators.map(({ child }) => message(child, 'done'));
+
+    // Every second of the run: admissions (Redis: arrivals so far − still waiting), the valve, the CPU.
+    const startAt = Date.now() + 1_000;
+    for (const { child } of generators) tell(child, { type: 'go', startAt });
+    const samples: QueueSample[] = [];
+    const k = queueKeys(concertId);
+    const controller = (await ctx.stack.temporal()).workflow.getHandle(admissionWorkflowId(concertId));
+    let finished = false;
+    const all = Promise.all(done).finally(() => (finished = true));
+    await sleep(startAt - Date.now());
+    const meter = new CpuMeter();
+    const sampler = (async () => {
+      for (let tick = 1; !finished; tick++) {
+        await sleep(startAt + tick * 1000 - Date.now());
+        const [[, seq], [, waiting], [, active]] = (await ctx.stack.redis.multi().get(k.seq).zcard(k.waiting).zcount(k.active, `(${Date.now()}`, '+inf').exec())!;
+        // The controller's own view, asked of Temporal directly: the API may be saturated by the rush.
+        const state: Pick<QueueSample, 'admitPerSecond' | 'lastAdjustment'> = await controller.query(queueStateQuery).catch(() => ({}));
+        samples.push({
+          t: tick,
+          admitted: Number(seq ?? 0) - Number(waiting),
+          waiting: Number(waiting),
+          active: Number(active),
+          admitPerSecond: state.admitPerSecond,
+          lastAdjustment: state.lastAdjustment,
+          cpu: meter.read(),
+        });
+      }
+    })();
+    const progress = setInterval(() => {
+      const s = samples[samples.length - 1];
+      if (s) console.log(`[bench]   t=${s.t}s waiting ${s.waiting.toLocaleString('en-US')} · admitted ${s.admitted} · rate ${s.admitPerSecond ?? '?'}/s · api ${s.cpu.api}% · generators+bench ${s.cpu.bench}%`);
+    }, 10_000);
+    let results: GeneratorResult[];
+    try {
+      results = (await all).map((m) => (m as Extract<FromGenerator, { type: 'done' }>).result);
+    } finally {
+      clearInterval(progress);
+      await sampler;
+    }
+    // Later scenarios run on a quiet stack: nobody more is admitted to the rush.
+    await api.setQueue(concertId, { paused: true });
+
+    const violations = await findViolations(db);
+    const merged = merge(results);
+    const rows = measurements(merged, results, samples, { size, stopAfterSeconds, adaptive, budget: config.QUEUE_POLL_BUDGET_PER_SECOND });
+    rows[0].notes.push(
+      violations.length
+        ? `invariants VIOLATED: ${violations.map((v) => `${v.invariant} (${v.rows.length} rows)`).join('; ')}`
+        : 'invariants (db/invariants.ts) hold after the rush ✓',
+    );
+    const fiveHundreds = Object.values(merged.outcomes).reduce((n, o) => n + Object.entries(o).filter(([k]) => /^5\d\d/.test(k)).reduce((a, [, v]) => a + v, 0), 0);
+    rows[0].notes.push(fiveHundreds ? `${fiveHundreds} answers were 5xx ✗` : 'no 5xx ✓');
+    const failures = [violations.length ? 'an invariant does not hold after the rush' : '', fiveHundreds ? `${fiveHundreds} answers were 5xx` : ''].filter(Boolean);
+    if (failures.length) rows[0].failure = failures.join('; ');
+    return rows;
+  },
+};
+
+function measurements(
+  m: Merged,
+  results: GeneratorResult[],
+  queue: QueueSample[],
+  run: { size: { users: number; seconds: number; generators: number }; stopAfterSeconds: number; adaptive: boolean; budget: number },
+): Measurement[] {
+  const { size, stopAfterSeconds: window } = run;
+  // The plots end with the last answer (the drain after the window is usually short).
+  let lastAnswer = window;
+  for (const op of Object.values(m.samples)) for (const t of op.done) if (t > lastAnswer) lastAnswer = t;
+  const horizon = Math.ceil(lastAnswer) + 1;
+  const offeredRate = size.users / size.seconds;
+  const connections = size.generators * (CONNECTIONS.waiting + CONNECTIONS.booking);
+
+  // Joins: the rate achieved is the served joins over the time they took (arrivals ran for `seconds`).
+  const joins = served(m.samples.join, OK.join);
+  const lastJoin = Math.max(size.seconds, ...joins.at);
+  const join = opMeasurement('rush join', 'join', m, lastJoin, connections);
+  join.concurrency = 'open';
+  const rows = [
+    join,
+    opMeasurement('rush poll', 'poll', m, window, connections),
+    opMeasurement('rush seats', 'seats', m, window, connections),
+    opMeasurement('rush hold', 'hold', m, window, connections),
+    opMeasurement('rush pay', 'pay', m, window, connections),
+  ];
+  for (const row of rows.slice(1)) row.concurrency = 'open';
+  const admitted = queue.length ? queue[queue.length - 1].admitted : m.admittedAt.length;
+  rows.push({
+    name: 'rush admissions',
+    concurrency: 'open',
+    requests: admitted,
+    durationS: window,
+    rate: admitted / window,
+    p50: NaN,
+    p95: NaN,
+    p99: NaN,
+    errors: 0,
+    statuses: {},
+    notes: [],
+  });
+
+  // Over time.
+  const due = perSecond(m.samples.join.due, horizon);
+  const sent = perSecond(m.samples.join.sent, horizon);
+  const joinsServed = perSecond(joins.at, horizon);
+  const polls = served(m.samples.poll, OK.poll);
+  const pollsServed = perSecond(polls.at, horizon);
+  const holds = served(m.samples.hold, OK.hold);
+  const pays = served(m.samples.pay, OK.pay);
+  const admissions: Array<[number, number]> = queue.map((s, i) => [s.t - 1, s.admitted - (i ? queue[i - 1].admitted : 0)]);
+  const p = (s: { at: number[]; ms: number[] }, q: number) => percentileOver(s.at, s.ms, horizon, LATENCY_WINDOW_S, q);
+  const generatorCpu: Array<[number, number]> = [];
+  for (let t = 0; t < Math.max(...results.map((r) => r.seconds.length)); t++) generatorCpu.push([t, results.reduce((n, r) => n + (r.seconds[t]?.cpu ?? 0), 0)]);
+  const plots = [
+    linePlot('rush-throughput', 'Rush: arrivals and polls per second', {
+      yTitle: 'per second',
+      series: [series('arrivals offered', due), series('joins sent', sent), series('joins answered', joinsServed), series('polls answered', pollsServed)],
+      marker: { y: run.budget, label: `poll budget ${run.budget.toLocaleString('en-US')}/s` },
+    }),
+    linePlot('rush-latency', `Rush: join and poll latency (p50 / p95 per ${LATENCY_WINDOW_S} s, from when due)`, {
+      yTitle: 'ms (log)',
+      log: true,
+      series: [series('join p50', p(joins, 50)), series('join p95', p(joins, 95)), series('poll p50', p(polls, 50)), series('poll p95', p(polls, 95))],
+    }),
+    linePlot('rush-admission', 'Rush: admissions, holds and payments per second, and the valve’s rate', {
+      yTitle: 'per second',
+      series: [
+        series('admitted (Redis)', admissions),
+        ...(queue.some((s) => s.admitPerSecond !== undefined) ? [series(`admitPerSecond (${run.adaptive ? 'adaptive' : 'fixed'})`, queue.map((s) => [s.t - 1, s.admitPerSecond ?? NaN] as [number, number]))] : []),
+        series('holds (201)', perSecond(holds.at, horizon)),
+        series('payments (201)', perSecond(pays.at, horizon)),
+      ],
+    }),
+    linePlot('rush-booking-latency', `Rush: seat list, hold and payment p95 per ${LATENCY_WINDOW_S} s`, {
+      yTitle: 'ms',
+      series: [series('seats p95', p(served(m.samples.seats, OK.seats), 95)), series('hold p95', p(holds, 95)), series('pay p95', p(pays, 95))],
+      marker: { y: HOLD_TARGET_MS, label: `hold p95 target ${HOLD_TARGET_MS} ms` },
+    }),
+    linePlot('rush-cpu', 'Rush: CPU by process (% of one core; the box has 200 %)', {
+      yTitle: '% of one core',
+      series: [
+        ...(['api', 'worker', 'temporal', 'postgres', 'redis', 'others'] as const).map((role) => series(role, queue.map((s) => [s.t - 1, s.cpu[role]] as [number, number]))),
+        series('load generators', generatorCpu),
+      ],
+    }),
+  ];
+  rows[0].plots = plots;
+
+  // In words.
+  const cpuMean = (role: keyof CpuUsage) => Math.round(queue.reduce((n, s) => n + s.cpu[role], 0) / Math.max(queue.length, 1));
+  const genSeconds = results.flatMap((r) => r.seconds);
+  const gen = {
+    cpu: Math.round(generatorCpu.reduce((n, [, c]) => n + c, 0) / Math.max(generatorCpu.length, 1)),
+    cpuPeak: peak(generatorCpu),
+    loop: Math.max(0, ...genSeconds.map((s) => s.loopDelayP99)),
+    queued: Math.max(0, ...genSeconds.map((s) => s.queued)),
+  };
+  const sentOnTime = m.samples.join.sent.filter((s, i) => s - m.samples.join.due[i] < 0.1).length;
+  const rates = queue.map((s) => s.admitPerSecond).filter((r): r is number => r !== undefined);
+  const adjustments = [...new Map(queue.filter((s) => s.lastAdjustment).map((s) => [s.lastAdjustment!.at, s.lastAdjustment!])).values()];
+  const words = (o: Record<string, number>) => Object.entries(o).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k}: ${v.toLocaleString('en-US')}`).join(', ');
+  rows[0].notes.push(
+    `offered ${size.users.toLocaleString('en-US')} arrivals over ${size.seconds} s = ${fmtRate(offeredRate)}/s (open model, ${size.generators} generator process${size.generators > 1 ? 'es' : ''}); ` +
+      `joins sent within 100 ms of their arrival: ${sentOnTime.toLocaleString('en-US')}; peak sent ${fmtRate(peak(sent))}/s; answered ${joins.at.length.toLocaleString('en-US')} ` +
+      `(${fmtRate(join.rate)}/s until the last answer at ${lastJoin.toFixed(0)} s, peak ${fmtRate(peak(joinsServed))}/s)`,
+    `polls: ${fmtRate(rows[1].rate)}/s on average over the ${window} s run, peak ${fmtRate(peak(pollsServed))}/s, budget ${run.budget.toLocaleString('en-US')}/s (QUEUE_POLL_BUDGET_PER_SECOND)`,
+    `admission: ${admitted.toLocaleString('en-US')} fans admitted (${fmtRate(admitted / window)}/s, peak ${fmtRate(peak(admissions))}/s); valve ${run.adaptive ? `adaptive in [${VALVE.minAdmitPerSecond}, ${VALVE.maxAdmitPerSecond}], started at ${VALVE.admitPerSecond}/s` : `NOT available in this build: fixed ${VALVE.admitPerSecond}/s`}` +
+      (rates.length ? `; admitPerSecond min ${Math.min(...rates)}, max ${Math.max(...rates)}, at the end ${rates[rates.length - 1]}` : '') +
+      (adjustments.length ? `; ${adjustments.length} adjustments seen, the last: ${adjustments[adjustments.length - 1].from} → ${adjustments[adjustments.length - 1].to} (${adjustments[adjustments.length - 1].reason})` : ''),
+    `hold p95 per ${LATENCY_WINDOW_S} s: worst ${fmtMs(peak(p(holds, 95)))} ms (target ≤ ${HOLD_TARGET_MS} ms); pay p95 worst ${fmtMs(peak(p(pays, 95)))} ms`,
+    ...(['join', 'poll', 'seats', 'hold', 'pay'] as const).map((op) => `${op} answers: ${words(m.outcomes[op]) || 'none'}`),
+    `fans' endings: ${words(m.endings)}`,
+    `load generators: ${gen.cpu}% of a core on average (peak ${gen.cpuPeak}%), event-loop delay p99 up to ${gen.loop} ms, up to ${gen.queued.toLocaleString('en-US')} requests waiting for one of their ${connections} connections; ` +
+      `mean CPU during the run: api ${cpuMean('api')}%, worker ${cpuMean('worker')}%, temporal ${cpuMean('temporal')}%, postgres ${cpuMean('postgres')}%, redis ${cpuMean('redis')}%, bench ${cpuMean('bench')}%, others ${cpuMean('others')}%, idle ${cpuMean('idle')}%`,
+  );
+  rows[0].cpu = averageCpu(queue.map((s) => s.cpu));
+  return rows;
+}
+
+function averageCpu(readings: CpuUsage[]): CpuUsage | undefined {
+  if (!readings.length) return undefined;
+  const out = { ...readings[0] };
+  for (const key of Object.keys(out) as Array<keyof CpuUsage>) out[key] = Math.round(readings.reduce((n, r) => n + r[key], 0) / readings.length);
+  return out;
+}
