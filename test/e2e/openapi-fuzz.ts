@@ -106,6 +106,12 @@ export const NASTY_STRINGS = [
   '__proto__',
   'constructor',
   '0x7fffffff',
+  '0000-01-01T00:00:00Z',
+  '2000-02-30T00:00:00Z',
+  '2024-01-01T23:59:60Z',
+  '2024-01-01T00:00:00+23:59',
+  '9999-12-31T23:59:59.999999999Z',
+  '1970-01-01',
   'A'.repeat(201),
   'B'.repeat(5_001),
   '🎸'.repeat(101),
@@ -177,7 +183,11 @@ function schemaValue(spec: Spec, schema: Schema, shaping: Shaping, name?: string
     case 'string': {
       if (schema.format === 'uuid') return fc.uuid();
       if (schema.format === 'date-time') {
-        return fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2100-01-01T00:00:00Z'), noInvalidDate: true }).map((d) => d.toISOString());
+        // Every instant RFC 3339 can write, years 0000 to 9999, the near future most often.
+        const near = fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2100-01-01T00:00:00Z'), noInvalidDate: true });
+        const any = fc.date({ min: new Date('0000-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true });
+        const edges = fc.constantFrom('0000-01-01T00:00:00Z', '0001-01-01T00:00:00Z', '1970-01-01T00:00:00Z', '9999-12-31T23:59:59.999999999Z', '2038-01-19T03:14:08+14:00');
+        return fc.oneof({ weight: 6, arbitrary: near.map((d) => d.toISOString()) }, { weight: 2, arbitrary: any.map((d) => d.toISOString()) }, { weight: 1, arbitrary: edges });
       }
       if (schema.pattern) return fc.stringMatching(new RegExp(schema.pattern));
       // Graphemes (emoji, combining marks, scripts): what a name or a title really holds.
