@@ -4,7 +4,7 @@ import { cpus, totalmem } from 'node:os';
 import { CORES, CPU_COLUMNS } from './cpu';
 import type { Scenario, Target } from './scenario';
 import type { Sizes } from './sizes';
-import { PRODUCT_SETTINGS } from './stack';
+import { BENCH, PRODUCT_SETTINGS } from './stack';
 import { fmtMs, fmtRate, type Measurement } from './stats';
 
 export interface RunResult {
@@ -150,7 +150,7 @@ export function markdownReport(run: RunResult, plots: Map<string, string[]> = ne
     return lines.join('\n');
   });
   const settings = Object.entries(PRODUCT_SETTINGS)
-    .filter(([k]) => !['DATABASE_URL', 'REDIS_URL', 'ADMIN_API_KEY'].includes(k))
+    .filter(([k]) => !['DATABASE_URL', 'REDIS_URL', 'ADMIN_API_KEY', 'AUTH_SECRET'].includes(k))
     .map(([k, v]) => `${k}=${v}`)
     .join(' · ');
   return `# Ovation benchmark — ${run.date}
@@ -191,9 +191,10 @@ ${details.join('\n')}
 
 ## Settings
 
-Stack: PostgreSQL \`ovation_bench\` (reset + migrated), Redis db 2 (flushed), in-memory Temporal dev
-server on :7433 with the tuned dynamic config of scripts/temporal-dev-server.ts, worker and API in their
-own processes. Product settings: ${settings}; everything else at its default.
+Stack: PostgreSQL \`${BENCH.database}\` (reset + migrated), Redis db ${BENCH.redisDb} on :${BENCH.redisPort} (flushed), in-memory
+Temporal dev server on :${BENCH.temporalPort} with the tuned dynamic config of scripts/temporal-dev-server.ts, worker and API
+in their own processes (mass-expiry adds a second API process, see bench/README.md). Product settings:
+${settings}; everything else at its default.
 `;
 }
 

@@ -63,6 +63,6 @@ export const SMOKE: Sizes = {
   poolFans: 30,
   maxContenders: 20,
   minContenders: 5,
-  rush: { users: 400, seconds: 2, tailSeconds: 4, generators: 1, seats: 200 },
+  rush: { users: 400, seconds: 2, tailSeconds: 3, generators: 1, seats: 200 },
   expiryHolds: 40,
 };

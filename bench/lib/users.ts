@@ -2,27 +2,34 @@
  * Fans in bulk, for the rush and mass-expiry: a `POST /users` each would cost the API more than the
  * rush itself (300,000 users at ~1,000/s is five minutes of one busy process), and users are not
  * what either scenario measures. So the bench writes users as `POST /users` would (user, wallet, and
- * here a charge with its ledger row, so balance = ledger holds) in one SQL statement, and signs their
+ * here a charge with its ledger row, so balance = ledger holds), 10,000 per SQL statement, and signs their
  * access tokens itself with the bench API's AUTH_SECRET. Everything after that goes through the API.
  */
 import { createHmac } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { issueAccessToken } from '../../api/auth';
 
+/** Users per statement: the product's DataSource cancels statements that run for seconds. */
+const CHUNK = 10_000;
+
 /** Inserts `count` users with wallets holding `balance` KRW (one CHARGE each when > 0); returns their ids. */
 export async function mintUsers(db: DataSource, count: number, namePrefix: string, balance: number): Promise<string[]> {
-  const rows: Array<{ user_id: string }> = await db.query(
-    `WITH u AS (
-       INSERT INTO users (id, name) SELECT gen_random_uuid(), $1 || g FROM generate_series(1, $2) g RETURNING id
-     ), w AS (
-       INSERT INTO wallets (user_id, balance) SELECT id, $3 FROM u RETURNING user_id
-     ), charged AS (
-       INSERT INTO wallet_transactions (user_id, type, amount, balance_after) SELECT user_id, 'CHARGE', $3, $3 FROM w WHERE $3 > 0
-     )
-     SELECT user_id FROM w`,
-    [namePrefix, count, balance],
-  );
-  return rows.map((r) => r.user_id);
+  const ids: string[] = [];
+  for (let from = 0; from < count; from += CHUNK) {
+    const rows: Array<{ user_id: string }> = await db.query(
+      `WITH u AS (
+         INSERT INTO users (id, name) SELECT gen_random_uuid(), $1 || g FROM generate_series($2::int, $3::int) g RETURNING id
+       ), w AS (
+         INSERT INTO wallets (user_id, balance) SELECT id, $4 FROM u RETURNING user_id
+       ), charged AS (
+         INSERT INTO wallet_transactions (user_id, type, amount, balance_after) SELECT user_id, 'CHARGE', $4, $4 FROM w WHERE $4 > 0
+       )
+       SELECT user_id FROM w`,
+      [namePrefix, from + 1, Math.min(count, from + CHUNK), balance],
+    );
+    ids.push(...rows.map((r) => r.user_id));
+  }
+  return ids;
 }
 
 const HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');

@@ -10,14 +10,12 @@
  * Started by bench/scenarios/rush.ts with an IPC channel: `setup` (its fans), `ready`, `go` (the
  * shared start instant), and at the end `done` with every sample.
  */
+import { setMaxListeners } from 'node:events';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { retryAfterSeconds } from '../../queue/poll-interval';
 import { signAccessToken } from '../lib/users';
-import { OPS, SampleLog, type FromGenerator, type GeneratorResult, type GeneratorSecond, type GeneratorTask, type Op, type ToGenerator } from './protocol';
-
-const ABANDONED = 'unsent at the end';
-const ABORTED = 'aborted at the end';
+import { ABORTED, OPS, SampleLog, UNSENT, type FromGenerator, type GeneratorResult, type GeneratorSecond, type GeneratorTask, type Op, type ToGenerator } from './protocol';
 
 class RunOver extends Error {}
 
@@ -70,6 +68,7 @@ async function run(task: GeneratorTask, tokens: string[], startAt: number): Prom
   const since = (t: number) => (t - t0) / 1000;
   const stopAt = t0 + task.stopAfterSeconds * 1000;
   const aborter = new AbortController();
+  setMaxListeners(0, aborter.signal); // every request on the wire listens to it
   const lane = (connections: number) =>
     new Lane(new Pool(task.apiUrl, { connections, pipelining: 1, keepAliveTimeout: 120_000, headersTimeout: 0, bodyTimeout: 0 }), connections);
   const waitingLane = lane(task.connections.waiting);
@@ -87,7 +86,7 @@ async function run(task: GeneratorTask, tokens: string[], startAt: number): Prom
     try {
       await laneOf.acquire();
     } catch {
-      count(outcomes[op], ABANDONED);
+      count(outcomes[op], UNSENT);
       logs[op].add(since(due), NaN, NaN, 0);
       return undefined;
     }
@@ -218,7 +217,7 @@ async function run(task: GeneratorTask, tokens: string[], startAt: number): Prom
   };
 }
 
-const send = (message: FromGenerator) => process.send!(message);
+const send = (message: FromGenerator, then?: () => void) => process.send!(message, undefined, {}, then);
 let task: GeneratorTask | undefined;
 let tokens: string[] = [];
 process.on('message', (message: ToGenerator) => {
@@ -230,10 +229,8 @@ process.on('message', (message: ToGenerator) => {
     send({ type: 'ready' });
   } else if (message.type === 'go') {
     run(task!, tokens, message.startAt).then(
-      (result) => {
-        send({ type: 'done', result });
-        process.disconnect();
-      },
+      // The channel closes only once the samples are through it; then nothing keeps the process up.
+      (result) => send({ type: 'done', result }, () => process.disconnect()),
       (err) => {
         console.error('rush generator failed:', err);
         process.exit(1);

@@ -25,6 +25,11 @@ export interface GeneratorTask {
   connections: { waiting: number; booking: number };
 }
 
+/** The outcome of a request whose turn came but that was still waiting for a connection when the run ended. */
+export const UNSENT = 'unsent at the end';
+/** The outcome of a request still unanswered when the drain after the run ended. */
+export const ABORTED = 'aborted at the end';
+
 export type ToGenerator = { type: 'setup'; task: GeneratorTask } | { type: 'go'; startAt: number };
 
 /** One second of the generator itself. */

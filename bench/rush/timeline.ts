@@ -1,7 +1,7 @@
 /** The rush's samples from every generator, merged, and cut into figures per second and per window. */
 import type { Series } from '../lib/plots';
 import { percentile, type Measurement } from '../lib/stats';
-import { OPS, type GeneratorResult, type Op, type OpSamples } from './protocol';
+import { OPS, UNSENT, type GeneratorResult, type Op, type OpSamples } from './protocol';
 
 export interface Merged {
   samples: Record<Op, OpSamples>;
@@ -88,7 +88,8 @@ export function percentileOver(at: number[], ms: number[], seconds: number, wind
 export function opMeasurement(name: string, op: Op, m: Merged, seconds: number, connections: number): Measurement {
   const { ms } = served(m.samples[op], OK[op]);
   const sorted = ms.sort((a, b) => a - b);
-  const total = Object.values(m.outcomes[op]).reduce((a, b) => a + b, 0);
+  // Requests whose turn came but that never went out before the end are neither served nor refused.
+  const total = Object.entries(m.outcomes[op]).reduce((a, [outcome, n]) => (outcome === UNSENT ? a : a + n), 0);
   return {
     name,
     concurrency: connections,
@@ -106,5 +107,5 @@ export function opMeasurement(name: string, op: Op, m: Merged, seconds: number, 
 
 export const series = (name: string, points: Array<[number, number]>): Series => ({ name, points });
 
-/** The highest value of a per-second series. */
-export const peak = (points: Array<[number, number]>) => points.reduce((max, [, y]) => (Number.isFinite(y) && y > max ? y : max), 0);
+/** The highest value of a series (NaN when it has none). */
+export const peak = (points: Array<[number, number]>) => points.reduce((max, [, y]) => (Number.isFinite(y) && !(y <= max) ? y : max), NaN);

@@ -37,7 +37,7 @@ export const massExpiry: Scenario = {
     // The window: time to make every hold at the rate `hold` measured in this run (or a cautious
     // guess), with room to spare; holds still unmade near its end are given up and reported.
     const holdRate = ctx.results.get('hold')?.[0]?.rate || 25;
-    const windowSeconds = Math.ceil(10 + (1.3 * holds) / holdRate + fans / 50);
+    const windowSeconds = Math.ceil(4 + (1.3 * holds) / holdRate + fans / 50);
     const expiry = await ctx.stack.expiryApi(windowSeconds, { ADMISSION_TICK_MS: '1000', QUEUE_ADMIT_PER_SECOND: '100000' });
     try {
       const api = new Api(expiry.url, BENCH.adminKey);
@@ -58,7 +58,7 @@ export const massExpiry: Scenario = {
       const dueAt = Math.max(...activeUntil);
       const spreadMs = dueAt - Math.min(...activeUntil);
 
-      const stopHoldingAt = dueAt - Math.max(5_000, windowSeconds * 100);
+      const stopHoldingAt = dueAt - Math.max(2_000, windowSeconds * 100);
       let made = 0;
       const holdStarted = Date.now();
       await mapLimit(users, HOLD_CONCURRENCY, async (user, i) => {

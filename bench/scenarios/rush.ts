@@ -11,7 +11,7 @@ import { admissionWorkflowId, queueStateQuery } from '../../workflows/definition
 import { CpuMeter, type CpuUsage } from '../lib/cpu';
 import { SEAT_PRICE } from '../lib/fixtures';
 import { linePlot } from '../lib/plots';
-import { launch, sleep, type Child } from '../lib/proc';
+import { launch, LOG_DIR, sleep, type Child } from '../lib/proc';
 import type { Scenario } from '../lib/scenario';
 import { BENCH, productEnv } from '../lib/stack';
 import { fmtMs, fmtRate, type Measurement } from '../lib/stats';
@@ -81,10 +81,11 @@ export const rush: Scenario = {
     }));
     const message = (child: Child, type: FromGenerator['type']) =>
       new Promise<FromGenerator>((resolve, reject) => {
-        const onMessage = (m: FromGenerator) => m.type === type && (child.proc.off('exit', onExit), child.proc.off('message', onMessage), resolve(m));
-        const onExit = (code: number | null) => reject(new Error(`${child.name} exited (${code}) before "${type}"; see its log in bench/out/logs`));
+        const onMessage = (m: FromGenerator) => m.type === type && (child.proc.off('close', onClose), child.proc.off('message', onMessage), resolve(m));
+        // 'close', not 'exit': it comes after every message the channel still held.
+        const onClose = (code: number | null) => reject(new Error(`${child.name} ended (${code}) before "${type}"; see its log in ${LOG_DIR}`));
         child.proc.on('message', onMessage);
-        child.proc.once('exit', onExit);
+        child.proc.once('close', onClose);
       });
     const tell = (child: Child, m: ToGenerator) => child.proc.send(m);
     await Promise.all(generators.map(({ child, task }) => (tell(child, { type: 'setup', task }), message(child, 'ready'))));
