@@ -29,7 +29,7 @@ import {
  */
 
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
-const RUNS = Number(process.env.FUZZ_RUNS ?? 200);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 150);
 /** Each valid concert costs seats and an admission controller ticking for the rest of the run. */
 const CONCERT_CREATION_RUNS = Math.ceil(RUNS / 3);
 
