@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { OpenAPIHono } from '@hono/zod-openapi';
+import { httpInstrumentationMiddleware } from '@hono/otel';
 import { bodyLimit } from 'hono/body-limit';
+import { contextStorage } from 'hono/context-storage';
 import { defineQueueScripts } from '../queue/scripts';
 import type { AppDeps, AppEnv } from './deps';
 import { swaggerUi } from './docs';
@@ -22,6 +24,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   defineQueueScripts(deps.redis);
   const app = new OpenAPIHono<AppEnv>();
 
+  // The request's context stays reachable across awaits: the Temporal client's interceptor reads the
+  // request id from it (temporal-context.ts).
+  app.use('*', contextStorage());
+  if (deps.tracing) app.use('*', httpInstrumentationMiddleware({ serviceName: 'ovation-api' }));
   // Request id (accepted from the caller when sane, else generated), one log line and metrics per request.
   app.use('*', async (c, next) => {
     const given = c.req.header('x-request-id');

@@ -14,6 +14,8 @@ export interface AppDeps {
   temporal: Client;
   logger: Logger;
   metrics: Metrics;
+  /** When tracing is on (lib/tracing.ts): a server span per request, parent of its Temporal calls' spans. */
+  tracing?: boolean;
 }
 
 /** Hono context variables set by the middleware. */

@@ -51,6 +51,8 @@ const schema = z.object({
   RATE_LIMIT_PER_IP: z.coerce.number().int().positive().default(1000),
   /** Reverse proxies in front of the API whose X-Forwarded-For entry is believed; 0: clients connect directly. */
   TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).default(0),
+  /** Where OpenTelemetry spans go (lib/tracing.ts): nowhere by default. */
+  OTEL_TRACES_EXPORTER: z.enum(['none', 'otlp', 'console']).default('none'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -5,7 +5,9 @@ import type { DataSource } from 'typeorm';
 import { createActivities } from '../activities';
 import type { Config } from '../lib/config';
 import { defineQueueScripts } from '../queue/scripts';
+import type { Tracing } from '../lib/tracing';
 import { metricsInterceptor, type WorkerMetrics } from './metrics';
+import { requestContextInterceptor, WORKFLOW_INTERCEPTOR_MODULES } from './request-context';
 
 export interface WorkerDeps {
   config: Config;
@@ -16,12 +18,15 @@ export interface WorkerDeps {
   clientConnection: Connection;
   /** Optional: the worker's Prometheus metrics (`createWorkerMetrics()`), fed by an activity interceptor. */
   metrics?: WorkerMetrics;
+  /** Optional: OpenTelemetry tracing (lib/tracing.ts) for the worker and the journeys its activities start. */
+  tracing?: Tracing;
 }
 
 /** The one worker shape, for `worker/main.ts` and for tests: every workflow, every activity, one queue. */
 export async function createWorker(deps: WorkerDeps, options: Partial<WorkerOptions> = {}): Promise<Worker> {
   const { config } = deps;
-  const temporal = new Client({ connection: deps.clientConnection, namespace: config.TEMPORAL_NAMESPACE });
+  const plugins = deps.tracing ? [deps.tracing.plugin] : [];
+  const temporal = new Client({ connection: deps.clientConnection, namespace: config.TEMPORAL_NAMESPACE, plugins });
   const activities = createActivities({
     db: deps.db,
     redis: defineQueueScripts(deps.redis),
@@ -36,13 +41,24 @@ export async function createWorker(deps: WorkerDeps, options: Partial<WorkerOpti
     activities,
     // On SIGTERM the worker stops polling and lets in-flight tasks finish (a rolling restart loses nothing).
     shutdownGraceTime: '10s',
+    // A journey cached on a worker that went away (rolling restart, crash) moves to another after 3 s
+    // instead of the default 10 s, within the API's deadline for a hold. The cost, when a busy worker
+    // is slow to take its sticky task, is a replay of the journey's short history elsewhere.
+    stickyQueueScheduleToStartTimeout: '3s',
     ...(options.workflowBundle ? {} : { workflowsPath: require.resolve('../workflows') }),
+    plugins,
     ...options,
     interceptors: {
       ...options.interceptors,
-      // Domain events (holds, payments, admissions, queue gauges) counted from the activities' inputs
-      // and results, local activities included: the activities themselves know nothing of metrics.
-      activity: [...(deps.metrics ? [metricsInterceptor(deps.metrics)] : []), ...(options.interceptors?.activity ?? [])],
+      // A prebuilt bundle has them inside already (test/support/global-setup.ts).
+      ...(options.workflowBundle ? {} : { workflowModules: [...WORKFLOW_INTERCEPTOR_MODULES, ...(options.interceptors?.workflowModules ?? [])] }),
+      activity: [
+        requestContextInterceptor,
+        // Domain events (holds, payments, admissions, queue gauges) counted from the activities' inputs
+        // and results, local activities included: the activities themselves know nothing of metrics.
+        ...(deps.metrics ? [metricsInterceptor(deps.metrics)] : []),
+        ...(options.interceptors?.activity ?? []),
+      ],
     },
   });
 }

@@ -6,6 +6,7 @@ import { loadConfig } from '../lib/config';
 import { Journeys } from '../lib/journeys';
 import { createLogger } from '../lib/logger';
 import { createRedis, redisReady } from '../lib/redis';
+import { startTracing } from '../lib/tracing';
 import { createWorker } from './create-worker';
 import { createWorkerMetrics, sdkPrometheusExporter } from './metrics';
 import { createMetricsApp, serveMetrics } from './metrics-server';
@@ -45,7 +46,8 @@ async function main(): Promise<void> {
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const clientConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
 
-  const worker = await createWorker({ config, db, redis, connection, clientConnection, metrics });
+  const tracing = startTracing('worker', config);
+  const worker = await createWorker({ config, db, redis, connection, clientConnection, metrics, tracing });
   const metricsApp = createMetricsApp({
     registry: metrics.registry,
     merge: sdkMetricsUrl ? [sdkMetricsUrl] : [],
@@ -72,7 +74,7 @@ async function main(): Promise<void> {
   // The SDK's runtime shuts the worker down gracefully on SIGINT/SIGTERM: in-flight tasks finish first.
   await worker.run();
   metricsServer?.close();
-  await Promise.allSettled([db.destroy(), redis.quit(), clientConnection.close(), connection.close()]);
+  await Promise.allSettled([db.destroy(), redis.quit(), clientConnection.close(), connection.close(), tracing?.shutdown()]);
   logger.info('worker stopped');
 }
 

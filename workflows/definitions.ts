@@ -179,3 +179,10 @@ export interface AdmissionInput {
 
 export const queueSettingsUpdate = defineUpdate<QueueState, [QueueSettingsPatch]>('queueSettings');
 export const queueStateQuery = defineQuery<QueueState>('queueState');
+
+// --- Request context --------------------------------------------------------------------------------
+/**
+ * The Temporal header that carries the id of the HTTP request which caused a start or an update, so
+ * the workflow's and its activities' logs can be joined to the API's request log.
+ */
+export const REQUEST_ID_HEADER = 'ovation-request-id';

@@ -7,6 +7,7 @@ import Redis from 'ioredis';
 import { createDataSource } from '../../db/data-source';
 import { migrate } from '../../db/migrate';
 import { TUNED_DYNAMIC_CONFIG } from '../../scripts/temporal-dev-server';
+import { WORKFLOW_INTERCEPTOR_MODULES } from '../../worker/request-context';
 import { searchAttributes } from '../../workflows/definitions';
 import { devServerExecutable, WORKFLOW_BUNDLE_PATH } from './paths';
 
@@ -28,7 +29,11 @@ export default async function globalSetup(): Promise<void> {
   await redis.flushdb();
   await redis.quit();
 
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../../workflows'),
+    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
+    logger: quietLogger,
+  });
   mkdirSync(dirname(WORKFLOW_BUNDLE_PATH), { recursive: true });
   writeFileSync(WORKFLOW_BUNDLE_PATH, code);
 

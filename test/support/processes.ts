@@ -58,10 +58,10 @@ export async function startApi(env: Record<string, string>): Promise<{ api: Serv
   return { api, url };
 }
 
-export async function startWorker(env: Record<string, string>): Promise<ServiceProcess> {
+export async function startWorker(env: Record<string, string>, { logLevel = 'info' }: { logLevel?: 'info' | 'debug' } = {}): Promise<ServiceProcess> {
   const worker = new ServiceProcess('worker', 'worker/main.ts', {
     ...env,
-    LOG_LEVEL: 'info', // its "worker running" line says when it polls
+    LOG_LEVEL: logLevel, // at least info: its "worker running" line says when it polls
     WORKER_METRICS_PORT: String(await freePort()),
     WORKER_SDK_METRICS_ADDRESS: `127.0.0.1:${await freePort()}`,
   });

@@ -5,10 +5,12 @@ import type Redis from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { createApp } from '../../api/app';
 import { createMetrics } from '../../api/metrics';
+import { requestIdInterceptor } from '../../api/temporal-context';
 import { createDataSource } from '../../db/data-source';
 import { loadConfig, type Config } from '../../lib/config';
 import { createLogger } from '../../lib/logger';
 import { createRedis, redisReady } from '../../lib/redis';
+import type { Tracing } from '../../lib/tracing';
 import { defineQueueScripts } from '../../queue/scripts';
 import { createWorker } from '../../worker/create-worker';
 import { ApiClient } from './api-client';
@@ -38,7 +40,7 @@ export interface Stack {
  * against the run's Postgres, Redis and Temporal dev server. Each stack has a task queue of its own,
  * so test files running side by side never take each other's tasks.
  */
-export async function startStack(settings: Record<string, string> = {}, opts: { worker?: boolean } = {}): Promise<Stack> {
+export async function startStack(settings: Record<string, string> = {}, opts: { worker?: boolean; tracing?: Tracing } = {}): Promise<Stack> {
   quietTemporalRuntime();
   const config = loadConfig({
     ...process.env,
@@ -52,15 +54,24 @@ export async function startStack(settings: Record<string, string> = {}, opts: { 
   const redis = defineQueueScripts(createRedis(config.REDIS_URL));
   await redisReady(redis);
   const clientConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
-  const temporal = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
-  const app = createApp({ config, db, redis, temporal, logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent', 'test'), metrics: createMetrics() });
+  const { tracing } = opts;
+  const temporal = new Client({
+    connection: clientConnection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    interceptors: { workflow: [requestIdInterceptor] },
+    plugins: tracing ? [tracing.plugin] : [],
+  });
+  const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent', 'test');
+  const app = createApp({ config, db, redis, temporal, logger, metrics: createMetrics(), tracing: Boolean(tracing) });
 
   let worker: Worker | undefined;
   let running: Promise<void> | undefined;
   let connection: NativeConnection | undefined;
   if (opts.worker !== false) {
     connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-    worker = await createWorker({ config, db, redis, connection, clientConnection }, { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } });
+    // A traced worker bundles its workflows itself, with the tracing plugin's workflow interceptors.
+    const bundle = tracing ? {} : { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } };
+    worker = await createWorker({ config, db, redis, connection, clientConnection, tracing }, bundle);
     running = worker.run();
   }
 
