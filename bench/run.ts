@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --only <scenario>[,<scenario>…]] [--duration <s>] [--smoke] [--rush-users <n>]
- * [--rush-seconds <s>] [--rush-generators <n>] [--expiry-holds <n>]`: brings up the bench's own stack,
+ * [--rush-seconds <s>] [--rush-tail <s>] [--rush-generators <n>] [--expiry-holds <n>]`: brings up the bench's own stack,
  * runs the scenarios in order (ceilings first; `--only` adds the ceilings a scenario is compared
  * with), prints the summary table, writes the report (with its plots and a JSON copy of the figures),
  * and stops everything it started — also on Ctrl-C or an error.
@@ -20,7 +20,7 @@ import { fmtMs, fmtRate, type Measurement } from './lib/stats';
 import { SCENARIOS } from './scenarios';
 
 const USAGE = `usage: npm run bench [-- --only <scenario>[,…]] [--duration <seconds>] [--smoke]
-       [--rush-users <n>] [--rush-seconds <s>] [--rush-generators <n>] [--expiry-holds <n>]`;
+       [--rush-users <n>] [--rush-seconds <s>] [--rush-tail <s>] [--rush-generators <n>] [--expiry-holds <n>]`;
 
 interface Options {
   only: string[];
@@ -35,7 +35,7 @@ function parseArgs(argv: string[]): Options {
   let durationS = 10;
   let smoke = false;
   const knobs: Record<string, number> = {};
-  const KNOB = /^--(rush-users|rush-seconds|rush-generators|expiry-holds)(=|$)/;
+  const KNOB = /^--(rush-users|rush-seconds|rush-tail|rush-generators|expiry-holds)(=|$)/;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -63,6 +63,7 @@ function parseArgs(argv: string[]): Options {
   const sizes: Sizes = structuredClone(smoke ? SMOKE : FULL);
   sizes.rush.users = knobs['rush-users'] ?? sizes.rush.users;
   sizes.rush.seconds = knobs['rush-seconds'] ?? sizes.rush.seconds;
+  sizes.rush.tailSeconds = knobs['rush-tail'] ?? sizes.rush.tailSeconds;
   sizes.rush.generators = knobs['rush-generators'] ?? sizes.rush.generators;
   sizes.expiryHolds = knobs['expiry-holds'] ?? sizes.expiryHolds;
   return { only, durationS, smoke, sizes };

@@ -9,6 +9,7 @@ import Redis from 'ioredis';
 import { Client as PgClient } from 'pg';
 import type { DataSource } from 'typeorm';
 import { createDataSource } from '../../db/data-source';
+import { findViolations, type Violation } from '../../db/invariants';
 import { migrate } from '../../db/migrate';
 import { devServerExtraArgs, temporalCli } from '../../scripts/temporal-dev-server';
 import { launch, OUT_DIR, portAnswers, ROOT, runCommand, stopChild, waitFor, type Child } from './proc';
@@ -195,6 +196,21 @@ export class Stack {
       return db;
     })();
     return this.dataSource;
+  }
+
+  /**
+   * db/invariants.ts over the bench database, on one connection without the product's 10 s statement
+   * timeout: after a rush its ledger checks scan hundreds of thousands of rows per payment.
+   */
+  async checkInvariants(): Promise<Violation[]> {
+    const db = createDataSource(BENCH.databaseUrl, { poolSize: 1, applicationName: 'ovation-bench-invariants' });
+    await db.initialize();
+    try {
+      await db.query('SET statement_timeout = 0');
+      return await findViolations(db);
+    } finally {
+      await db.destroy();
+    }
   }
 
   /** The raw worker of bench/raw (no-op workflow and activities) for the Temporal ceilings. */

@@ -174,6 +174,7 @@ async function run(task: GeneratorTask, tokens: string[], startAt: number): Prom
       loopDelayP99: Math.round(loop.percentile(99) / 1e6),
       queued: waitingLane.queued + bookingLane.queued,
       inFlight: waitingLane.inFlight + bookingLane.inFlight,
+      rssMb: Math.round(process.memoryUsage.rss() / 2 ** 20),
     });
     loop.reset();
     lastCpu = process.cpuUsage();

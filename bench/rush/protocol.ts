@@ -41,6 +41,7 @@ export interface GeneratorSecond {
   /** Requests waiting for a connection of the generator (not yet on the wire), and on the wire. */
   queued: number;
   inFlight: number;
+  rssMb: number;
 }
 
 export interface OpSamples {

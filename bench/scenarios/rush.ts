@@ -4,7 +4,6 @@
  * the seats, hold one and pay, with the adaptive admission valve on. Users are minted in SQL and their
  * tokens signed here (bench/lib/users.ts); every join, poll, hold and payment goes through the API.
  */
-import { findViolations } from '../../db/invariants';
 import { loadConfig } from '../../lib/config';
 import { queueKeys } from '../../queue/keys';
 import { admissionWorkflowId, queueStateQuery } from '../../workflows/definitions';
@@ -132,13 +131,14 @@ export const rush: Scenario = {
     // Later scenarios run on a quiet stack: nobody more is admitted to the rush.
     await api.setQueue(concertId, { paused: true });
 
-    const violations = await findViolations(db);
     const merged = merge(results);
     const rows = measurements(merged, results, samples, { size, stopAfterSeconds, adaptive, budget: config.QUEUE_POLL_BUDGET_PER_SECOND });
+    const checked = Date.now();
+    const violations = await ctx.stack.checkInvariants();
     rows[0].notes.push(
       violations.length
         ? `invariants VIOLATED: ${violations.map((v) => `${v.invariant} (${v.rows.length} rows)`).join('; ')}`
-        : 'invariants (db/invariants.ts) hold after the rush ✓',
+        : `invariants (db/invariants.ts) hold after the rush ✓ (checked in ${((Date.now() - checked) / 1000).toFixed(0)} s)`,
     );
     const fiveHundreds = Object.values(merged.outcomes).reduce((n, o) => n + Object.entries(o).filter(([k]) => /^5\d\d/.test(k)).reduce((a, [, v]) => a + v, 0), 0);
     rows[0].notes.push(fiveHundreds ? `${fiveHundreds} answers were 5xx ✗` : 'no 5xx ✓');
@@ -245,6 +245,7 @@ function measurements(
     cpuPeak: peak(generatorCpu),
     loop: Math.max(0, ...genSeconds.map((s) => s.loopDelayP99)),
     queued: Math.max(0, ...genSeconds.map((s) => s.queued)),
+    rss: Math.max(0, ...genSeconds.map((s) => s.rssMb)),
   };
   const sentOnTime = m.samples.join.sent.filter((s, i) => s - m.samples.join.due[i] < 0.1).length;
   const rates = queue.map((s) => s.admitPerSecond).filter((r): r is number => r !== undefined);
@@ -261,7 +262,7 @@ function measurements(
     `hold p95 per ${LATENCY_WINDOW_S} s: worst ${fmtMs(peak(p(holds, 95)))} ms (target ≤ ${HOLD_TARGET_MS} ms); pay p95 worst ${fmtMs(peak(p(pays, 95)))} ms`,
     ...(['join', 'poll', 'seats', 'hold', 'pay'] as const).map((op) => `${op} answers: ${words(m.outcomes[op]) || 'none'}`),
     `fans' endings: ${words(m.endings)}`,
-    `load generators: ${gen.cpu}% of a core on average (peak ${gen.cpuPeak}%), event-loop delay p99 up to ${gen.loop} ms, up to ${gen.queued.toLocaleString('en-US')} requests waiting for one of their ${connections} connections; ` +
+    `load generators: ${gen.cpu}% of a core on average (peak ${gen.cpuPeak}%), event-loop delay p99 up to ${gen.loop} ms, memory up to ${gen.rss} MiB, up to ${gen.queued.toLocaleString('en-US')} requests waiting for one of their ${connections} connections; ` +
       `mean CPU during the run: api ${cpuMean('api')}%, worker ${cpuMean('worker')}%, temporal ${cpuMean('temporal')}%, postgres ${cpuMean('postgres')}%, redis ${cpuMean('redis')}%, bench ${cpuMean('bench')}%, others ${cpuMean('others')}%, idle ${cpuMean('idle')}%`,
   );
   rows[0].cpu = averageCpu(queue.map((s) => s.cpu));
