@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, ServiceError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, ServiceError } from '@temporalio/client';
 import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
 import { DomainError } from '../lib/domain-error';
 import { ErrorCodes, isErrorCode, type ErrorCode } from '../lib/error-codes';
@@ -85,6 +85,11 @@ export function toProblem(err: unknown): Problem {
     return problemOf('QUEUE_TOKEN_NOT_ACTIVE', 'the fan journey of this token has ended');
   }
   if (journeyClosed(err)) return problemOf('QUEUE_TOKEN_NOT_ACTIVE', 'the fan journey has ended');
+  // The request's Temporal deadline passed (api/server.ts): Temporal, the workers or a database behind
+  // them did not answer. The update may still take effect once they do, so the client reads back.
+  if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+    return problemOf('DEPENDENCY_UNAVAILABLE', 'the fan journey did not answer in time; the request may still take effect: read it back before retrying');
+  }
   if (isConnectionError(err)) return problemOf('DEPENDENCY_UNAVAILABLE', 'PostgreSQL is unavailable');
   if (isRedisDown(err)) return problemOf('DEPENDENCY_UNAVAILABLE', 'Redis is unavailable');
   if (isTemporalDown(err)) return problemOf('DEPENDENCY_UNAVAILABLE', 'Temporal is unavailable');
