@@ -134,7 +134,7 @@ export const rush: Scenario = {
     const merged = merge(results);
     const rows = measurements(merged, results, samples, { size, stopAfterSeconds, adaptive, budget: config.QUEUE_POLL_BUDGET_PER_SECOND });
     const checked = Date.now();
-    const violations = await ctx.stack.checkInvariants();
+    const violations = await ctx.stack.checkInvariants().catch((err: Error) => [{ invariant: `the check itself failed: ${err.message}`, rows: [] }]);
     rows[0].notes.push(
       violations.length
         ? `invariants VIOLATED: ${violations.map((v) => `${v.invariant} (${v.rows.length} rows)`).join('; ')}`
