@@ -105,8 +105,12 @@ export class CpuMeter {
   }
 }
 
-/** Runs `work` and reports the CPU each party used while it ran. */
-export async function withCpu<T>(work: () => Promise<T>): Promise<{ result: T; cpu: CpuUsage }> {
+/** Now on CLOCK_MONOTONIC in µs: the clock of V8's CPU profiles (`--cpu-prof`) in every process. */
+export const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
+
+/** Runs `work` and reports the CPU each party used while it ran, and when it ran (see `monotonicUs`). */
+export async function withCpu<T>(work: () => Promise<T>): Promise<{ result: T; cpu: CpuUsage; window: Window }> {
+  const fromUs = monotonicUs();
   const meter = new CpuMeter();
   const poll = setInterval(() => meter.sample(), 500);
   let result: T;
@@ -115,5 +119,11 @@ export async function withCpu<T>(work: () => Promise<T>): Promise<{ result: T; c
   } finally {
     clearInterval(poll);
   }
-  return { result, cpu: meter.read() };
+  return { result, cpu: meter.read(), window: { fromUs, toUs: monotonicUs() } };
+}
+
+/** A measured window on CLOCK_MONOTONIC (µs): `bench/profile-top.ts` keeps a profile's samples inside it. */
+export interface Window {
+  fromUs: number;
+  toUs: number;
 }

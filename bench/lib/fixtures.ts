@@ -91,14 +91,14 @@ export class Fixtures {
       const { token } = await this.api.join(user, concertId);
       return { ...user, queueToken: token, holds: [], paid: false } as Fan;
     });
-    const { result: opened, cpu } = await withCpu(async () => {
+    const { result: opened, cpu, window } = await withCpu(async () => {
       const at = Date.now();
       await this.api.setQueue(concertId, { paused: false });
       await this.waitActive(fans);
       await this.waitJourneys(concertId, fans.length);
       return at;
     });
-    this.admission = { ...(await this.journeyStarts(concertId, opened)), cpu };
+    this.admission = { ...(await this.journeyStarts(concertId, opened)), cpu, window };
     console.log(`[bench]   pool admitted in ${(this.admission.durationS).toFixed(1)} s`);
     await sleep(this.sizes.settleMs); // let the last journeys' first tasks settle
     return fans;

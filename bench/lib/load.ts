@@ -32,11 +32,11 @@ export async function httpLoad(opts: {
   const rotation = Array.isArray(opts.request) ? opts.request : [opts.request];
   if (opts.warmupS) await cannon(opts.url, opts.connections, opts.warmupS, rotation, () => undefined);
   const recorder = new Recorder();
-  const { result, cpu } = await withCpu(() =>
+  const { result, cpu, window } = await withCpu(() =>
     cannon(opts.url, opts.connections, opts.durationS, rotation, (status, ms) => recorder.record(ms, status, ok(status))),
   );
   for (let i = 0; i < result.connectionErrors; i++) recorder.record(0, 'connection error', false);
-  return { ...recorder.summary(opts.name, opts.connections, result.seconds, opts.notes), cpu };
+  return { ...recorder.summary(opts.name, opts.connections, result.seconds, opts.notes), cpu, window };
 }
 
 function cannon(
@@ -78,7 +78,7 @@ export async function closedLoop(opts: {
 }): Promise<Measurement> {
   const ok = opts.ok ?? ((o: number | string) => typeof o === 'number' && o >= 200 && o < 300);
   const recorder = new Recorder();
-  const { result: seconds, cpu } = await withCpu(async () => {
+  const { result: seconds, cpu, window } = await withCpu(async () => {
     const started = performance.now();
     const deadline = started + opts.durationS * 1000;
     const client = async () => {
@@ -98,7 +98,7 @@ export async function closedLoop(opts: {
     await Promise.all(Array.from({ length: opts.concurrency }, client));
     return (performance.now() - started) / 1000;
   });
-  return { ...recorder.summary(opts.name, opts.concurrency, seconds, opts.notes), cpu };
+  return { ...recorder.summary(opts.name, opts.concurrency, seconds, opts.notes), cpu, window };
 }
 
 export function errorName(err: unknown): string {

@@ -1,5 +1,5 @@
 /** What every scenario reports, and how latencies become percentiles. */
-import type { CpuUsage } from './cpu';
+import type { CpuUsage, Window } from './cpu';
 import type { Plot } from './plots';
 
 export interface Measurement {
@@ -18,6 +18,8 @@ export interface Measurement {
   statuses: Record<string, number>;
   notes: string[];
   cpu?: CpuUsage;
+  /** When it was measured, for profiles of that window only (bench/profile-top.ts). */
+  window?: Window;
   /** Set when the scenario ran but something it checks did not hold (an invariant): the run fails, the figures stay. */
   failure?: string;
   /** Figures over time, drawn as SVG next to the report. */

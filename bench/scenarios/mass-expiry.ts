@@ -89,7 +89,7 @@ export const massExpiry: Scenario = {
       await sleep(dueAt - 1_000 - Date.now());
       const curve: Array<{ t: number; bookable: number; held: number }> = [];
       let allBookableAt = NaN;
-      const { cpu } = await withCpu(async () => {
+      const { cpu, window } = await withCpu(async () => {
         const giveUpAt = dueAt + 120_000 + made * 20;
         for (;;) {
           const c = await count();
@@ -131,6 +131,7 @@ export const massExpiry: Scenario = {
       const bookableRow: Measurement = { ...row('mass-expiry bookable', [allBookableAt * 1000], made), rate: NaN };
       const inGrace = allBookableAt <= GRACE_SECONDS + SAMPLE_MS / 1000;
       timersRow.cpu = cpu;
+      timersRow.window = window;
       const raw = ctx.results.get('temporal-timers')?.[0];
       timersRow.notes.push(
         `${made.toLocaleString('en-US')} holds of ${fans.toLocaleString('en-US')} fans made in ${holdSeconds.toFixed(0)} s (${(made / holdSeconds).toFixed(0)}/s) inside a ${windowSeconds} s window; ` +

@@ -7,7 +7,7 @@
 import { loadConfig } from '../../lib/config';
 import { queueKeys } from '../../queue/keys';
 import { admissionWorkflowId, queueStateQuery } from '../../workflows/definitions';
-import { CpuMeter, type CpuUsage } from '../lib/cpu';
+import { CpuMeter, monotonicUs, type CpuUsage } from '../lib/cpu';
 import { SEAT_PRICE } from '../lib/fixtures';
 import { linePlot } from '../lib/plots';
 import { launch, LOG_DIR, sleep, type Child } from '../lib/proc';
@@ -100,6 +100,7 @@ export const rush: Scenario = {
     const all = Promise.all(done).finally(() => (finished = true));
     await sleep(startAt - Date.now());
     const meter = new CpuMeter();
+    const fromUs = monotonicUs();
     const sampler = (async () => {
       for (let tick = 1; !finished; tick++) {
         await sleep(startAt + tick * 1000 - Date.now());
@@ -128,11 +129,13 @@ export const rush: Scenario = {
       clearInterval(progress);
       await sampler;
     }
+    const window = { fromUs, toUs: monotonicUs() };
     // Later scenarios run on a quiet stack: nobody more is admitted to the rush.
     await api.setQueue(concertId, { paused: true });
 
     const merged = merge(results);
     const rows = measurements(merged, results, samples, { size, stopAfterSeconds, adaptive, budget: config.QUEUE_POLL_BUDGET_PER_SECOND });
+    rows[0].window = window;
     const checked = Date.now();
     const violations = await ctx.stack.checkInvariants().catch((err: Error) => [{ invariant: `the check itself failed: ${err.message}`, rows: [] }]);
     rows[0].notes.push(

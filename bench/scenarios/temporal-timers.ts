@@ -35,7 +35,7 @@ export const temporalTimers: Scenario = {
     );
     const startSeconds = (Date.now() - started) / 1000;
     const query = `WorkflowType = 'rawTimer'`; // one batch per run: the dev server lives as long as the run
-    const { cpu } = await withCpu(async () => {
+    const { cpu, window } = await withCpu(async () => {
       await sleep(dueAt - Date.now());
       const deadline = Date.now() + 60_000 + timers * 100;
       while ((await client.workflow.count(`${query} AND ExecutionStatus = 'Completed'`)).count < timers) {
@@ -65,6 +65,7 @@ export const temporalTimers: Scenario = {
             `(${Math.round((timers * (HOLDS_PER_FAN + 1)) / drainSeconds)} local activities/s); latencies are ms after the instant`,
         ],
         cpu,
+        window,
         series: { remaining: [[0, 100], ...remaining] },
       },
     ];
