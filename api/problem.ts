@@ -67,6 +67,16 @@ function isTemporalDown(err: unknown): boolean {
   return (grpcCode(err) === 14 || grpcCode(err) === 4) && typeof (err as { details?: unknown }).details === 'string';
 }
 
+/**
+ * The server refuses an update while the workflow's task is being retried: here, after the worker
+ * that ran it died mid-task, until another worker takes it (seconds). As a ServiceError, or raw (with
+ * gRPC's numeric code) from an Update-with-Start.
+ */
+function isJourneyBetweenWorkers(err: unknown): boolean {
+  const status = (err instanceof ServiceError ? err.cause : err) as { code?: unknown; message?: unknown } | null;
+  return status?.code === 9 && /Workflow Task in failed state/i.test(String(status.message));
+}
+
 /** Every error, whatever threw it, as a problem with a stable code. Unknown errors are INTERNAL. */
 export function toProblem(err: unknown): Problem {
   if (err instanceof DomainError) return problemOf(err.code, err.message);
@@ -90,6 +100,7 @@ export function toProblem(err: unknown): Problem {
   if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
     return problemOf('DEPENDENCY_UNAVAILABLE', 'the fan journey did not answer in time; the request may still take effect: read it back before retrying');
   }
+  if (isJourneyBetweenWorkers(err)) return problemOf('DEPENDENCY_UNAVAILABLE', 'the fan journey is moving to another worker; retry in a few seconds');
   if (isConnectionError(err)) return problemOf('DEPENDENCY_UNAVAILABLE', 'PostgreSQL is unavailable');
   if (isRedisDown(err)) return problemOf('DEPENDENCY_UNAVAILABLE', 'Redis is unavailable');
   if (isTemporalDown(err)) return problemOf('DEPENDENCY_UNAVAILABLE', 'Temporal is unavailable');

@@ -1,9 +1,10 @@
 import { QueryFailedError } from 'typeorm';
 
-/** The Postgres SQLSTATE of a failed query, if it is one. */
+/** The Postgres SQLSTATE of a failed query (or Node's socket error code), if it is one. */
 export function sqlState(err: unknown): string | undefined {
-  if (err instanceof QueryFailedError) return (err.driverError as { code?: string }).code;
-  return (err as { code?: string } | null)?.code;
+  const code = err instanceof QueryFailedError ? (err.driverError as { code?: unknown }).code : (err as { code?: unknown } | null)?.code;
+  // Other clients' errors carry codes too, not always strings: gRPC's are numbers.
+  return typeof code === 'string' ? code : undefined;
 }
 
 export const isUniqueViolation = (err: unknown) => sqlState(err) === '23505';

@@ -1,4 +1,4 @@
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { ServiceError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, RetryState } from '@temporalio/common';
 import { toProblem } from '../../api/problem';
 import { DomainError } from '../../lib/domain-error';
@@ -97,5 +97,27 @@ describe('PostgreSQL being down', () => {
 
   it('the pool giving up waiting for a connection is 503', () => {
     expect(toProblem(new Error('timeout exceeded when trying to connect'))).toMatchObject({ status: 503, code: 'DEPENDENCY_UNAVAILABLE' });
+  });
+});
+
+describe('a fan journey that does not answer (seen in the chaos suites)', () => {
+  const grpc = (code: number, message: string) => Object.assign(new Error(message), { code, details: message });
+
+  it('an update whose request deadline passed is 503, and says the request may still take effect', () => {
+    const late = new WorkflowUpdateRPCTimeoutOrCancelledError('Deadline exceeded after 9.98s', { cause: grpc(4, 'Deadline exceeded after 9.98s') });
+    const problem = toProblem(late);
+    expect(problem).toMatchObject({ status: 503, code: 'DEPENDENCY_UNAVAILABLE' });
+    expect(problem.detail).toMatch(/may still take effect/);
+  });
+
+  it('an update refused while its workflow task is retried after a worker crash is 503, wrapped or raw', () => {
+    const message = 'Unable to perform workflow execution update due to Workflow Task in failed state.';
+    expect(toProblem(new ServiceError('Workflow Update failed', { cause: grpc(9, `9 FAILED_PRECONDITION: ${message}`) }))).toMatchObject({ status: 503, code: 'DEPENDENCY_UNAVAILABLE' });
+    // Update-with-Start rethrows the operation's own gRPC status, numeric code and all.
+    expect(toProblem(grpc(9, message))).toMatchObject({ status: 503, code: 'DEPENDENCY_UNAVAILABLE' });
+  });
+
+  it('another gRPC refusal with a numeric code is 500 INTERNAL, not mistaken for PostgreSQL', () => {
+    expect(toProblem(grpc(3, 'invalid argument'))).toMatchObject({ status: 500, code: 'INTERNAL' });
   });
 });
