@@ -19,10 +19,21 @@ import { ABORTED, OPS, SampleLog, UNSENT, type FromGenerator, type GeneratorResu
 
 class RunOver extends Error {}
 
-/** A connection pool with its own FIFO of requests waiting for a connection (so the end can drop them). */
+/** Fans whose arrival time has come but who are not launched yet: they wait as an index, not as objects. */
+interface Arrivals {
+  /** The next one's due time, if it has come by `now`. */
+  nextDue(now: number): number | undefined;
+  launch(): void;
+}
+
+/**
+ * A connection pool with its own queue of requests waiting for a connection, served in the order
+ * they fell due, arrivals included (so the end can drop what never went out).
+ */
 class Lane {
   inFlight = 0;
-  private readonly waiting: Array<{ go: () => void; drop: (err: Error) => void }> = [];
+  arrivals?: Arrivals;
+  private readonly waiting: Array<{ due: number; go: () => void; drop: (err: Error) => void }> = [];
   private closed = false;
 
   constructor(
@@ -39,19 +50,28 @@ class Lane {
     return this.waiting.length === 0 && this.inFlight < this.connections;
   }
 
-  acquire(): Promise<void> {
+  acquire(due: number): Promise<void> {
     if (this.closed) return Promise.reject(new RunOver());
     if (this.inFlight < this.connections) {
       this.inFlight++;
       return Promise.resolve();
     }
-    return new Promise((go, drop) => this.waiting.push({ go, drop }));
+    return new Promise((go, drop) => this.waiting.push({ due, go, drop }));
   }
 
+  /** The freed connection goes to whoever fell due first: the oldest waiting request or the next arrival. */
   release(): void {
-    const next = this.waiting.shift();
-    if (next) next.go();
-    else this.inFlight--;
+    this.inFlight--;
+    if (this.closed) return;
+    const head = this.waiting[0];
+    const arrival = this.arrivals?.nextDue(performance.now());
+    if (arrival !== undefined && (!head || arrival < head.due)) {
+      this.arrivals!.launch(); // its acquire takes the connection at once
+    } else if (head) {
+      this.waiting.shift();
+      this.inFlight++;
+      head.go();
+    }
   }
 
   /** No more requests go out; those still waiting for a connection are dropped. */
@@ -89,7 +109,7 @@ async function run(task: GeneratorTask, tokens: string[], startAt: number): Prom
   const call = async (laneOf: Lane, op: Op, due: number, method: string, path: string, headers: Record<string, string>, body?: string): Promise<Answer | undefined> => {
     if (performance.now() >= stopAt) return undefined; // the run is over before this fan's next step
     try {
-      await laneOf.acquire();
+      await laneOf.acquire(due);
     } catch {
       count(outcomes[op], UNSENT);
       logs[op].add(since(due), NaN, NaN, 0);
@@ -191,22 +211,29 @@ async function run(task: GeneratorTask, tokens: string[], startAt: number): Prom
   lastAt = performance.now();
   loop.reset();
 
-  // The arrival clock: every few ms, launch the fans whose arrival time has come. Fans already in the
-  // queue (polling, booking) go first; arrivals take the connections they leave free, as a new
-  // fan's connection waits for the server's accept. An arrival that waits is not a live object
-  // until it is sent (300,000 of them would cost the generator seconds of GC): it is an index
-  // behind the clock, and its latency still counts from its due time.
+  // The arrival clock: every few ms, launch the fans whose arrival time has come while a connection
+  // is free; when none is, a freed one goes to whoever fell due first, a poll or an arrival. An
+  // arrival waiting for a connection is only an index behind the clock (300,000 waiting promises
+  // stalled a first version in GC for seconds); its latency still counts from its due time.
   const fans: Array<Promise<void>> = [];
   const dueOf = (j: number) => t0 + ((task.offset + j * task.stride) / task.arrivalsPerSecond) * 1000;
-  let j = 0;
-  while (j < task.userIds.length) {
+  let next = 0; // the next fan to launch
+  const pending = () => next < task.userIds.length;
+  waitingLane.arrivals = {
+    nextDue: (now) => (pending() && dueOf(next) <= now ? dueOf(next) : undefined),
+    launch: () => {
+      const j = next++;
+      fans.push(fan(j, dueOf(j)));
+    },
+  };
+  while (pending()) {
     const now = performance.now();
     if (now >= stopAt) break;
-    for (; j < task.userIds.length && dueOf(j) <= now && waitingLane.idle; j++) fans.push(fan(j, dueOf(j)));
-    await sleepUntil(j < task.userIds.length && dueOf(j) > now ? Math.min(dueOf(j), now + 5) : now + 1);
+    while (pending() && dueOf(next) <= now && waitingLane.idle) waitingLane.arrivals.launch();
+    await sleepUntil(pending() && dueOf(next) > now ? Math.min(dueOf(next), now + 5) : now + 1);
   }
   // Arrivals never sent: due before the end, but no connection came free for them.
-  for (let k = j; k < task.userIds.length && dueOf(k) < stopAt; k++) {
+  for (let k = next; k < task.userIds.length && dueOf(k) < stopAt; k++) {
     count(outcomes.join, UNSENT);
     logs.join.add(since(dueOf(k)), NaN, NaN, 0);
   }

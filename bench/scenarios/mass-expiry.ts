@@ -32,7 +32,13 @@ export const massExpiry: Scenario = {
   kind: 'product',
   what: `--expiry-holds holds (${HOLDS_PER_FAN} per fan) due within one second: when every seat reads bookable again, and how fast the journeys' timers release them`,
   ceilings: ['temporal-timers'],
-  targets: [{ row: 'mass-expiry bookable', label: `every seat bookable within the grace (${GRACE_SECONDS} s)`, maxP99: GRACE_SECONDS * 1000 }],
+  targets: [
+    {
+      row: 'mass-expiry bookable',
+      label: `every seat bookable within the grace (${GRACE_SECONDS} s; seen by samples ${SAMPLE_MS} ms apart)`,
+      maxP99: GRACE_SECONDS * 1000 + SAMPLE_MS,
+    },
+  ],
   async run(ctx) {
     const holds = ctx.sizes.expiryHolds;
     const fans = Math.ceil(holds / HOLDS_PER_FAN);
@@ -129,7 +135,8 @@ export const massExpiry: Scenario = {
       const timersRow = row('mass-expiry', journeysLate, journeysLate.length);
       const releasesRow = row('mass-expiry releases', late, late.length);
       const bookableRow: Measurement = { ...row('mass-expiry bookable', [allBookableAt * 1000], made), rate: NaN };
-      const inGrace = allBookableAt <= GRACE_SECONDS + SAMPLE_MS / 1000;
+      // The last seat frees exactly at deadline + grace at the latest; a sample lands up to SAMPLE_MS later.
+      const inGrace = allBookableAt * 1000 <= GRACE_SECONDS * 1000 + SAMPLE_MS;
       timersRow.cpu = cpu;
       timersRow.window = window;
       const raw = ctx.results.get('temporal-timers')?.[0];
@@ -141,7 +148,8 @@ export const massExpiry: Scenario = {
           (raw ? `; the raw drain of as many timers (temporal-timers) ran at ${Math.round(raw.rate)} timers/s, done ${raw.durationS.toFixed(1)} s after its instant` : ''),
         'rows: mass-expiry = journeys whose timer released all their holds (ms after the deadline); releases = each hold row; bookable = when the last seat read bookable',
       );
-      const pct = (n: number) => (100 * n) / seats;
+      // Of the holds made: seats never held are bookable all along.
+      const pct = (n: number) => (100 * n) / Math.max(made, 1);
       timersRow.plots = [
         linePlot('mass-expiry-drain', 'Mass expiry: what is still pending after the deadline (% of all)', {
           yTitle: '% still pending',
@@ -149,7 +157,7 @@ export const massExpiry: Scenario = {
           series: [
             { name: 'seats not yet bookable', points: curve.map((c) => [c.t, pct(seats - c.bookable)]) },
             { name: 'hold rows not yet released (timers)', points: curve.map((c) => [c.t, pct(c.held)]) },
-            ...(raw?.series?.remaining ? [{ name: 'raw timers not yet done (temporal-timers)', points: raw.series.remaining }] : []),
+            ...(raw?.series?.remaining ? [{ name: 'raw timers not yet done', points: raw.series.remaining }] : []),
           ],
           marker: { x: GRACE_SECONDS, label: `end of the grace (${GRACE_SECONDS} s)` },
         }),
