@@ -69,6 +69,28 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
   const holds = new Map<string, Hold>();
   let changed = false;
 
+  // One local activity at a time. Two in flight at once each resolve in an activation of their own
+  // while the journey runs, but together when a worker replays its history (their markers sit side
+  // by side), so what the journey did in between (another update completing, the deadline loop
+  // restarting its timer) comes out in another order: the replay fails with a nondeterminism error
+  // and the journey is stuck. Any replay does it: a worker that died (test/chaos/crashes.test.ts), a
+  // journey evicted from the worker's cache. Two holds sent at once were enough.
+  let stepInFlight = false;
+  const oneAtATime =
+    <A extends unknown[], R>(step: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      while (stepInFlight) await condition(() => !stepInFlight);
+      stepInFlight = true;
+      try {
+        return await step(...args);
+      } finally {
+        stepInFlight = false;
+      }
+    };
+  const holdSeat = oneAtATime(quick.holdSeat);
+  const releaseHold = oneAtATime(durable.releaseHold);
+  const closeSession = oneAtATime(durable.endSession);
+
   const live = () => [...holds.values()].filter((h) => h.status === 'HELD');
   const paying = () => live().some((h) => h.busy === 'paying');
   const snapshot = (): JourneySnapshot => ({ status, activeUntil: input.activeUntil, holds: [...holds.values()].map(view) });
@@ -80,7 +102,7 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
   async function release(hold: Hold, outcome: 'EXPIRED' | 'CANCELLED'): Promise<void> {
     hold.busy = 'releasing';
     try {
-      await durable.releaseHold({ reservationId: hold.reservationId, concertId: input.concertId, scheduleId: hold.scheduleId, seatNumber: hold.seatNumber, outcome });
+      await releaseHold({ reservationId: hold.reservationId, concertId: input.concertId, scheduleId: hold.scheduleId, seatNumber: hold.seatNumber, outcome });
       hold.status = outcome;
     } finally {
       hold.busy = null;
@@ -92,7 +114,7 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
 
   async function endSession(final: 'COMPLETED' | 'EXPIRED' | 'LEFT', soldSeats: HeldSeat[] = []): Promise<void> {
     setStatus(final);
-    await durable.endSession({
+    await closeSession({
       token: input.token,
       userId: input.userId,
       concertId: input.concertId,
@@ -115,7 +137,7 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
       };
       holds.set(reservationId, hold);
       try {
-        const seat = await quick.holdSeat({
+        const seat = await holdSeat({
           reservationId, userId: input.userId, concertId: input.concertId, scheduleId, seatNumber,
           heldUntil: hold.heldUntil, graceSeconds: input.holdGraceSeconds, journeyId: workflowInfo().workflowId,
         });

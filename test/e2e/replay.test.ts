@@ -50,6 +50,22 @@ describe('replaying journey histories with the current code', () => {
     }
   });
 
+  it('replays a journey whose steps overlapped: three holds sent at once, then a payment releasing the other two', async () => {
+    // Their Postgres steps (local activities) would run side by side; a history with overlapping
+    // ones did not replay (found by a worker crash in test/chaos/crashes.test.ts).
+    const { api, db, temporal } = stack;
+    const { concertId, scheduleIds } = await api.createConcert(5, 10_000);
+    const { fan, queueToken } = await api.admittedFan(concertId, 'overlapping');
+    const held = await Promise.all([1, 2, 3].map((seat) => api.hold(fan, queueToken, scheduleIds[0], seat)));
+    expect(held.map((h) => h.status)).toEqual([201, 201, 201]);
+    await api.charge(fan, 10_000);
+    expect((await api.pay(fan, queueToken, held[0].body.reservationId)).status).toBe(201);
+    const [row] = await db.query('SELECT journey_id FROM reservations WHERE id = $1', [held[0].body.reservationId]);
+    const handle = temporal.workflow.getHandle(row.journey_id);
+    await handle.result();
+    await Worker.runReplayHistory({ workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }, await handle.fetchHistory(), row.journey_id);
+  });
+
   it('replays the committed journey history (a change that breaks determinism fails here)', async () => {
     // Through the operators' command (README runbook), exactly as they run it.
     expect(replay(FIXTURE)).toContain('deterministic');
