@@ -59,6 +59,12 @@ const CHECKS: Check[] = [
             AND EXISTS (SELECT 1 FROM wallet_transactions t WHERE t.payment_id = p.id AND t.type = 'PAYMENT')`,
   },
   {
+    // Past its deadline + grace a hold is bookable anyway; its journey's timer converges the row. One
+    // left HELD for long means a journey that can no longer run (stuck on a failing task, or lost).
+    name: 'no hold stays HELD 10 minutes past its deadline (its journey never released it)',
+    sql: `SELECT id, journey_id FROM reservations WHERE status = 'HELD' AND held_until < now() - interval '10 minutes'`,
+  },
+  {
     name: 'a reservation has at most one COMPLETED payment',
     sql: `SELECT reservation_id FROM payments WHERE status = 'COMPLETED' GROUP BY reservation_id HAVING count(*) > 1`,
   },
