@@ -41,10 +41,12 @@ export async function createWorker(deps: WorkerDeps, options: Partial<WorkerOpti
     activities,
     // On SIGTERM the worker stops polling and lets in-flight tasks finish (a rolling restart loses nothing).
     shutdownGraceTime: '10s',
-    // A journey cached on a worker that went away (rolling restart, crash) moves to another after 3 s
-    // instead of the default 10 s, within the API's deadline for a hold. The cost, when a busy worker
-    // is slow to take its sticky task, is a replay of the journey's short history elsewhere.
-    stickyQueueScheduleToStartTimeout: '3s',
+    // A journey cached on a worker that went away (rolling restart, crash) moves to another after 5 s
+    // instead of the default 10 s, so a hold sent meanwhile answers within the API's 10 s deadline
+    // (test/e2e/scale-out.test.ts: with 10 s those holds answered 503). Not shorter: a busy worker's
+    // sticky tasks that wait longer are replayed from full history elsewhere, which a mass expiry
+    // would pay for many times over.
+    stickyQueueScheduleToStartTimeout: '5s',
     ...(options.workflowBundle ? {} : { workflowsPath: require.resolve('../workflows') }),
     plugins,
     ...options,
