@@ -14,9 +14,12 @@ import { requestIdInterceptor } from './temporal-context';
  * as long as the cause lasts: the SDK retries an unreachable server for ~20 s, and an update whose
  * worker or database is down waits until they are back (a hold waited 5 minutes, until the HTTP
  * server gave up, in a PostgreSQL outage). Long enough for a payment's saga on a loaded box (p99
- * ~0.2 s, TOOLCHAIN.md).
+ * ~0.2 s, TOOLCHAIN.md), and longer than a rolling restart delays a hold: a worker stopped with
+ * SIGTERM sits on the journey tasks in its hands for its whole shutdown grace (10 s,
+ * worker/create-worker.ts) before another worker takes them; at 10 s, test/e2e/scale-out.test.ts
+ * saw such holds answer 503 one run in three.
  */
-const TEMPORAL_DEADLINE_MS = 10_000;
+const TEMPORAL_DEADLINE_MS = 15_000;
 const retry = defaultGrpcRetryOptions();
 
 async function main(): Promise<void> {

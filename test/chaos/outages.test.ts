@@ -7,6 +7,7 @@ import { loadConfig } from '../../lib/config';
 import { ApiClient, type Answer, type Fan } from '../support/api-client';
 import { eventually } from '../support/eventually';
 import { startApi, startWorker, type ServiceProcess } from '../support/processes';
+import { journeysThatDoNotReplay } from '../support/replay';
 import { PrivatePostgres, PrivateRedis, PrivateTemporal, type DependencyName, type PrivateService } from '../support/private-services';
 
 /**
@@ -23,8 +24,8 @@ import { PrivatePostgres, PrivateRedis, PrivateTemporal, type DependencyName, ty
 const PRICE = 10_000;
 const HOLD_TTL_SECONDS = 6;
 const HOLD_GRACE_SECONDS = 1;
-/** The API's Temporal deadline (10 s, api/server.ts) and a little: no request waits longer. */
-const ANSWER_BOUND_MS = 12_000;
+/** The API's Temporal deadline (15 s, api/server.ts) and a little: no request waits longer. */
+const ANSWER_BOUND_MS = 17_000;
 /** Once the dependency is back and the API ready, how soon every fan must have paid. */
 const RESUME_WITHIN_MS = 45_000;
 
@@ -231,6 +232,7 @@ describe.each(['postgres', 'redis', 'temporal'] as const)('%s stopped and restar
       },
       { timeoutMs: 30_000, intervalMs: 250 },
     );
+    expect(await journeysThatDoNotReplay(temporal.client, concertId, fans.length)).toEqual([]);
     const [sold] = await db.query(`SELECT count(*)::int AS n FROM seats WHERE schedule_id = $1 AND status = 'SOLD'`, [scheduleId]);
     expect(sold.n).toBe(fans.length);
     expect(await findViolations(db)).toEqual([]);
