@@ -39,7 +39,9 @@ export class LatencyWindow {
     const key = this.key(call, Math.floor(this.now() / 1000));
     const within = LATENCY_BOUNDS_MS.findIndex((bound) => ms <= bound);
     const bucket = within === -1 ? LATENCY_BOUNDS_MS.length - 1 : within;
-    await this.redis.multi().hincrby(key, String(bucket), 1).expire(key, KEEP_SECONDS).exec();
+    // A pipeline, not MULTI: the two commands need one round trip, not atomicity (a histogram whose
+    // EXPIRE was lost would only outlive its window), and MULTI/EXEC adds two commands to every hold.
+    await this.redis.pipeline().hincrby(key, String(bucket), 1).expire(key, KEEP_SECONDS).exec();
   }
 
   /** The p95 of the calls that completed in the last `seconds` seconds (the current one included). */
