@@ -7,6 +7,7 @@ import { defineQueueScripts } from '../queue/scripts';
 import type { AppDeps, AppEnv } from './deps';
 import { swaggerUi } from './docs';
 import { problemOf, problemResponse, toProblem } from './problem';
+import { RateLimited } from './rate-limit';
 import { adminRoutes } from './routes/admin';
 import { catalogRoutes } from './routes/catalog';
 import { paymentRoutes } from './routes/payments';
@@ -70,6 +71,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
 
   app.notFound((c) => problemResponse(c, problemOf('NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`)));
   app.onError((err, c) => {
+    if (err instanceof RateLimited) return problemResponse(c, toProblem(err), { 'Retry-After': String(err.retryAfterSeconds) });
     const problem = toProblem(err);
     if (problem.status >= 500) deps.logger.error({ err, requestId: c.get('requestId') }, 'request failed');
     return problemResponse(c, problem);

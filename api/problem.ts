@@ -29,6 +29,8 @@ const TITLES: Record<ErrorCode, string> = {
   RESERVATION_NOT_PAYABLE: 'The reservation cannot be paid',
   RESERVATION_NOT_HELD: 'The reservation is not held',
   INSUFFICIENT_BALANCE: 'The wallet balance is too low',
+  CONCERT_CANCELLED: 'The concert is cancelled',
+  SOLD_OUT: 'The concert is sold out',
   IDEMPOTENCY_KEY_REUSED: 'The Idempotency-Key was used with another request',
   RATE_LIMITED: 'Too many requests',
   INTERNAL: 'Internal error',

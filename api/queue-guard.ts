@@ -10,15 +10,19 @@ import type { AppEnv } from './deps';
  */
 export function queueToken(room: WaitingRoom, opts: { requireActive: boolean }): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const ticket = await room.lookup(c.req.header('x-queue-token'));
-    if (!ticket) throw new DomainError('QUEUE_TOKEN_INVALID', 'the queue token is missing, malformed or unknown');
-    if (ticket.userId !== c.get('userId')) throw new DomainError('FORBIDDEN', 'the queue token belongs to someone else');
-    if (opts.requireActive && ticket.status !== 'ACTIVE') {
-      throw new DomainError('QUEUE_TOKEN_NOT_ACTIVE', `the queue token is ${ticket.status}`);
-    }
-    c.set('ticket', ticket);
+    c.set('ticket', checkTicket(await room.lookup(c.req.header('x-queue-token')), c.get('userId'), opts));
     await next();
   };
+}
+
+/** The refusals of `queueToken`, for a ticket read by another script (the status poll's). */
+export function checkTicket(ticket: QueueTicket | null, userId: string, opts: { requireActive: boolean }): QueueTicket {
+  if (!ticket) throw new DomainError('QUEUE_TOKEN_INVALID', 'the queue token is missing, malformed or unknown');
+  if (ticket.userId !== userId) throw new DomainError('FORBIDDEN', 'the queue token belongs to someone else');
+  if (opts.requireActive && ticket.status !== 'ACTIVE') {
+    throw new DomainError('QUEUE_TOKEN_NOT_ACTIVE', `the queue token is ${ticket.status}`);
+  }
+  return ticket;
 }
 
 /** A token admits its holder to one concert only. */

@@ -1,44 +1,77 @@
-import type { MiddlewareHandler } from 'hono';
-import type Redis from 'ioredis';
-import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Context } from 'hono';
 import type { Config } from '../lib/config';
+import { DomainError } from '../lib/domain-error';
+import type { RateCount, RateRefusal } from '../queue/waiting-room';
 import { clientAddress } from './client-address';
 import type { AppEnv } from './deps';
-import { problemOf, problemResponse } from './problem';
 
 type Limits = Pick<Config, 'RATE_LIMIT_WINDOW_SECONDS' | 'RATE_LIMIT_PER_USER' | 'RATE_LIMIT_PER_IP' | 'TRUSTED_PROXY_HOPS'>;
 
-/**
- * Refuses a flood of one action with 429 RATE_LIMITED and a `Retry-After`: per authenticated user
- * and per client address (see `clientAddress`), in fixed windows counted in Redis, so a limit holds
- * however many API instances share the traffic. Each count is one Redis script and the two run side
- * by side. A key over its limit is then refused from this instance's memory until its window ends,
- * so a flood stops costing Redis round trips. Runs after `requireUser`.
- */
-export function rateLimit(redis: Redis, action: 'join' | 'poll', limits: Limits): MiddlewareHandler<AppEnv> {
-  const limiter = (scope: string, points: number) =>
-    new RateLimiterRedis({
-      storeClient: redis,
-      keyPrefix: `ratelimit:${action}:${scope}`,
-      points,
-      duration: limits.RATE_LIMIT_WINDOW_SECONDS,
-      inMemoryBlockOnConsumed: points + 1,
-    });
-  const perUser = limiter('user', limits.RATE_LIMIT_PER_USER);
-  const perAddress = limiter('ip', limits.RATE_LIMIT_PER_IP);
+/** Entries kept before expired ones are swept: a flood of distinct addresses cannot grow it unbounded. */
+const MAX_BLOCKS = 10_000;
 
-  return async (c, next) => {
-    const address = clientAddress(c, limits.TRUSTED_PROXY_HOPS);
-    const verdicts = await Promise.allSettled([perUser.consume(c.get('userId')), address ? perAddress.consume(address) : undefined]);
-    const refusals: RateLimiterRes[] = [];
-    for (const verdict of verdicts) {
-      if (verdict.status === 'fulfilled') continue;
-      // The library rejects with its verdict when over the limit, and with an error when Redis failed.
-      if (!(verdict.reason instanceof RateLimiterRes)) throw verdict.reason;
-      refusals.push(verdict.reason);
+/**
+ * The abuse limits of one action (joining, polling): per authenticated user and per client address
+ * (see `clientAddress`), per concert, in fixed windows counted in Redis, so a limit holds however many
+ * API instances share the traffic. The counts are taken by the action's own queue script
+ * (queue/scripts.ts), so a join or a poll stays one Redis round trip. A user or address refused once
+ * is then refused from this process's memory until its window ends, so a flood stops costing Redis
+ * round trips. Excess is answered 429 RATE_LIMITED with a `Retry-After`.
+ */
+export class RateLimit {
+  private readonly blockedUntil = new Map<string, number>();
+
+  constructor(
+    private readonly action: 'join' | 'poll',
+    private readonly limits: Limits,
+  ) {}
+
+  /** What the script counts for this request. */
+  count(c: Context<AppEnv>): RateCount {
+    return {
+      action: this.action,
+      userId: c.get('userId'),
+      address: clientAddress(c, this.limits.TRUSTED_PROXY_HOPS) ?? null,
+      perUser: this.limits.RATE_LIMIT_PER_USER,
+      perAddress: this.limits.RATE_LIMIT_PER_IP,
+      windowMs: this.limits.RATE_LIMIT_WINDOW_SECONDS * 1000,
+    };
+  }
+
+  /** Milliseconds this process still refuses the request's user or address for, if any. */
+  blockedFor(concertId: string, count: RateCount, nowMs = Date.now()): number | null {
+    let until = this.blockedUntil.get(this.key(concertId, 'user', count.userId)) ?? 0;
+    if (count.address) until = Math.max(until, this.blockedUntil.get(this.key(concertId, 'ip', count.address)) ?? 0);
+    return until > nowMs ? until - nowMs : null;
+  }
+
+  /** The 429 for a refused request; remembers each exceeded limit until its window ends. */
+  refuse(concertId: string, count: RateCount, refused: RateRefusal, nowMs = Date.now()): RateLimited {
+    if (this.blockedUntil.size >= MAX_BLOCKS) {
+      for (const [key, until] of this.blockedUntil) if (until <= nowMs) this.blockedUntil.delete(key);
+      if (this.blockedUntil.size >= MAX_BLOCKS) this.blockedUntil.clear();
     }
-    if (refusals.length === 0) return next();
-    const retryAfter = Math.max(1, ...refusals.map((r) => Math.ceil(r.msBeforeNext / 1000)));
-    return problemResponse(c, problemOf('RATE_LIMITED', `too many ${action} requests: retry after ${retryAfter} s`), { 'Retry-After': String(retryAfter) });
-  };
+    if (refused.userWaitMs !== undefined) this.blockedUntil.set(this.key(concertId, 'user', count.userId), nowMs + refused.userWaitMs);
+    if (refused.addressWaitMs !== undefined && count.address) this.blockedUntil.set(this.key(concertId, 'ip', count.address), nowMs + refused.addressWaitMs);
+    return this.refusal(Math.max(refused.userWaitMs ?? 0, refused.addressWaitMs ?? 0));
+  }
+
+  refusal(retryAfterMs: number): RateLimited {
+    return new RateLimited(this.action, retryAfterMs);
+  }
+
+  private key(concertId: string, scope: 'user' | 'ip', id: string): string {
+    return `${concertId} ${scope} ${id}`;
+  }
+}
+
+/** A refusal over a rate limit: the app answers it 429 problem+json with `Retry-After` (whole seconds, at least 1). */
+export class RateLimited extends DomainError {
+  readonly retryAfterSeconds: number;
+
+  constructor(action: string, retryAfterMs: number) {
+    const retryAfter = Math.max(1, Math.ceil(retryAfterMs / 1000));
+    super('RATE_LIMITED', `too many ${action} requests: retry after ${retryAfter} s`);
+    this.retryAfterSeconds = retryAfter;
+  }
 }

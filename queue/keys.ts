@@ -18,6 +18,8 @@ export const queueKeys = (concertId: string) => {
     seq: `${prefix}seq`,
     /** Admission settings mirrored from the controller, for ETAs without a Temporal call. */
     settings: `${prefix}settings`,
+    /** Set when the concert's queue is closed for good: holds the reason (CANCELLED, later SOLD_OUT). */
+    closed: `${prefix}closed`,
     /** The user's current token (its secret part). */
     fan: (userId: string) => `${prefix}fan:${userId}`,
     /** Hash of one token: userId, arrival, status, activeUntil. */
@@ -26,5 +28,10 @@ export const queueKeys = (concertId: string) => {
     batch: (tickId: string) => `${prefix}batch:${tickId}`,
     /** The seat gate: holds the reservation id of the only contender let through. */
     seatGate: (scheduleId: string, seatNumber: number) => `${prefix}gate:${scheduleId}:${seatNumber}`,
+    /**
+     * A fixed-window rate-limit counter of one action (join, poll) for one user or one client address,
+     * in the concert's slot so that the join and status scripts count it in the same round trip.
+     */
+    rateCounter: (action: string, scope: 'user' | 'ip', id: string) => `${prefix}rate:${action}:${scope}:${id}`,
   };
 };

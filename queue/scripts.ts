@@ -5,9 +5,40 @@ import type { Result } from 'ioredis';
  * The waiting room's Lua scripts. Each runs atomically on the concert's slot; keys derived inside a
  * script (a token's hash from the fan's pointer) carry the same hash tag, so they live in that slot.
  */
-const JOIN = `
--- KEYS: fan, waiting, active, seq, settings · ARGV: userId, newSecret, nowMs, prefix
--- returns created, secret, status, position, arrival, activeUntil, waitingCount, admitPerSecond
+/**
+ * Fixed-window rate-limit counters, counted inside the join and status scripts so that a join or a
+ * poll costs one Redis round trip, limits included. A limit of 0 means "not counted here" (no
+ * address known, or already counted by COUNT_ARRIVAL). Every request counts, refused or not, so a
+ * flood stays refused until it stops. Returns, per limit, the milliseconds until its window ends when
+ * it is exceeded, else -1.
+ */
+const RATE_LIMITS = `
+local function overLimit(key, limit, windowMs)
+  if limit <= 0 then return -1 end
+  local n = redis.call('INCR', key)
+  if n == 1 then redis.call('PEXPIRE', key, windowMs) end
+  if n <= limit then return -1 end
+  local ttl = redis.call('PTTL', key)
+  if ttl < 0 then
+    redis.call('PEXPIRE', key, windowMs)
+    ttl = windowMs
+  end
+  return ttl
+end
+local function refusedFor(userKey, userLimit, addressKey, addressLimit, windowMs)
+  return overLimit(userKey, tonumber(userLimit), tonumber(windowMs)), overLimit(addressKey, tonumber(addressLimit), tonumber(windowMs))
+end
+`;
+
+const JOIN = `${RATE_LIMITS}
+-- KEYS: fan, waiting, active, seq, settings, closed, userCounter, addressCounter
+-- ARGV: userId, newSecret, nowMs, prefix, userLimit, addressLimit, windowMs
+-- returns {'RATE_LIMITED', userWaitMs, addressWaitMs} | {'CLOSED', reason}
+--       | {'OK', created, secret, status, position, arrival, activeUntil, waitingCount, admitPerSecond}
+local userWait, addressWait = refusedFor(KEYS[7], ARGV[5], KEYS[8], ARGV[6], ARGV[7])
+if userWait >= 0 or addressWait >= 0 then return {'RATE_LIMITED', userWait, addressWait} end
+local reason = redis.call('GET', KEYS[6])
+if reason then return {'CLOSED', reason} end
 local rate = redis.call('HGET', KEYS[5], 'admitPerSecond') or ''
 local current = redis.call('GET', KEYS[1])
 if current then
@@ -15,28 +46,48 @@ if current then
   local t = redis.call('HMGET', tokenKey, 'status', 'activeUntil', 'arrival')
   if t[1] == 'WAITING' then
     local rank = redis.call('ZRANK', KEYS[2], ARGV[1])
-    if rank then return {0, current, 'WAITING', rank + 1, t[3], '0', redis.call('ZCARD', KEYS[2]), rate} end
+    if rank then return {'OK', 0, current, 'WAITING', rank + 1, t[3], '0', redis.call('ZCARD', KEYS[2]), rate} end
   elseif t[1] == 'ACTIVE' and tonumber(t[2]) > tonumber(ARGV[3]) then
-    return {0, current, 'ACTIVE', 0, t[3], t[2], redis.call('ZCARD', KEYS[2]), rate}
+    return {'OK', 0, current, 'ACTIVE', 0, t[3], t[2], redis.call('ZCARD', KEYS[2]), rate}
   end
 end
+-- A new arrival: a fresh token at the back of the queue.
 local arrival = redis.call('INCR', KEYS[4])
 redis.call('HSET', ARGV[4] .. 'token:' .. ARGV[2], 'userId', ARGV[1], 'arrival', arrival, 'status', 'WAITING', 'joinedAt', ARGV[3])
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], arrival, ARGV[1])
-return {1, ARGV[2], 'WAITING', redis.call('ZRANK', KEYS[2], ARGV[1]) + 1, tostring(arrival), '0', redis.call('ZCARD', KEYS[2]), rate}
+return {'OK', 1, ARGV[2], 'WAITING', redis.call('ZRANK', KEYS[2], ARGV[1]) + 1, tostring(arrival), '0', redis.call('ZCARD', KEYS[2]), rate}
 `;
 
-const STATUS = `
--- KEYS: token, waiting, settings · returns userId, status, arrival, activeUntil, position, waitingCount, admitPerSecond
+const COUNT_ARRIVAL = `${RATE_LIMITS}
+-- KEYS: userCounter, addressCounter · ARGV: userLimit, addressLimit, windowMs · returns {userWaitMs, addressWaitMs}
+local userWait, addressWait = refusedFor(KEYS[1], ARGV[1], KEYS[2], ARGV[2], ARGV[3])
+return {userWait, addressWait}
+`;
+
+const STATUS = `${RATE_LIMITS}
+-- KEYS: token, waiting, settings, closed, userCounter, addressCounter · ARGV: userLimit, addressLimit, windowMs
+-- returns {'RATE_LIMITED', userWaitMs, addressWaitMs} | false (unknown token)
+--       | {'OK', userId, status, arrival, activeUntil, position, waitingCount, admitPerSecond}
+-- A waiting fan of a closed queue reads the reason as its status and leaves the waiting set.
+local userWait, addressWait = refusedFor(KEYS[5], ARGV[1], KEYS[6], ARGV[2], ARGV[3])
+if userWait >= 0 or addressWait >= 0 then return {'RATE_LIMITED', userWait, addressWait} end
 local t = redis.call('HMGET', KEYS[1], 'userId', 'status', 'arrival', 'activeUntil')
 if not t[1] then return false end
 local position = 0
 if t[2] == 'WAITING' then
-  local rank = redis.call('ZRANK', KEYS[2], t[1])
-  if rank then position = rank + 1 end
+  local reason = redis.call('GET', KEYS[4])
+  if reason then
+    redis.call('ZREM', KEYS[2], t[1])
+    redis.call('HSET', KEYS[1], 'status', reason)
+    redis.call('EXPIRE', KEYS[1], 86400)
+    t[2] = reason
+  else
+    local rank = redis.call('ZRANK', KEYS[2], t[1])
+    if rank then position = rank + 1 end
+  end
 end
-return {t[1], t[2], t[3], t[4] or '0', position, redis.call('ZCARD', KEYS[2]), redis.call('HGET', KEYS[3], 'admitPerSecond') or ''}
+return {'OK', t[1], t[2], t[3], t[4] or '0', position, redis.call('ZCARD', KEYS[2]), redis.call('HGET', KEYS[3], 'admitPerSecond') or ''}
 `;
 
 const LEAVE_WAITING = `
@@ -109,8 +160,15 @@ return 1
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    ovJoin(fan: string, waiting: string, active: string, seq: string, settings: string, userId: string, secret: string, nowMs: number, prefix: string): Result<[number, string, string, number, string, string, number, string], Context>;
-    ovStatus(token: string, waiting: string, settings: string): Result<[string, string, string, string, number, number, string] | null, Context>;
+    ovJoin(
+      fan: string, waiting: string, active: string, seq: string, settings: string, closed: string, userCounter: string, addressCounter: string,
+      userId: string, secret: string, nowMs: number, prefix: string, userLimit: number, addressLimit: number, windowMs: number,
+    ): Result<['RATE_LIMITED', number, number] | ['CLOSED', string] | ['OK', number, string, string, number, string, string, number, string], Context>;
+    ovCountArrival(userCounter: string, addressCounter: string, userLimit: number, addressLimit: number, windowMs: number): Result<[number, number], Context>;
+    ovStatus(
+      token: string, waiting: string, settings: string, closed: string, userCounter: string, addressCounter: string,
+      userLimit: number, addressLimit: number, windowMs: number,
+    ): Result<['RATE_LIMITED', number, number] | ['OK', string, string, string, string, number, number, string] | null, Context>;
     ovLeaveWaiting(token: string, waiting: string, userId: string): Result<string | null, Context>;
     ovAdmit(waiting: string, active: string, batch: string, settings: string, nowMs: number, maxBatch: number, maxActive: number, activeTtlMs: number, prefix: string, batchTtlSeconds: number, admitPerSecond: number, paused: number): Result<string, Context>;
     ovEndSession(token: string, active: string, fan: string, userId: string, secret: string, finalStatus: string): Result<string | null, Context>;
@@ -121,8 +179,9 @@ declare module 'ioredis' {
 
 /** Registers the scripts on a client (EVALSHA with automatic fallback to EVAL, by ioredis). */
 export function defineQueueScripts(redis: Redis): Redis {
-  redis.defineCommand('ovJoin', { numberOfKeys: 5, lua: JOIN });
-  redis.defineCommand('ovStatus', { numberOfKeys: 3, lua: STATUS });
+  redis.defineCommand('ovJoin', { numberOfKeys: 8, lua: JOIN });
+  redis.defineCommand('ovCountArrival', { numberOfKeys: 2, lua: COUNT_ARRIVAL });
+  redis.defineCommand('ovStatus', { numberOfKeys: 6, lua: STATUS });
   redis.defineCommand('ovLeaveWaiting', { numberOfKeys: 2, lua: LEAVE_WAITING });
   redis.defineCommand('ovAdmit', { numberOfKeys: 4, lua: ADMIT });
   redis.defineCommand('ovEndSession', { numberOfKeys: 3, lua: END_SESSION });

@@ -1,8 +1,39 @@
 import type Redis from 'ioredis';
+import { DomainError } from '../lib/domain-error';
 import { queueKeys } from './keys';
 import { formatToken, newTokenSecret, parseToken } from './token';
 
-export type TokenStatus = 'WAITING' | 'ACTIVE' | 'EXPIRED' | 'COMPLETED' | 'LEFT';
+/** Why a concert's queue is closed for good. */
+export type ClosedReason = 'CANCELLED' | 'SOLD_OUT';
+
+/** A waiting fan of a closed queue reads the reason as the token's status. */
+export type TokenStatus = 'WAITING' | 'ACTIVE' | 'EXPIRED' | 'COMPLETED' | 'LEFT' | ClosedReason;
+
+/**
+ * One request counted against the rate limits of an action, per user and per client address, in
+ * fixed windows kept in the concert's slot (so a limit is per concert). A limit of 0 is not counted.
+ */
+export interface RateCount {
+  action: 'join' | 'poll';
+  userId: string;
+  address: string | null;
+  perUser: number;
+  perAddress: number;
+  windowMs: number;
+}
+
+/** A request over a limit: for each exceeded limit, the milliseconds until its window ends. */
+export interface RateRefusal {
+  kind: 'rate-limited';
+  userWaitMs?: number;
+  addressWaitMs?: number;
+}
+
+export type Arrival = { kind: 'joined'; ticket: QueueTicket & { created: boolean } } | { kind: 'closed'; reason: ClosedReason } | RateRefusal;
+
+export type Poll = { kind: 'ticket'; ticket: QueueTicket | null } | RateRefusal;
+
+const NOT_COUNTED = { userCounter: 'none', addressCounter: 'none', perUser: 0, perAddress: 0, windowMs: 0 };
 
 export interface QueueTicket {
   token: string;
@@ -42,12 +73,28 @@ export class WaitingRoom {
 
   /** Idempotent per user and concert: a live token is returned as it is (created = false). */
   async join(concertId: string, userId: string, nowMs = Date.now()): Promise<QueueTicket & { created: boolean }> {
+    const outcome = await this.arrive(concertId, userId, null, nowMs);
+    if (outcome.kind === 'closed') throw closedError(outcome.reason);
+    if (outcome.kind === 'rate-limited') throw new Error('unreachable: an uncounted join was rate limited');
+    return outcome.ticket;
+  }
+
+  /**
+   * A join counted against the rate limits, in one round trip: the counts, the queue's closed flag,
+   * the join itself, the queue's length and its admission rate, atomically. Nobody joins a closed
+   * queue; a refused join changes nothing but the counts.
+   */
+  async arrive(concertId: string, userId: string, count: RateCount | null, nowMs = Date.now()): Promise<Arrival> {
     const k = queueKeys(concertId);
-    // One round trip: the join, the queue's length and its admission rate, atomically.
-    const [created, secret, status, position, arrival, activeUntil, waiting, rate] = await this.redis.ovJoin(
-      k.fan(userId), k.waiting, k.active, k.seq, k.settings, userId, newTokenSecret(), nowMs, k.prefix,
+    const c = counters(k, count);
+    const reply = await this.redis.ovJoin(
+      k.fan(userId), k.waiting, k.active, k.seq, k.settings, k.closed, c.userCounter, c.addressCounter,
+      userId, newTokenSecret(), nowMs, k.prefix, c.perUser, c.perAddress, c.windowMs,
     );
-    return {
+    if (reply[0] === 'RATE_LIMITED') return refusal(reply[1], reply[2]);
+    if (reply[0] === 'CLOSED') return { kind: 'closed', reason: reply[1] as ClosedReason };
+    const [, created, secret, status, position, arrival, activeUntil, waiting, rate] = reply;
+    return { kind: 'joined', ticket: {
       created: Number(created) === 1,
       token: formatToken(concertId, secret),
       concertId,
@@ -58,7 +105,22 @@ export class WaitingRoom {
       activeUntil: Number(activeUntil) > 0 ? Number(activeUntil) : undefined,
       waiting: Number(waiting),
       admitPerSecond: rate ? Number(rate) : undefined,
-    };
+    } };
+  }
+
+  /**
+   * Counts a join against the rate limits without joining (for a concert the caller must first
+   * check exists). Returns the refusal when over a limit, else null.
+   */
+  async countArrival(concertId: string, count: RateCount): Promise<RateRefusal | null> {
+    const c = counters(queueKeys(concertId), count);
+    const [userWait, addressWait] = await this.redis.ovCountArrival(c.userCounter, c.addressCounter, c.perUser, c.perAddress, c.windowMs);
+    return Number(userWait) >= 0 || Number(addressWait) >= 0 ? refusal(userWait, addressWait) : null;
+  }
+
+  /** Closes the concert's queue for good: nobody joins any more, and waiting fans read the reason. */
+  async close(concertId: string, reason: ClosedReason): Promise<void> {
+    await this.redis.set(queueKeys(concertId).closed, reason);
   }
 
   /**
@@ -66,15 +128,23 @@ export class WaitingRoom {
    * whose window has ended reads EXPIRED, even before the journey's timer has fired.
    */
   async lookup(token: string | undefined | null, nowMs = Date.now()): Promise<QueueTicket | null> {
+    const polled = await this.poll(token, null, nowMs);
+    return polled.kind === 'ticket' ? polled.ticket : null;
+  }
+
+  /** `lookup`, counted against the rate limits in the same round trip. A malformed token is not counted. */
+  async poll(token: string | undefined | null, count: RateCount | null, nowMs = Date.now()): Promise<Poll> {
     const parsed = parseToken(token);
-    if (!parsed) return null;
+    if (!parsed) return { kind: 'ticket', ticket: null };
     const k = queueKeys(parsed.concertId);
-    const row = await this.redis.ovStatus(k.token(parsed.secret), k.waiting, k.settings);
-    if (!row) return null;
-    const [userId, storedStatus, arrival, activeUntil, position, waiting, rate] = row;
+    const c = counters(k, count);
+    const row = await this.redis.ovStatus(k.token(parsed.secret), k.waiting, k.settings, k.closed, c.userCounter, c.addressCounter, c.perUser, c.perAddress, c.windowMs);
+    if (!row) return { kind: 'ticket', ticket: null };
+    if (row[0] === 'RATE_LIMITED') return refusal(row[1], row[2]);
+    const [, userId, storedStatus, arrival, activeUntil, position, waiting, rate] = row;
     const until = Number(activeUntil);
     const status: TokenStatus = storedStatus === 'ACTIVE' && until <= nowMs ? 'EXPIRED' : (storedStatus as TokenStatus);
-    return {
+    return { kind: 'ticket', ticket: {
       token: token as string,
       concertId: parsed.concertId,
       userId,
@@ -84,7 +154,7 @@ export class WaitingRoom {
       activeUntil: until > 0 ? until : undefined,
       waiting: Number(waiting),
       admitPerSecond: rate ? Number(rate) : undefined,
-    };
+    } };
   }
 
   /** A waiting fan leaves the queue. Returns the token's status after the call. */
@@ -125,7 +195,7 @@ export class WaitingRoom {
   }
 
   /** Ends an active session (COMPLETED, LEFT or EXPIRED) and frees its place in the active set. */
-  async endSession(token: string, userId: string, finalStatus: Exclude<TokenStatus, 'WAITING' | 'ACTIVE'>): Promise<TokenStatus | null> {
+  async endSession(token: string, userId: string, finalStatus: 'EXPIRED' | 'COMPLETED' | 'LEFT'): Promise<TokenStatus | null> {
     const parsed = parseToken(token);
     if (!parsed) return null;
     const k = queueKeys(parsed.concertId);
@@ -140,4 +210,28 @@ export class WaitingRoom {
     ]);
     return { waiting, active };
   }
+}
+
+/** The refusal of a join to a closed queue (409). */
+export function closedError(reason: ClosedReason): DomainError {
+  return reason === 'CANCELLED'
+    ? new DomainError('CONCERT_CANCELLED', 'the concert is cancelled: its queue is closed')
+    : new DomainError('SOLD_OUT', 'the concert is sold out: its queue is closed');
+}
+
+function refusal(userWait: number | string, addressWait: number | string): RateRefusal {
+  const [user, address] = [Number(userWait), Number(addressWait)];
+  return { kind: 'rate-limited', ...(user >= 0 ? { userWaitMs: user } : {}), ...(address >= 0 ? { addressWaitMs: address } : {}) };
+}
+
+function counters(k: ReturnType<typeof queueKeys>, count: RateCount | null) {
+  if (!count) return { ...NOT_COUNTED, userCounter: k.prefix + NOT_COUNTED.userCounter, addressCounter: k.prefix + NOT_COUNTED.addressCounter };
+  return {
+    userCounter: k.rateCounter(count.action, 'user', count.userId),
+    // A script's keys all live in the concert's slot, so an unknown address still names a key there.
+    addressCounter: count.address ? k.rateCounter(count.action, 'ip', count.address) : k.prefix + NOT_COUNTED.addressCounter,
+    perUser: count.perUser,
+    perAddress: count.address ? count.perAddress : 0,
+    windowMs: count.windowMs,
+  };
 }

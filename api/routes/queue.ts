@@ -2,12 +2,13 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { CatalogStore } from '../../db/stores/catalog';
 import { DomainError } from '../../lib/domain-error';
 import { Journeys } from '../../lib/journeys';
+import { parseToken } from '../../queue/token';
 import { etaSeconds, retryAfterSeconds } from '../../queue/poll-interval';
-import { WaitingRoom, type QueueTicket } from '../../queue/waiting-room';
+import { closedError, WaitingRoom, type QueueTicket } from '../../queue/waiting-room';
 import { requireUser } from '../auth';
 import type { AppDeps } from '../deps';
-import { queueToken } from '../queue-guard';
-import { rateLimit } from '../rate-limit';
+import { checkTicket, queueToken } from '../queue-guard';
+import { RateLimit } from '../rate-limit';
 import { router } from '../router';
 import { bearer, bearerAndQueueToken, problems, rateLimited, Uuid } from '../schemas';
 
@@ -15,7 +16,9 @@ const Ticket = z
   .object({
     token: z.string(),
     concertId: z.string(),
-    status: z.enum(['WAITING', 'ACTIVE', 'EXPIRED', 'COMPLETED', 'LEFT']),
+    status: z.enum(['WAITING', 'ACTIVE', 'EXPIRED', 'COMPLETED', 'LEFT', 'CANCELLED', 'SOLD_OUT']).openapi({
+      description: 'CANCELLED or SOLD_OUT: the concert’s queue closed while this fan waited; the fan has left the queue',
+    }),
     position: z.number().int().openapi({ description: '1-based among those waiting; 0 once active' }),
     etaSeconds: z.number().int(),
     activeUntil: z.string().optional(),
@@ -28,12 +31,13 @@ const join = createRoute({
   path: '/concerts/{concertId}/queue-tokens',
   tags: ['Queue'],
   summary: 'Join the concert’s waiting queue (or get my live token back)',
+  description: 'A closed queue joins nobody: 409 `CONCERT_CANCELLED` (the concert is cancelled) or `SOLD_OUT`.',
   security: bearer,
   request: { params: z.object({ concertId: Uuid }) },
   responses: {
     201: { description: 'A new token', content: json },
     200: { description: 'My live token, unchanged', content: json },
-    ...problems(400, 401, 404, 413, 503),
+    ...problems(400, 401, 404, 409, 413, 503),
     ...rateLimited,
   },
 });
@@ -80,24 +84,45 @@ export function queueRoutes(deps: AppDeps) {
     };
   };
 
-  // Joining and polling are the endpoints a rush hammers: both are rate-limited (see rate-limit.ts).
-  app.use('/concerts/:concertId/queue-tokens', auth, rateLimit(deps.redis, 'join', deps.config));
+  // Joining and polling are the endpoints a rush hammers: both are rate-limited (see rate-limit.ts),
+  // the limits counted by the join and status scripts themselves, so each is one Redis round trip.
+  const joinLimit = new RateLimit('join', deps.config);
+  const pollLimit = new RateLimit('poll', deps.config);
+  app.use('/concerts/:concertId/queue-tokens', auth);
   app.use('/queue-tokens/current', auth);
-  app.on('GET', '/queue-tokens/current', rateLimit(deps.redis, 'poll', deps.config));
-  app.use('/queue-tokens/current', queueToken(room, { requireActive: false }));
+  app.on('DELETE', '/queue-tokens/current', queueToken(room, { requireActive: false }));
 
   return app
     .openapi(join, async (c) => {
       const { concertId } = c.req.valid('param');
+      const count = joinLimit.count(c);
+      const blocked = joinLimit.blockedFor(concertId, count);
+      if (blocked !== null) throw joinLimit.refusal(blocked);
+      let counted = count;
       if (!knownConcerts.has(concertId)) {
+        // First sight of this concert in this process: count the join before asking PostgreSQL
+        // (a flood of unknown ids stays limited), then join without counting it twice.
+        const refused = await room.countArrival(concertId, count);
+        if (refused) throw joinLimit.refuse(concertId, count, refused);
         if (!(await catalog.concertExists(concertId))) throw new DomainError('NOT_FOUND', 'no such concert');
         knownConcerts.add(concertId);
+        counted = { ...count, perUser: 0, perAddress: 0 };
       }
-      const ticket = await room.join(concertId, c.get('userId'));
-      return c.json(view(ticket), ticket.created ? 201 : 200);
+      const outcome = await room.arrive(concertId, c.get('userId'), counted);
+      if (outcome.kind === 'rate-limited') throw joinLimit.refuse(concertId, count, outcome);
+      if (outcome.kind === 'closed') throw closedError(outcome.reason);
+      return c.json(view(outcome.ticket), outcome.ticket.created ? 201 : 200);
     })
     .openapi(current, async (c) => {
-      const ticket = c.get('ticket');
+      // The token check and the poll's rate limits in one script (queue-guard.ts checks the answer).
+      const token = c.req.header('x-queue-token');
+      const concertId = parseToken(token)?.concertId;
+      const count = pollLimit.count(c);
+      const blocked = concertId ? pollLimit.blockedFor(concertId, count) : null;
+      if (blocked !== null) throw pollLimit.refusal(blocked);
+      const polled = await room.poll(token, count);
+      if (polled.kind === 'rate-limited') throw pollLimit.refuse(concertId!, count, polled);
+      const ticket = checkTicket(polled.ticket, c.get('userId'), { requireActive: false });
       const body = view(ticket);
       if (ticket.status === 'WAITING') {
         const retryAfter = retryAfterSeconds(ticket.position, ticket.waiting, body.etaSeconds, deps.config.QUEUE_POLL_BUDGET_PER_SECOND);

@@ -9,6 +9,7 @@ import { createLogger } from '../../lib/logger';
 import { createRedis, redisReady, type Redis } from '../../lib/redis';
 import type { Fan } from '../support/api-client';
 import { startStack, type Stack } from '../support/stack';
+import { WaitingRoom } from '../../queue/waiting-room';
 import { createOpenConcert, stores } from './fixtures';
 
 /**
@@ -182,5 +183,24 @@ describe('rate limits on joining and status polling', () => {
     expectRateLimited(refused!);
     await new Promise((resolve) => setTimeout(resolve, Number(refused!.headers['retry-after']) * 1000));
     expect((await join(short, fan, from)).status).toBe(200);
+  });
+});
+
+describe('a closed queue', () => {
+  it('answers a join 409 problem+json CONCERT_CANCELLED, and a waiting fan’s poll reads CANCELLED', async () => {
+    const { concertId: closing } = await createOpenConcert(stores(stack.db), 5, 1_000);
+    const [waiter, late] = [await stack.api.newFan('waiter'), await stack.api.newFan('late')];
+    const from = freshAddress();
+    const joined = await send(a, 'POST', `/concerts/${closing}/queue-tokens`, { fan: waiter, from });
+    expect(joined.status).toBe(201);
+    await new WaitingRoom(clients[0]).close(closing, 'CANCELLED');
+
+    const refused = await send(b, 'POST', `/concerts/${closing}/queue-tokens`, { fan: late, from });
+    expect(refused.status).toBe(409);
+    expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(refused.body).toMatchObject({ status: 409, code: 'CONCERT_CANCELLED' });
+    const polled = await send(a, 'GET', '/queue-tokens/current', { fan: waiter, from, headers: { 'x-queue-token': joined.body.token } });
+    expect(polled.status).toBe(200);
+    expect(polled.body).toMatchObject({ status: 'CANCELLED', position: 0 });
   });
 });

@@ -334,3 +334,56 @@ describe('admission ticks', () => {
     expect(next.admitted.map((f) => f.userId)).toEqual(['next']);
   });
 });
+
+describe('a closed queue', () => {
+  it('joins nobody once closed, and tells why', async () => {
+    const concertId = newConcert();
+    await room.join(concertId, 'early');
+    await room.close(concertId, 'CANCELLED');
+    expect(await room.arrive(concertId, 'late', null)).toEqual({ kind: 'closed', reason: 'CANCELLED' });
+    // A fan who already holds a token is not handed it back either: the queue is over.
+    expect(await room.arrive(concertId, 'early', null)).toEqual({ kind: 'closed', reason: 'CANCELLED' });
+    await expect(room.join(concertId, 'late')).rejects.toMatchObject({ code: 'CONCERT_CANCELLED', status: 409 });
+    expect(await redis.exists(queueKeys(concertId).fan('late'))).toBe(0);
+  });
+
+  it('turns a waiting fan’s status into the reason, with no position, and takes the fan out of the waiting set', async () => {
+    const concertId = newConcert();
+    const [first, second] = await joinAll(concertId, ['first', 'second']);
+    await room.admit(concertId, { tickId: 't1', maxBatch: 1, maxActive: 10, activeTtlMs: 60_000, admitPerSecond: 1, paused: false });
+    await room.close(concertId, 'SOLD_OUT');
+    expect(await mustLookup(second.token)).toMatchObject({ status: 'SOLD_OUT', position: 0 });
+    expect(await redis.zscore(queueKeys(concertId).waiting, 'second')).toBeNull();
+    // It stays so on every later read, and an admitted fan keeps the window it was given.
+    expect(await mustLookup(second.token)).toMatchObject({ status: 'SOLD_OUT', position: 0 });
+    expect(await mustLookup(first.token)).toMatchObject({ status: 'ACTIVE' });
+    await expect(room.join(concertId, 'third')).rejects.toMatchObject({ code: 'SOLD_OUT', status: 409 });
+  });
+});
+
+describe('rate limits counted by the join and status scripts', () => {
+  const limits = (action: 'join' | 'poll', address: string | null) => ({ action, userId: 'u', address, perUser: 3, perAddress: 4, windowMs: 30_000 });
+
+  it('refuse a user over the limit with the wait until the window ends, and change nothing else', async () => {
+    const concertId = newConcert();
+    const outcomes = [];
+    for (let i = 0; i < 4; i++) outcomes.push(await room.arrive(concertId, 'u', limits('join', null)));
+    expect(outcomes.slice(0, 3).map((o) => o.kind)).toEqual(['joined', 'joined', 'joined']);
+    expect(outcomes[3]).toEqual({ kind: 'rate-limited', userWaitMs: expect.any(Number) });
+    const wait = (outcomes[3] as { userWaitMs: number }).userWaitMs;
+    expect(wait).toBeGreaterThan(0);
+    expect(wait).toBeLessThanOrEqual(30_000);
+    expect(await redis.zcard(queueKeys(concertId).waiting)).toBe(1);
+  });
+
+  it('count polls apart from joins, and per address across users', async () => {
+    const concertId = newConcert();
+    const ticket = await room.join(concertId, 'u');
+    const polls = [];
+    for (let i = 0; i < 5; i++) polls.push(await room.poll(ticket.token, { ...limits('poll', '10.1.2.3'), perUser: 100 }));
+    expect(polls.slice(0, 4).map((p) => p.kind)).toEqual(['ticket', 'ticket', 'ticket', 'ticket']);
+    expect(polls[4]).toEqual({ kind: 'rate-limited', addressWaitMs: expect.any(Number) });
+    // Uncounted reads (the other routes' token checks) are not limited.
+    expect(await mustLookup(ticket.token)).toMatchObject({ status: 'WAITING', position: 1 });
+  });
+});
