@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { httpInstrumentationMiddleware } from '@hono/otel';
 import { bodyLimit } from 'hono/body-limit';
-import { contextStorage } from 'hono/context-storage';
 import { defineQueueScripts } from '../queue/scripts';
 import type { AppDeps, AppEnv } from './deps';
 import { swaggerUi } from './docs';
 import { problemOf, problemResponse, toProblem } from './problem';
 import { RateLimited } from './rate-limit';
+import { temporalScope } from './temporal-context';
 import { adminRoutes } from './routes/admin';
 import { catalogRoutes } from './routes/catalog';
 import { paymentRoutes } from './routes/payments';
@@ -25,9 +25,6 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   defineQueueScripts(deps.redis);
   const app = new OpenAPIHono<AppEnv>();
 
-  // The request's context stays reachable across awaits: the Temporal client's interceptor reads the
-  // request id from it (temporal-context.ts).
-  app.use('*', contextStorage());
   if (deps.tracing) app.use('*', httpInstrumentationMiddleware({ serviceName: 'ovation-api' }));
   // Request id (accepted from the caller when sane, else generated), one log line and metrics per request.
   app.use('*', async (c, next) => {
@@ -39,21 +36,29 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     await next();
     const seconds = (performance.now() - started) / 1000;
     const route = c.req.routePath && c.req.routePath !== '/*' ? c.req.routePath : 'unmatched';
-    const labels = { method: c.req.method, route, status: String(c.res.status) };
-    deps.metrics.httpRequests.inc(labels);
-    deps.metrics.httpDuration.observe(labels, seconds);
-    deps.logger.info({ requestId, method: c.req.method, route, path: c.req.path, status: c.res.status, ms: Math.round(seconds * 1000) }, 'request');
+    const series = deps.metrics.httpSeries(c.req.method, route, c.res.status);
+    series.requests.inc();
+    series.duration.observe(seconds);
+    if (deps.logger.isLevelEnabled('info')) {
+      deps.logger.info({ requestId, method: c.req.method, route, path: c.req.path, status: c.res.status, ms: Math.round(seconds * 1000) }, 'request');
+    }
   });
-  // Not on requests that say they carry no body (`Content-Length: 0`, or a GET/HEAD with neither a
-  // length nor a streamed body): there the limit makes the server build a body stream for nothing
-  // (13 % of the API's CPU on the polling path, 19 % on the join path, a bodiless POST; measured).
-  const limitBody = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => problemResponse(c, problemOf('VALIDATION_FAILED', `the body exceeds ${MAX_BODY_BYTES} bytes`, 413)) });
+  // The body limit reads the body as a stream, which makes the server build a web Request for it: only
+  // a chunked body needs that. A request with neither Content-Length nor Transfer-Encoding has no body
+  // (RFC 9112 §6.3), whatever its method (a join is a bodiless POST, sent without a length by most
+  // clients); with a Content-Length the number is compared (Node's parser holds the body to it).
+  const tooLarge = (c: Parameters<typeof problemResponse>[0]) => problemResponse(c, problemOf('VALIDATION_FAILED', `the body exceeds ${MAX_BODY_BYTES} bytes`, 413));
+  const limitChunkedBody = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge });
   app.use('*', (c, next) => {
     const length = c.req.header('content-length');
-    const readOnly = c.req.method === 'GET' || c.req.method === 'HEAD';
-    const bodiless = length === '0' || (readOnly && length === undefined && c.req.header('transfer-encoding') === undefined);
-    return bodiless ? next() : limitBody(c, next);
+    if (length !== undefined) return Number(length) > MAX_BODY_BYTES ? Promise.resolve(tooLarge(c)) : next();
+    return c.req.header('transfer-encoding') === undefined ? next() : limitChunkedBody(c, next);
   });
+  // Only the routes that call Temporal run in its deadline and carry the request id to it.
+  const temporal = temporalScope(deps.temporal);
+  app.on(['POST'], ['/reservations', '/payments'], temporal);
+  app.on(['DELETE'], ['/reservations/*', '/queue-tokens/current'], temporal);
+  app.use('/admin/*', temporal);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'Bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
   app.openAPIRegistry.registerComponent('securitySchemes', 'QueueToken', { type: 'apiKey', in: 'header', name: 'X-Queue-Token' });

@@ -1,21 +1,37 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { Headers } from '@temporalio/common';
-import type { WorkflowClientInterceptor } from '@temporalio/client';
-import { getContext } from 'hono/context-storage';
+import type { Client, WorkflowClientInterceptor } from '@temporalio/client';
+import type { MiddlewareHandler } from 'hono';
 import { REQUEST_ID_HEADER } from '../workflows/definitions';
 import type { AppEnv } from './deps';
 
-/** The id of the request being served (`contextStorage()` keeps it across awaits), if any. */
-function currentRequestId(): string | undefined {
-  try {
-    return getContext<AppEnv>().get('requestId');
-  } catch {
-    return undefined; // outside a request: start-up, the worker
-  }
+/**
+ * How long a request may wait for Temporal (a hold, a payment, a leave). Without a deadline it waits
+ * as long as the cause lasts: the SDK retries an unreachable server for ~20 s, and an update whose
+ * worker or database is down waits until they are back (a hold waited 5 minutes, until the HTTP
+ * server gave up, in a PostgreSQL outage). Long enough for a payment's saga on a loaded box (p99
+ * ~0.2 s, TOOLCHAIN.md), and longer than a rolling restart delays a hold: a worker stopped with
+ * SIGTERM sits on the journey tasks in its hands for its whole shutdown grace (10 s,
+ * worker/create-worker.ts) before another worker takes them; at 10 s, test/e2e/scale-out.test.ts
+ * saw such holds answer 503 one run in three.
+ */
+export const TEMPORAL_DEADLINE_MS = 15_000;
+
+/** The id of the request whose Temporal calls are in flight, carried across their awaits. */
+const requestIds = new AsyncLocalStorage<string>();
+
+/**
+ * Wraps the requests of routes that call Temporal (and only those: an AsyncLocalStorage context
+ * costs on every await, and the join, poll and seat paths never reach Temporal) in the Temporal
+ * deadline and the request id the client interceptor below reads.
+ */
+export function temporalScope(temporal: Client): MiddlewareHandler<AppEnv> {
+  return (c, next) => requestIds.run(c.get('requestId'), () => temporal.connection.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, next));
 }
 
 function withRequestId(headers: Headers): Headers {
-  const requestId = currentRequestId();
+  const requestId = requestIds.getStore();
   return requestId ? { ...headers, [REQUEST_ID_HEADER]: defaultPayloadConverter.toPayload(requestId) } : headers;
 }
 
