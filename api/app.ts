@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { httpInstrumentationMiddleware } from '@hono/otel';
 import { bodyLimit } from 'hono/body-limit';
@@ -44,15 +45,18 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     }
   });
   // The body limit reads the body as a stream, which makes the server build a web Request for it: only
-  // a chunked body needs that. A request with neither Content-Length nor Transfer-Encoding has no body
-  // (RFC 9112 §6.3), whatever its method (a join is a bodiless POST, sent without a length by most
-  // clients); with a Content-Length the number is compared (Node's parser holds the body to it).
+  // a chunked body needs that. An HTTP/1.x request with neither Content-Length nor Transfer-Encoding
+  // has no body (RFC 9112 §6.3), whatever its method (a join is a bodiless POST, sent without a length
+  // by most clients); with a Content-Length the number is compared (Node's parser holds the body to
+  // it). Requests that did not come off an HTTP/1.x socket (HTTP/2, in-process) keep the stream check.
   const tooLarge = (c: Parameters<typeof problemResponse>[0]) => problemResponse(c, problemOf('VALIDATION_FAILED', `the body exceeds ${MAX_BODY_BYTES} bytes`, 413));
-  const limitChunkedBody = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge });
+  const limitStreamedBody = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge });
   app.use('*', (c, next) => {
-    const length = c.req.header('content-length');
+    const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+    if (incoming?.httpVersionMajor !== 1) return limitStreamedBody(c, next);
+    const length = incoming.headers['content-length'];
     if (length !== undefined) return Number(length) > MAX_BODY_BYTES ? Promise.resolve(tooLarge(c)) : next();
-    return c.req.header('transfer-encoding') === undefined ? next() : limitChunkedBody(c, next);
+    return incoming.headers['transfer-encoding'] === undefined ? next() : limitStreamedBody(c, next);
   });
   // Only the routes that call Temporal run in its deadline and carry the request id to it.
   const temporal = temporalScope(deps.temporal);

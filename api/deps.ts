@@ -16,6 +16,8 @@ export interface AppDeps {
   metrics: Metrics;
   /** When tracing is on (lib/tracing.ts): a server span per request, parent of its Temporal calls' spans. */
   tracing?: boolean;
+  /** The clock (epoch ms) that ages the seat-map snapshots; tests inject one. Default `Date.now`. */
+  clock?: () => number;
 }
 
 /** Hono context variables set by the middleware. */

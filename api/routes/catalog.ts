@@ -1,11 +1,14 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import type { SeatStatus } from '../../db/entities';
 import { CatalogStore, type ScheduleRef } from '../../db/stores/catalog';
 import { DomainError } from '../../lib/domain-error';
 import { WaitingRoom } from '../../queue/waiting-room';
 import { requireUser } from '../auth';
-import type { AppDeps } from '../deps';
+import type { AppDeps, AppEnv } from '../deps';
 import { assertTicketFor, queueToken } from '../queue-guard';
 import { router } from '../router';
+import { matchesIfNoneMatch, Snapshots, type Snapshot } from '../snapshot';
 import { bearerAndQueueToken, limitQuery, problems, Uuid } from '../schemas';
 
 const ConcertList = z
@@ -44,6 +47,16 @@ const SeatPage = z
   })
   .openapi('SeatPage');
 
+/** How old a seat map or a schedule's available-seat count may be when served. */
+export const SNAPSHOT_MAX_AGE_MS = 250;
+const SNAPSHOT_NOTE =
+  `Served from a snapshot of the seat states at most ${SNAPSHOT_MAX_AGE_MS} ms old: a seat shown AVAILABLE may already be held ` +
+  '(a hold then answers 409 SEAT_UNAVAILABLE). The body carries a strong ETag; send it back in If-None-Match to get 304 while nothing changed.';
+const conditional = z.object({
+  'if-none-match': z.string().optional().openapi({ description: 'The ETag of the copy the client holds: 304 when it is still current' }),
+});
+const etagHeader = z.object({ ETag: z.string().openapi({ description: 'Strong entity tag of this body' }) });
+
 const listConcerts = createRoute({
   method: 'get',
   path: '/concerts',
@@ -57,9 +70,14 @@ const listSchedules = createRoute({
   path: '/concerts/{concertId}/schedules',
   tags: ['Catalog'],
   summary: 'Bookable dates (booking window open now) with available-seat counts',
+  description: SNAPSHOT_NOTE,
   security: bearerAndQueueToken,
-  request: { params: z.object({ concertId: Uuid }) },
-  responses: { 200: { description: 'OK', content: { 'application/json': { schema: ScheduleList } } }, ...problems(400, 401, 403, 503) },
+  request: { params: z.object({ concertId: Uuid }), headers: conditional },
+  responses: {
+    200: { description: 'OK', content: { 'application/json': { schema: ScheduleList } }, headers: etagHeader },
+    304: { description: 'Not Modified: the entity tag in If-None-Match is current', headers: etagHeader },
+    ...problems(400, 401, 403, 503),
+  },
 });
 
 const listSeats = createRoute({
@@ -67,8 +85,10 @@ const listSeats = createRoute({
   path: '/schedules/{scheduleId}/seats',
   tags: ['Catalog'],
   summary: 'Seats of a schedule by number, in pages',
+  description: SNAPSHOT_NOTE,
   security: bearerAndQueueToken,
   request: {
+    headers: conditional,
     params: z.object({ scheduleId: Uuid }),
     query: z.object({
       status: z.enum(['AVAILABLE', 'HELD', 'SOLD']).optional(),
@@ -76,7 +96,11 @@ const listSeats = createRoute({
       cursor: z.string().regex(/^\d{1,9}$/).optional().openapi({ description: 'nextCursor of the previous page' }),
     }),
   },
-  responses: { 200: { description: 'OK', content: { 'application/json': { schema: SeatPage } } }, ...problems(400, 401, 403, 404, 503) },
+  responses: {
+    200: { description: 'OK', content: { 'application/json': { schema: SeatPage } }, headers: etagHeader },
+    304: { description: 'Not Modified: the entity tag in If-None-Match is current', headers: etagHeader },
+    ...problems(400, 401, 403, 404, 503),
+  },
 });
 
 export function catalogRoutes(deps: AppDeps) {
@@ -87,6 +111,24 @@ export function catalogRoutes(deps: AppDeps) {
   const grace = deps.config.HOLD_GRACE_SECONDS;
   // A schedule's concert and size never change: the lookup is cached for the process's life.
   const schedules = new Map<string, ScheduleRef>();
+  // The two views a rush reads most, as PostgreSQL-built bodies shared for at most 250 ms (snapshot.ts).
+  const seatPages = new Snapshots<string>(
+    (key) => {
+      const [scheduleId, status, after, limit] = key.split(' ');
+      return catalog.seatPageJson(scheduleId, { status: (status || undefined) as SeatStatus | undefined, after: Number(after), limit: Number(limit), graceSeconds: grace });
+    },
+    { maxAgeMs: SNAPSHOT_MAX_AGE_MS, maxKeys: 2_000, now: deps.clock },
+  );
+  const openSchedules = new Snapshots<string>((concertId) => catalog.openSchedulesJson(concertId, grace), {
+    maxAgeMs: SNAPSHOT_MAX_AGE_MS,
+    maxKeys: 1_000,
+    now: deps.clock,
+  });
+  const send = (c: Context<AppEnv>, snapshot: Snapshot) => {
+    const headers = { ETag: snapshot.etag, 'Cache-Control': 'private, no-cache' };
+    if (matchesIfNoneMatch(c.req.header('if-none-match'), snapshot.etag)) return c.body(null, 304, headers);
+    return c.body(snapshot.body, 200, { ...headers, 'Content-Type': 'application/json' });
+  };
 
   app.use('/concerts/:concertId/schedules', ...admitted);
   app.use('/schedules/:scheduleId/seats', ...admitted);
@@ -96,15 +138,14 @@ export function catalogRoutes(deps: AppDeps) {
     .openapi(listSchedules, async (c) => {
       const { concertId } = c.req.valid('param');
       assertTicketFor(c.get('ticket'), concertId);
-      return c.json({ items: await catalog.openSchedules(concertId, grace) }, 200);
+      return send(c, await openSchedules.get(concertId)) as never;
     })
     .openapi(listSeats, async (c) => {
       const { scheduleId } = c.req.valid('param');
       const { status, limit, cursor } = c.req.valid('query');
       const schedule = await scheduleRef(catalog, schedules, scheduleId);
       assertTicketFor(c.get('ticket'), schedule.concertId);
-      const page = await catalog.seats(scheduleId, { status, limit, after: cursor ? Number(cursor) : 0, graceSeconds: grace });
-      return c.json({ scheduleId, ...page }, 200);
+      return send(c, await seatPages.get(`${scheduleId} ${status ?? ''} ${cursor ? Number(cursor) : 0} ${limit}`)) as never;
     });
 }
 

@@ -139,4 +139,54 @@ export class CatalogStore {
     const items = rows.slice(0, q.limit).map((r) => ({ seatId: String(r.id), seatNumber: r.number, price: Number(r.price), status: r.status }));
     return { items, nextCursor: rows.length > q.limit ? String(items[items.length - 1].seatNumber) : undefined };
   }
+
+  /**
+   * `openSchedules` as its JSON response body (`{"items":[...]}`), built by PostgreSQL, so the API
+   * forwards one string instead of parsing rows and serializing them again.
+   */
+  async openSchedulesJson(concertId: string, graceSeconds: number): Promise<string> {
+    const rows: Array<{ body: string }> = await this.db.query(
+      `SELECT '{"items":[' || coalesce(string_agg(
+                '{"scheduleId":"' || cs.id || '","startsAt":"' || ${ISO('cs.starts_at')} ||
+                '","bookingOpensAt":"' || ${ISO('cs.booking_opens_at')} || '","bookingClosesAt":"' || ${ISO('cs.booking_closes_at')} ||
+                '","totalSeats":' || cs.total_seats ||
+                ',"availableSeats":' || (SELECT count(*) FROM seats s WHERE s.schedule_id = cs.id AND ${BOOKABLE.replace('$GRACE', '$2')}) || '}',
+                ',' ORDER BY cs.starts_at), '') || ']}' AS body
+         FROM concert_schedules cs
+         WHERE cs.concert_id = $1 AND cs.booking_opens_at <= now() AND cs.booking_closes_at > now()`,
+      [concertId, graceSeconds],
+    );
+    return rows[0].body;
+  }
+
+  /**
+   * `seats` as its JSON response body (`{"scheduleId":…,"items":[…],"nextCursor":…}`), built by
+   * PostgreSQL. Every value spliced in is a number, a UUID or a status the table constrains, so none
+   * needs escaping.
+   */
+  async seatPageJson(scheduleId: string, q: { status?: SeatStatus; limit: number; after: number; graceSeconds: number }): Promise<string> {
+    const rows: Array<{ body: string }> = await this.db.query(
+      `WITH page AS (
+         SELECT v.*, row_number() OVER (ORDER BY v.number) AS rn FROM (
+           SELECT s.id, s.number, s.price,
+                  CASE WHEN ${BOOKABLE.replace('$GRACE', '$3')} THEN 'AVAILABLE' ELSE s.status END AS status
+           FROM seats s WHERE s.schedule_id = $1 AND s.number > $2
+         ) v
+         WHERE $4::text IS NULL OR v.status = $4::text
+         ORDER BY v.number LIMIT $5 + 1
+       )
+       SELECT '{"scheduleId":"' || $1::text || '","items":[' ||
+              coalesce((SELECT string_agg('{"seatId":"' || id || '","seatNumber":' || number || ',"price":' || price || ',"status":"' || status || '"}', ',' ORDER BY number)
+                        FROM page WHERE rn <= $5), '') || ']' ||
+              coalesce((SELECT ',"nextCursor":"' || number || '"' FROM page WHERE rn = $5 AND EXISTS (SELECT 1 FROM page WHERE rn > $5)), '') ||
+              '}' AS body`,
+      [scheduleId, q.after, q.graceSeconds, q.status ?? null, q.limit],
+    );
+    return rows[0].body;
+  }
+}
+
+/** A timestamptz as JavaScript's `toISOString()` writes it (UTC, milliseconds, `Z`). */
+function ISO(column: string): string {
+  return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 }

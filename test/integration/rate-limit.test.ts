@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { createApp } from '../../api/app';
@@ -202,5 +203,28 @@ describe('a closed queue', () => {
     const polled = await send(a, 'GET', '/queue-tokens/current', { fan: waiter, from, headers: { 'x-queue-token': joined.body.token } });
     expect(polled.status).toBe(200);
     expect(polled.body).toMatchObject({ status: 'CANCELLED', position: 0 });
+  });
+});
+
+describe('bodiless requests on the wire', () => {
+  /** One raw HTTP/1.1 exchange: the request exactly as written, the status line back. */
+  const raw = (base: string, text: string) =>
+    new Promise<string>((resolve, reject) => {
+      const url = new URL(base);
+      const socket = connect({ host: url.hostname, port: Number(url.port), localAddress: freshAddress() }, () => socket.write(text));
+      let reply = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk) => (reply += chunk));
+      socket.on('end', () => resolve(reply));
+      socket.on('error', reject);
+    });
+
+  it('joins on a POST with neither Content-Length nor Transfer-Encoding (no body, RFC 9112 §6.3), and refuses an announced oversized body with 413 unread', async () => {
+    const fan = await stack.api.newFan('bare-post');
+    const head = `Host: x\r\nAuthorization: Bearer ${fan.accessToken}\r\nConnection: close\r\n`;
+    expect(await raw(a, `POST /concerts/${concertId}/queue-tokens HTTP/1.1\r\n${head}\r\n`)).toMatch(/^HTTP\/1\.1 201 /);
+    const oversized = await raw(a, `POST /users HTTP/1.1\r\n${head}Content-Type: application/json\r\nContent-Length: ${70 * 1024}\r\n\r\n{"name":`);
+    expect(oversized).toMatch(/^HTTP\/1\.1 413 /);
+    expect(oversized).toMatch(/application\/problem\+json/);
   });
 });
