@@ -31,5 +31,8 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 USER node
 EXPOSE 3000
+# The API runs API_PROCESSES processes sharing its port (node cluster), by default one per
+# core the container sees; set API_PROCESSES=1 when the orchestrator scales by replicas instead.
+ENV API_PROCESSES=
 # Default role; docker-compose.yml sets the command per service.
 CMD ["node", "dist/api/server.js"]

@@ -31,6 +31,8 @@ export function createMetrics() {
   };
   return {
     registry,
+    /** The text /metrics answers: this registry's, or (in a cluster worker) every API process's summed. */
+    exposition: (): Promise<string> => registry.metrics(),
     httpSeries,
     httpRequests,
     httpDuration,

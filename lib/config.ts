@@ -17,6 +17,8 @@ const schema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('ovation'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** API processes sharing PORT (api/server.ts); unset: one per core. 1: a single process, no cluster. */
+  API_PROCESSES: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(1).max(256).optional()),
   AUTH_SECRET: z.string().min(16).optional(),
   ADMIN_API_KEY: z.string().min(8).optional(),
   ACCESS_TOKEN_TTL_SECONDS: seconds(24 * 3600),

@@ -95,6 +95,7 @@ async function main(): Promise<void> {
 
   const tsx = ['--import', 'tsx'];
   launch('worker', process.execPath, [...tsx, 'worker/main.ts']);
+  // API_PROCESSES processes sharing the port, one per core unless set (api/server.ts).
   launch('api', process.execPath, [...tsx, 'api/server.ts']);
   const api = `http://127.0.0.1:${config.PORT}`;
   await waitFor('the API', async () => (await fetch(`${api}/healthz`).catch(() => null))?.ok === true);

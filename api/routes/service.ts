@@ -37,7 +37,7 @@ export function serviceRoutes(deps: AppDeps) {
     temporal: () => deps.temporal.connection.workflowService.getSystemInfo({}),
   };
 
-  app.get('/metrics', async (c) => c.body(await deps.metrics.registry.metrics(), 200, { 'Content-Type': deps.metrics.registry.contentType }));
+  app.get('/metrics', async (c) => c.body(await deps.metrics.exposition(), 200, { 'Content-Type': deps.metrics.registry.contentType }));
 
   return app
     .openapi(healthz, (c) => c.json({ status: 'ok' as const }, 200))

@@ -44,7 +44,9 @@ export const overHttp = (url: string) => ({ request: (path: string, init?: Reque
 
 export async function startApi(env: Record<string, string>): Promise<{ api: ServiceProcess; url: string }> {
   const port = await freePort();
-  const api = new ServiceProcess(`api:${port}`, 'api/server.ts', { ...env, PORT: String(port) });
+  // One process unless a test asks for the cluster (test/e2e/api-processes.test.ts): a SIGKILL then
+  // kills the whole API, as the chaos suites mean it to.
+  const api = new ServiceProcess(`api:${port}`, 'api/server.ts', { API_PROCESSES: '1', ...env, PORT: String(port) });
   const url = `http://127.0.0.1:${port}`;
   try {
     await eventually(async () => {
