@@ -10,6 +10,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Api } from './lib/api';
 import { Fixtures } from './lib/fixtures';
+import { cpuMicrosPerRequest } from './lib/cpu';
 import { assertServicesAlive, markShuttingDown, OUT_DIR, ROOT, sleep, stopAll } from './lib/proc';
 import { writePlots } from './lib/plots';
 import { codeVersion, consoleTable, jsonReport, markdownReport, resultsMarkdown, type RunResult } from './lib/report';
@@ -78,7 +79,9 @@ function select(only: string[]): Scenario[] {
 }
 
 function oneLine(m: Measurement): string {
-  return `${m.name}: ${fmtRate(m.rate)}/s · p50 ${fmtMs(m.p50)} · p95 ${fmtMs(m.p95)} · p99 ${fmtMs(m.p99)} ms · ${m.errors} errors`;
+  const micros = m.cpu && cpuMicrosPerRequest(m.cpu, m.rate);
+  const cpu = micros ? ` · CPU/request api ${Math.round(micros.api)} µs, worker ${Math.round(micros.worker)}, temporal ${Math.round(micros.temporal)}, pg ${Math.round(micros.postgres)}, redis ${Math.round(micros.redis)}, generator ${Math.round(micros.bench)}` : '';
+  return `${m.name}: ${fmtRate(m.rate)}/s · p50 ${fmtMs(m.p50)} · p95 ${fmtMs(m.p95)} · p99 ${fmtMs(m.p99)} ms · ${m.errors} errors${cpu}`;
 }
 
 async function main(): Promise<void> {

@@ -33,10 +33,24 @@ function processTicks(pid: number): number {
   }
 }
 
-/** Every process to account for, by role. */
+function parentOf(pid: string): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Every process to account for, by role. A launched child's descendants take its role: the API's
+ * cluster processes are the API (its primary is the child the bench launched).
+ */
 function discover(): Array<{ pid: number; role: Role }> {
   const found: Array<{ pid: number; role: Role }> = [{ pid: process.pid, role: 'bench' }];
-  for (const child of allChildren()) if (child.proc.pid) found.push({ pid: child.proc.pid, role: child.role });
+  const roles = new Map<number, Role>();
+  for (const child of allChildren()) if (child.proc.pid) roles.set(child.proc.pid, child.role);
+  const parents = new Map<number, number>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     let comm = '';
@@ -47,6 +61,19 @@ function discover(): Array<{ pid: number; role: Role }> {
     }
     if (comm === 'postgres') found.push({ pid: Number(entry), role: 'postgres' });
     else if (comm === 'redis-server') found.push({ pid: Number(entry), role: 'redis' });
+    else if (comm.startsWith('node') || comm.startsWith('MainThread')) parents.set(Number(entry), parentOf(entry));
+  }
+  for (const [pid, role] of roles) found.push({ pid, role });
+  for (const [pid, parent] of parents) {
+    if (roles.has(pid)) continue;
+    // Up the tree (a few hops at most) to a launched child, if any.
+    for (let ancestor = parent, hops = 0; ancestor > 1 && hops < 4; ancestor = parents.get(ancestor) ?? parentOf(String(ancestor)), hops++) {
+      const role = roles.get(ancestor);
+      if (role) {
+        found.push({ pid, role });
+        break;
+      }
+    }
   }
   return found;
 }
@@ -98,11 +125,17 @@ export class CpuMeter {
     const busy = ((machine.busy - this.machine.busy) / Math.max(machine.total - this.machine.total, 1)) * CORES * 100;
     usage.others = Math.max(0, busy - known);
     usage.idle = Math.max(0, CORES * 100 - busy);
-    for (const key of Object.keys(usage) as Array<keyof CpuUsage>) usage[key] = Math.round(usage[key]);
+    // Kept unrounded: CPU per request divides these by rates of thousands a second.
     this.machine = machine;
     this.since = now;
     return usage;
   }
+}
+
+/** CPU µs each party spent per request (or operation) at `rate` per second: the figure that stays comparable on a noisy box. */
+export function cpuMicrosPerRequest(cpu: CpuUsage, rate: number): Record<CpuColumn, number> | undefined {
+  if (!(rate > 0)) return undefined;
+  return Object.fromEntries(CPU_COLUMNS.map((c) => [c, (cpu[c] / 100 / rate) * 1e6])) as Record<CpuColumn, number>;
 }
 
 /** Now on CLOCK_MONOTONIC in µs: the clock of V8's CPU profiles (`--cpu-prof`) in every process. */

@@ -1,7 +1,7 @@
 /** The summary table (console and markdown), the CPU table, and the report / RESULTS.md files. */
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
-import { CORES, CPU_COLUMNS } from './cpu';
+import { CORES, CPU_COLUMNS, cpuMicrosPerRequest } from './cpu';
 import type { Scenario, Target } from './scenario';
 import type { Sizes } from './sizes';
 import { BENCH, PRODUCT_SETTINGS } from './stack';
@@ -54,14 +54,14 @@ export function summaryRows(run: RunResult): string[][] {
     }
     (run.results.get(s.name) ?? []).forEach((m, i) => {
       const [against, r] = comparison(s, m, i === 0, run.results);
-      const others = m.cpu ? `${m.cpu.others}%` : '';
+      const others = m.cpu ? `${Math.round(m.cpu.others)}%` : '';
       rows.push([m.name, String(m.concurrency), fmtRate(m.rate), fmtMs(m.p50), fmtMs(m.p95), fmtMs(m.p99), String(m.errors), against, r, others]);
     });
   }
   return rows;
 }
 
-/** Whether a row met one of issue 15's targets, with what was measured against it. */
+/** Whether a row met one of issue 19's targets, with what was measured against it. */
 function targetVerdict(t: Target, m: Measurement, results: Map<string, Measurement[]>): { measured: string; met: boolean | undefined } {
   const parts: string[] = [];
   const checks: boolean[] = [];
@@ -82,6 +82,24 @@ function targetVerdict(t: Target, m: Measurement, results: Map<string, Measureme
     parts.push(`p99 ${fmtMs(m.p99)} ms`);
     checks.push(m.p99 <= t.maxP99);
   }
+  if (t.maxApiCpuMicros !== undefined) {
+    const micros = m.cpu && cpuMicrosPerRequest(m.cpu, m.rate);
+    parts.push(micros ? `API ${fmtMicros(micros.api)} µs/request` : 'API CPU not measured');
+    checks.push(micros !== undefined && micros.api <= t.maxApiCpuMicros);
+  }
+  if (t.maxErrors !== undefined) {
+    parts.push(`${m.errors} errors`);
+    checks.push(m.errors <= t.maxErrors);
+  }
+  if (t.noServerErrors) {
+    const fivexx = Object.entries(m.statuses).filter(([k]) => /^5\d\d/.test(k)).reduce((n, [, v]) => n + v, 0);
+    parts.push(`${fivexx} × 5xx`);
+    checks.push(fivexx === 0);
+  }
+  if (t.maxDurationMs !== undefined) {
+    parts.push(`last answer ${Math.round(m.durationS * 1000)} ms after the start`);
+    checks.push(m.durationS * 1000 <= t.maxDurationMs);
+  }
   return { measured: parts.join(', '), met: checks.length === 0 ? undefined : checks.every(Boolean) };
 }
 
@@ -100,9 +118,12 @@ export function targetRows(run: RunResult): string[][] {
 }
 
 export function consoleTable(run: RunResult): string {
-  const rows = [HEAD, ...summaryRows(run)];
-  const widths = HEAD.map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  const right = new Set([1, 2, 3, 4, 5, 6, 9]);
+  return [textTable(HEAD, summaryRows(run), new Set([1, 2, 3, 4, 5, 6, 9])), 'CPU µs per request:', textTable(PER_REQUEST_HEAD, cpuPerRequestRows(run))].join('\n\n');
+}
+
+function textTable(head: string[], body: string[][], right = new Set(head.map((_, c) => c).slice(1))): string {
+  const rows = [head, ...body];
+  const widths = head.map((_, c) => rows.reduce((w, r) => Math.max(w, r[c].length), 0));
   return rows
     .map((r) => r.map((cell, c) => (right.has(c) ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join('  ').trimEnd())
     .join('\n');
@@ -124,6 +145,26 @@ export function codeVersion(root: string): string {
   }
 }
 
+const PER_REQUEST_COLUMNS = ['api', 'worker', 'temporal', 'postgres', 'redis', 'bench', 'aux'] as const;
+export const PER_REQUEST_HEAD = ['row', 'rate/s', ...PER_REQUEST_COLUMNS.map((c) => `${c} µs`)];
+
+/** One row per measured row with CPU: its rate, then each process's CPU µs per request. */
+export function cpuPerRequestRows(run: RunResult): string[][] {
+  const rows: string[][] = [];
+  for (const s of run.scenarios) {
+    for (const m of run.results.get(s.name) ?? []) {
+      const micros = m.cpu && cpuMicrosPerRequest(m.cpu, m.rate);
+      if (micros) rows.push([m.name, fmtRate(m.rate), ...PER_REQUEST_COLUMNS.map((c) => fmtMicros(micros[c]))]);
+    }
+  }
+  return rows;
+}
+
+function fmtMicros(us: number): string {
+  if (us === 0) return '0';
+  return us >= 100 ? Math.round(us).toLocaleString('en-US') : us.toFixed(1);
+}
+
 export function machineLine(): string {
   return `${CORES} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 }
@@ -132,9 +173,10 @@ export function markdownReport(run: RunResult, plots: Map<string, string[]> = ne
   const cpuRows: string[][] = [];
   for (const s of run.scenarios) {
     for (const m of run.results.get(s.name) ?? []) {
-      if (m.cpu) cpuRows.push([m.name, ...CPU_COLUMNS.map((c) => String(m.cpu![c])), String(m.cpu.idle)]);
+      if (m.cpu) cpuRows.push([m.name, ...CPU_COLUMNS.map((c) => String(Math.round(m.cpu![c]))), String(Math.round(m.cpu.idle))]);
     }
   }
+  const perRequestRows = cpuPerRequestRows(run);
   const details = run.scenarios.map((s) => {
     const lines = [`- **${s.name}** (${s.kind}): ${s.what}.`];
     const failure = run.failures.get(s.name);
@@ -170,7 +212,7 @@ during the window, in % of one core (the box has ${CORES * 100}%): a high figure
 
 ${mdTable(HEAD, summaryRows(run))}
 
-## Issue 15's targets
+## Issue 19's targets
 
 Each target against this run's figure (rates of closed loops at the stated concurrency; shares are of
 a ceiling measured in the same run).
@@ -184,6 +226,15 @@ hello-world server, the raw Temporal worker, pgbench or redis-benchmark; postgre
 process of those servers (also other users'); others = the rest of the machine (e.g. a test run).
 
 ${mdTable(['scenario', ...CPU_COLUMNS, 'idle'], cpuRows)}
+
+## CPU per request
+
+CPU µs each process spent per successful request (or operation) of the row, next to its rate: the
+window's CPU ÷ its rate. Unlike a rate, it barely moves when the box is busy, so it is the figure to
+compare between runs. api = every API process (the cluster's primary and workers summed); bench = the
+load generator.
+
+${mdTable(PER_REQUEST_HEAD, perRequestRows)}
 
 ## Scenarios
 

@@ -15,7 +15,7 @@ export interface BenchContext {
   results: ReadonlyMap<string, Measurement[]>;
 }
 
-/** One of issue 15's targets for a scenario's row; the report says whether this run met it. */
+/** One of issue 19's targets for a scenario's row; the report says whether this run met it. */
 export interface Target {
   /** The row it applies to (default: the scenario's first). */
   row?: string;
@@ -26,6 +26,14 @@ export interface Target {
   minShareOf?: { ceiling: string; share: number };
   maxP95?: number;
   maxP99?: number;
+  /** CPU µs all API processes spent per successful request of the row (window CPU ÷ rate). */
+  maxApiCpuMicros?: number;
+  /** Answers that were not the expected outcome (e.g. more than one winner, a loser not a clean 409). */
+  maxErrors?: number;
+  /** No answer with a 5xx status. */
+  noServerErrors?: boolean;
+  /** The whole measured window (a burst: from its start to its last answer), in ms. */
+  maxDurationMs?: number;
 }
 
 export interface Scenario {

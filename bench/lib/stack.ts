@@ -3,6 +3,7 @@
  * server on its own ports, and the product's worker and API as separate processes. Parts start on
  * first need, so `--only redis` does not wait for Temporal. Nothing here touches the dev or test data.
  */
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import Redis from 'ioredis';
@@ -94,6 +95,7 @@ export class Stack {
   private temporalChild?: Promise<Child>;
   private productChildren?: Promise<Child[]>;
   private rawWorkerChild?: Promise<Child>;
+  private apiBuild?: Promise<void>;
   private dataSource?: Promise<DataSource>;
   private connection?: Connection;
   private client?: Client;
@@ -107,6 +109,8 @@ export class Stack {
     for (const port of [BENCH.temporalPort, BENCH.apiPort, BENCH.expiryApiPort, BENCH.helloPort]) {
       if (await portAnswers(port)) throw new Error(`port ${port} is taken (a previous bench still running?): the bench needs it free`);
     }
+    // A fresh clone has no bench/out yet: provision.sh writes the services it started there.
+    mkdirSync(OUT_DIR, { recursive: true });
     console.log('[bench] provisioning PostgreSQL and Redis (scripts/provision.sh)…');
     const provision = await runCommand('provision', 'bash', [join(ROOT, 'scripts/provision.sh'), '--database', BENCH.database], {
       env: { ...process.env, DATABASE_URL: BENCH.databaseUrl, REDIS_URL: BENCH.redisUrl, PROVISION_STARTED_FILE: STARTED_SERVICES_FILE },
@@ -157,14 +161,33 @@ export class Stack {
     return (answer.pollers?.length ?? 0) > 0;
   }
 
-  /** The product: `worker/main.ts` and `api/server.ts`, each in its own process. */
+  /**
+   * The API as it ships: compiled once per run (`npm run build` → dist/), run by plain node with
+   * NODE_ENV=production and its default API_PROCESSES (one per core), as the image runs it. Under tsx
+   * it would pay for on-the-fly source maps on every stack it formats, which production never does.
+   */
+  private buildProduct(): Promise<void> {
+    this.apiBuild ??= (async () => {
+      console.log('[bench] compiling the product (npm run build → dist/)…');
+      const built = await runCommand('build', process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json']);
+      if (built.code !== 0) throw new Error(`npm run build failed (${built.code}):\n${built.stdout}${built.stderr}`);
+    })();
+    return this.apiBuild;
+  }
+
+  /** The compiled API's command line (see `buildProduct`), with BENCH_API_NODE_ARGS first. */
+  private apiArgs(): string[] {
+    return [...(process.env.BENCH_API_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join('dist', 'api', 'server.js')];
+  }
+
+  /** The product: `worker/main.ts` and the compiled `api/server.ts`, each in its own process(es). */
   async product(): Promise<void> {
     this.productChildren ??= (async () => {
-      await this.temporal();
+      await Promise.all([this.temporal(), this.buildProduct()]);
       // BENCH_API_NODE_ARGS / BENCH_WORKER_NODE_ARGS: extra node flags, e.g. "--cpu-prof --cpu-prof-dir=bench/out/prof".
       const nodeArgs = (name: string) => [...(process.env[name]?.split(' ').filter(Boolean) ?? []), '--import', 'tsx'];
       const worker = launch('worker', 'worker', process.execPath, [...nodeArgs('BENCH_WORKER_NODE_ARGS'), 'worker/main.ts'], productEnv());
-      const api = launch('api', 'api', process.execPath, [...nodeArgs('BENCH_API_NODE_ARGS'), 'api/server.ts'], productEnv());
+      const api = launch('api', 'api', process.execPath, this.apiArgs(), productEnv({ NODE_ENV: 'production' }));
       await waitFor('the product worker polling', () => this.workerPolling(BENCH.taskQueue), 180_000, worker);
       await waitFor('the API ready', async () => (await fetch(`${this.apiUrl}/readyz`)).ok, 120_000, api);
       console.log(`[bench] worker and API up (API ${this.apiUrl})`);
@@ -181,8 +204,8 @@ export class Stack {
    */
   async expiryApi(activeTtlSeconds: number, settings: Record<string, string> = {}): Promise<{ url: string; child: Child }> {
     await this.product();
-    const env = productEnv({ ...settings, PORT: String(BENCH.expiryApiPort), ACTIVE_TOKEN_TTL_SECONDS: String(activeTtlSeconds) });
-    const child = launch('expiry-api', 'api', process.execPath, ['--import', 'tsx', 'api/server.ts'], env);
+    const env = productEnv({ NODE_ENV: 'production', ...settings, PORT: String(BENCH.expiryApiPort), ACTIVE_TOKEN_TTL_SECONDS: String(activeTtlSeconds) });
+    const child = launch('expiry-api', 'api', process.execPath, this.apiArgs(), env);
     const url = `http://127.0.0.1:${BENCH.expiryApiPort}`;
     await waitFor('the expiry API ready', async () => (await fetch(`${url}/readyz`)).ok, 120_000, child);
     return { url, child };

@@ -27,7 +27,7 @@ export async function mintUsers(db: DataSource, count: number, namePrefix: strin
        SELECT user_id FROM w`,
       [namePrefix, from + 1, Math.min(count, from + CHUNK), balance],
     );
-    ids.push(...rows.map((r) => r.user_id));
+    for (const row of rows) ids.push(row.user_id);
   }
   return ids;
 }

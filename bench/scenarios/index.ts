@@ -10,7 +10,7 @@ import { pay } from './pay';
 import { pgHotRow } from './pg-hot-row';
 import { redis } from './redis';
 import { rush } from './rush';
-import { seats } from './seats';
+import { seats, seats304 } from './seats';
 import { status } from './status';
 import { temporalPay } from './temporal-pay';
 import { temporalStart } from './temporal-start';
@@ -21,5 +21,5 @@ import { walletRead } from './wallet-read';
 
 export const SCENARIOS: Scenario[] = [
   http, redis, pgHotRow, temporalUpdate, temporalStart, temporalPay, temporalTimers,
-  join, status, walletCharge, walletRead, admission, seats, hold, contestedSeat, pay, rush, massExpiry,
+  join, status, walletCharge, walletRead, admission, seats, seats304, hold, contestedSeat, pay, rush, massExpiry,
 ];

@@ -13,7 +13,7 @@ import { linePlot } from '../lib/plots';
 import { launch, LOG_DIR, sleep, type Child } from '../lib/proc';
 import type { Scenario } from '../lib/scenario';
 import { BENCH, productEnv } from '../lib/stack';
-import { fmtMs, fmtRate, type Measurement } from '../lib/stats';
+import { fmtMs, fmtRate, maxOf, minOf, type Measurement } from '../lib/stats';
 import { assertSameTokens, mintUsers } from '../lib/users';
 import type { FromGenerator, GeneratorResult, GeneratorTask, ToGenerator } from '../rush/protocol';
 import { merge, OK, opMeasurement, peak, percentileOver, perSecond, series, served, type Merged } from '../rush/timeline';
@@ -42,7 +42,11 @@ export const rush: Scenario = {
   kind: 'product',
   what: 'open model: fans arrive at a fixed rate (--rush-users over --rush-seconds), join, poll as Retry-After says; admitted fans list seats, hold and pay; adaptive admission on',
   ceilings: ['http'],
-  targets: [{ row: 'rush hold', label: 'p95 ≤ 500 ms (the valve’s target)', maxP95: HOLD_TARGET_MS }],
+  targets: [
+    { row: 'rush join', label: 'every arrival’s join answered (none refused, failed or left unsent), no 5xx', maxErrors: 0, noServerErrors: true },
+    { row: 'rush poll', label: 'no 5xx', noServerErrors: true },
+    { row: 'rush hold', label: 'p95 ≤ 500 ms (the valve’s target), no 5xx', maxP95: HOLD_TARGET_MS, noServerErrors: true },
+  ],
   async run(ctx) {
     const size = ctx.sizes.rush;
     await ctx.stack.product();
@@ -167,7 +171,7 @@ function measurements(
 
   // Joins: the rate achieved is the served joins over the time they took (arrivals ran for `seconds`).
   const joins = served(m.samples.join, OK.join);
-  const lastJoin = Math.max(size.seconds, ...joins.at);
+  const lastJoin = maxOf(joins.at, size.seconds);
   const join = opMeasurement('rush join', 'join', m, lastJoin, connections);
   join.concurrency = 'open';
   const rows = [
@@ -204,7 +208,7 @@ function measurements(
   const admissions: Array<[number, number]> = queue.map((s, i) => [s.t - 1, s.admitted - (i ? queue[i - 1].admitted : 0)]);
   const p = (s: { at: number[]; ms: number[] }, q: number) => percentileOver(s.at, s.ms, horizon, LATENCY_WINDOW_S, q);
   const generatorCpu: Array<[number, number]> = [];
-  for (let t = 0; t < Math.max(...results.map((r) => r.seconds.length)); t++) generatorCpu.push([t, results.reduce((n, r) => n + (r.seconds[t]?.cpu ?? 0), 0)]);
+  for (let t = 0; t < maxOf(results.map((r) => r.seconds.length), 0); t++) generatorCpu.push([t, results.reduce((n, r) => n + (r.seconds[t]?.cpu ?? 0), 0)]);
   const plots = [
     linePlot('rush-throughput', 'Rush: arrivals and polls per second', {
       yTitle: 'per second',
@@ -246,9 +250,9 @@ function measurements(
   const gen = {
     cpu: Math.round(generatorCpu.reduce((n, [, c]) => n + c, 0) / Math.max(generatorCpu.length, 1)),
     cpuPeak: peak(generatorCpu),
-    loop: Math.max(0, ...genSeconds.map((s) => s.loopDelayP99)),
-    queued: Math.max(0, ...genSeconds.map((s) => s.queued)),
-    rss: Math.max(0, ...genSeconds.map((s) => s.rssMb)),
+    loop: maxOf(genSeconds.map((s) => s.loopDelayP99), 0),
+    queued: maxOf(genSeconds.map((s) => s.queued), 0),
+    rss: maxOf(genSeconds.map((s) => s.rssMb), 0),
   };
   const sentOnTime = m.samples.join.sent.filter((s, i) => s - m.samples.join.due[i] < 0.1).length;
   const rates = queue.map((s) => s.admitPerSecond).filter((r): r is number => r !== undefined);
@@ -260,7 +264,7 @@ function measurements(
       `(${fmtRate(join.rate)}/s until the last answer at ${lastJoin.toFixed(0)} s, peak ${fmtRate(peak(joinsServed))}/s)`,
     `polls: ${fmtRate(rows[1].rate)}/s on average over the ${window} s run, peak ${fmtRate(peak(pollsServed))}/s, budget ${run.budget.toLocaleString('en-US')}/s (QUEUE_POLL_BUDGET_PER_SECOND)`,
     `admission: ${admitted.toLocaleString('en-US')} fans admitted (${fmtRate(admitted / window)}/s, peak ${fmtRate(peak(admissions))}/s); valve ${run.adaptive ? `adaptive in [${VALVE.minAdmitPerSecond}, ${VALVE.maxAdmitPerSecond}], started at ${VALVE.admitPerSecond}/s` : `NOT available in this build: fixed ${VALVE.admitPerSecond}/s`}` +
-      (rates.length ? `; admitPerSecond min ${Math.min(...rates)}, max ${Math.max(...rates)}, at the end ${rates[rates.length - 1]}` : '') +
+      (rates.length ? `; admitPerSecond min ${minOf(rates)}, max ${maxOf(rates)}, at the end ${rates[rates.length - 1]}` : '') +
       (adjustments.length ? `; ${adjustments.length} adjustments seen, the last: ${adjustments[adjustments.length - 1].from} → ${adjustments[adjustments.length - 1].to} (${adjustments[adjustments.length - 1].reason})` : ''),
     `hold p95 per ${LATENCY_WINDOW_S} s: worst ${fmtMs(peak(p(holds, 95)))} ms (target ≤ ${HOLD_TARGET_MS} ms); pay p95 worst ${fmtMs(peak(p(pays, 95)))} ms`,
     ...(['join', 'poll', 'seats', 'hold', 'pay'] as const).map((op) => `${op} answers: ${words(m.outcomes[op]) || 'none'}`),
