@@ -67,7 +67,7 @@ function verifierFor(secret: string) {
  * Only tokens with a valid signature are remembered, so forged ones cannot push real ones out
  * faster than real traffic would.
  */
-export function requireUser(secret: string, now: () => number = Date.now): MiddlewareHandler<AppEnv> {
+export function requireUser(secret: string, now: () => number = () => Date.now()): MiddlewareHandler<AppEnv> {
   const { key, verified } = verifierFor(secret);
   return async (c, next) => {
     const header = c.req.header('authorization') ?? '';
