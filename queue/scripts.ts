@@ -145,6 +145,25 @@ if redis.call('GET', KEYS[3]) == ARGV[2] then redis.call('ZREM', KEYS[2], ARGV[1
 return redis.call('HGET', KEYS[1], 'status')
 `;
 
+const CLAIM_SEAT = `
+-- KEYS: token, gate · ARGV: userId, reservationId, nowMs, holdTtlMs, graceMs
+-- The contested seat's path in one round trip: the queue token's check, then the gate's claim.
+-- returns {'INVALID'} | {'FORBIDDEN'} | {'NOT_ACTIVE', status} | {'TAKEN', activeUntil, arrival}
+--       | {'CLAIMED', activeUntil, arrival}
+local t = redis.call('HMGET', KEYS[1], 'userId', 'status', 'activeUntil', 'arrival')
+if not t[1] then return {'INVALID'} end
+if t[1] ~= ARGV[1] then return {'FORBIDDEN'} end
+local now = tonumber(ARGV[3])
+local activeUntil = tonumber(t[3] or '0') or 0
+if t[2] ~= 'ACTIVE' then return {'NOT_ACTIVE', t[2]} end
+if activeUntil <= now then return {'NOT_ACTIVE', 'EXPIRED'} end
+-- The gate closes until the hold's latest possible deadline + grace.
+local deadline = math.min(now + tonumber(ARGV[4]), activeUntil)
+local ttl = math.max(1, deadline - now + tonumber(ARGV[5]))
+if redis.call('SET', KEYS[2], ARGV[2], 'PX', ttl, 'NX') then return {'CLAIMED', t[3], t[4]} end
+return {'TAKEN', t[3], t[4]}
+`;
+
 const GATE_RELEASE = `
 -- KEYS: gate · ARGV: reservationId · compare-and-delete: only the claimant's own gate is opened
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -172,6 +191,7 @@ declare module 'ioredis' {
     ovLeaveWaiting(token: string, waiting: string, userId: string): Result<string | null, Context>;
     ovAdmit(waiting: string, active: string, batch: string, settings: string, nowMs: number, maxBatch: number, maxActive: number, activeTtlMs: number, prefix: string, batchTtlSeconds: number, admitPerSecond: number, paused: number): Result<string, Context>;
     ovEndSession(token: string, active: string, fan: string, userId: string, secret: string, finalStatus: string): Result<string | null, Context>;
+    ovClaimSeat(token: string, gate: string, userId: string, reservationId: string, nowMs: number, holdTtlMs: number, graceMs: number): Result<[string, string?, string?], Context>;
     ovGateRelease(gate: string, reservationId: string): Result<number, Context>;
     ovGateSeal(gate: string, reservationId: string): Result<number, Context>;
   }
@@ -185,6 +205,7 @@ export function defineQueueScripts(redis: Redis): Redis {
   redis.defineCommand('ovLeaveWaiting', { numberOfKeys: 2, lua: LEAVE_WAITING });
   redis.defineCommand('ovAdmit', { numberOfKeys: 4, lua: ADMIT });
   redis.defineCommand('ovEndSession', { numberOfKeys: 3, lua: END_SESSION });
+  redis.defineCommand('ovClaimSeat', { numberOfKeys: 2, lua: CLAIM_SEAT });
   redis.defineCommand('ovGateRelease', { numberOfKeys: 1, lua: GATE_RELEASE });
   redis.defineCommand('ovGateSeal', { numberOfKeys: 1, lua: GATE_SEAL });
   return redis;

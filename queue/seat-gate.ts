@@ -1,5 +1,13 @@
 import type Redis from 'ioredis';
 import { queueKeys } from './keys';
+import { parseToken } from './token';
+
+/** The outcome of `claimWithToken`: the token's refusal, the gate taken by another, or the claim. */
+export type SeatClaim =
+  | { kind: 'token-invalid' }
+  | { kind: 'forbidden' }
+  | { kind: 'not-active'; status: string }
+  | { kind: 'taken' | 'claimed'; concertId: string; activeUntil: number; arrival: number };
 
 /**
  * The Redis seat gate: a per-seat `SET NX` that lets one contender through to Temporal and Postgres
@@ -13,6 +21,27 @@ export class SeatGate {
   async claim(concertId: string, scheduleId: string, seatNumber: number, reservationId: string, ttlMs: number): Promise<boolean> {
     const key = queueKeys(concertId).seatGate(scheduleId, seatNumber);
     return (await this.redis.set(key, reservationId, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK';
+  }
+
+  /**
+   * The contested seat's path in one Redis round trip: checks the queue token (the user's own, ACTIVE,
+   * window not over) and claims the seat's gate, closing it until the hold's latest possible deadline
+   * (now + `holdTtlMs`, or the window's end if sooner) + `graceMs`. The caller has checked that the
+   * schedule belongs to the token's concert (`parseToken(token).concertId`).
+   */
+  async claimWithToken(
+    token: string | undefined | null,
+    c: { userId: string; scheduleId: string; seatNumber: number; reservationId: string; holdTtlMs: number; graceMs: number },
+    nowMs = Date.now(),
+  ): Promise<SeatClaim> {
+    const parsed = parseToken(token);
+    if (!parsed) return { kind: 'token-invalid' };
+    const k = queueKeys(parsed.concertId);
+    const [kind, a, b] = await this.redis.ovClaimSeat(k.token(parsed.secret), k.seatGate(c.scheduleId, c.seatNumber), c.userId, c.reservationId, nowMs, c.holdTtlMs, c.graceMs);
+    if (kind === 'INVALID') return { kind: 'token-invalid' };
+    if (kind === 'FORBIDDEN') return { kind: 'forbidden' };
+    if (kind === 'NOT_ACTIVE') return { kind: 'not-active', status: a ?? 'UNKNOWN' };
+    return { kind: kind === 'CLAIMED' ? 'claimed' : 'taken', concertId: parsed.concertId, activeUntil: Number(a), arrival: Number(b) };
   }
 
   /** Who holds the gate now (a retried request of the winner gets through again). */

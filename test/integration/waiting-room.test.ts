@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from '../../lib/redis';
 import { queueKeys } from '../../queue/keys';
+import { SeatGate } from '../../queue/seat-gate';
 import { newTokenSecret } from '../../queue/token';
 import { WaitingRoom, type QueueTicket } from '../../queue/waiting-room';
 import { dropConcertKeys, openRedis } from './fixtures';
@@ -385,5 +386,39 @@ describe('rate limits counted by the join and status scripts', () => {
     expect(polls[4]).toEqual({ kind: 'rate-limited', addressWaitMs: expect.any(Number) });
     // Uncounted reads (the other routes' token checks) are not limited.
     expect(await mustLookup(ticket.token)).toMatchObject({ status: 'WAITING', position: 1 });
+  });
+});
+
+describe('the contested seat in one round trip: token check + gate claim', () => {
+  const gate = () => new SeatGate(redis);
+  const claim = (token: string, userId: string, seatNumber = 1, nowMs = Date.now()) =>
+    gate().claimWithToken(token, { userId, scheduleId: 'sched', seatNumber, reservationId: `r-${userId}-${seatNumber}`, holdTtlMs: 300_000, graceMs: 3_000 }, nowMs);
+
+  it('lets exactly one of 1,000 admitted fans through at once; every other gets "taken"', async () => {
+    const concertId = newConcert();
+    const fans = users(1_000, 'contender');
+    const tickets = await joinAll(concertId, fans);
+    await room.admit(concertId, { tickId: 'all', maxBatch: 1_000, maxActive: 1_000, activeTtlMs: 600_000, admitPerSecond: 1_000, paused: false });
+    const outcomes = await Promise.all(tickets.map((t) => claim(t.token, t.userId)));
+    expect(outcomes.filter((o) => o.kind === 'claimed')).toHaveLength(1);
+    expect(outcomes.filter((o) => o.kind === 'taken')).toHaveLength(999);
+    // Closed until the hold's latest deadline + grace: here the 5-minute hold ends before the window.
+    const ttl = await redis.pttl(queueKeys(concertId).seatGate('sched', 1));
+    expect(ttl).toBeGreaterThan(290_000);
+    expect(ttl).toBeLessThanOrEqual(303_000);
+  });
+
+  it('refuses a malformed, unknown, foreign, waiting or expired token before touching the gate', async () => {
+    const concertId = newConcert();
+    const [active, waiting] = await joinAll(concertId, ['active', 'waiting']);
+    const now = Date.now();
+    await room.admit(concertId, { tickId: 't', maxBatch: 1, maxActive: 10, activeTtlMs: 60_000, admitPerSecond: 1, paused: false }, now);
+    expect(await claim('nonsense', 'active')).toEqual({ kind: 'token-invalid' });
+    expect(await claim(`${concertId}.${newTokenSecret()}`, 'active')).toEqual({ kind: 'token-invalid' });
+    expect(await claim(active.token, 'waiting')).toEqual({ kind: 'forbidden' });
+    expect(await claim(waiting.token, 'waiting')).toEqual({ kind: 'not-active', status: 'WAITING' });
+    expect(await claim(active.token, 'active', 1, now + 60_001)).toEqual({ kind: 'not-active', status: 'EXPIRED' });
+    expect(await redis.exists(queueKeys(concertId).seatGate('sched', 1))).toBe(0);
+    expect(await claim(active.token, 'active', 1, now)).toMatchObject({ kind: 'claimed', concertId, activeUntil: now + 60_000 });
   });
 });
