@@ -67,9 +67,9 @@ export function walletRoutes(deps: AppDeps) {
     })
     .openapi(chargeWallet, async (c) => {
       const body = c.req.valid('json');
-      return idempotent(c, idempotency, 'POST /wallet/charges', body, async () => ({
+      return idempotent(c, idempotency, 'POST /wallet/charges', body, async (key) => ({
         status: 201,
-        body: await wallets.charge(c.get('userId'), body.amount),
+        body: await wallets.charge(c.get('userId'), body.amount, key),
       })) as never;
     })
     .openapi(listTransactions, async (c) => {
