@@ -5,6 +5,7 @@ import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
 import type { QueueTicket } from '../queue/waiting-room';
 import type { Metrics } from './metrics';
+import type { UseCases } from './use-cases';
 
 /** Everything the API needs, built once by the server (or a test) and handed to `createApp`. */
 export interface AppDeps {
@@ -16,6 +17,11 @@ export interface AppDeps {
   metrics: Metrics;
   /** When tracing is on (lib/tracing.ts): a server span per request, parent of its Temporal calls' spans. */
   tracing?: boolean;
+}
+
+/** What the routes get: the app's dependencies and the use cases built once from them (`createApp`). */
+export interface RouteDeps extends AppDeps {
+  useCases: UseCases;
 }
 
 /** Hono context variables set by the middleware. */

@@ -176,6 +176,29 @@ export class WalletStore {
     });
   }
 
+  /**
+   * What became of a payment, from the database alone: a retried `POST /payments` answers the receipt
+   * of a payment that completed even after its journey ended. `balance` is the balance right after
+   * its debit, as the first answer said.
+   */
+  async paymentOutcome(paymentId: string): Promise<
+    | { status: 'COMPLETED'; paymentId: string; reservationId: string; amount: number; balance: number }
+    | { status: 'PENDING' | 'FAILED'; failureCode: string | null }
+    | null
+  > {
+    const rows: Array<{ status: 'PENDING' | 'COMPLETED' | 'FAILED'; failure_code: string | null; reservation_id: string; amount: string; balance_after: string | null }> =
+      await this.db.query(
+        `SELECT p.status, p.failure_code, p.reservation_id, p.amount, t.balance_after
+         FROM payments p LEFT JOIN wallet_transactions t ON t.idempotency_key = $2
+         WHERE p.id = $1`,
+        [paymentId, debitKey(paymentId)],
+      );
+    if (!rows.length) return null;
+    const [row] = rows;
+    if (row.status !== 'COMPLETED') return { status: row.status, failureCode: row.failure_code };
+    return { status: 'COMPLETED', paymentId, reservationId: row.reservation_id, amount: Number(row.amount), balance: Number(row.balance_after) };
+  }
+
   /** The wallet row under `FOR UPDATE`: every money movement of one user is serialized on it. */
   private async lockWallet(tx: EntityManager, userId: string): Promise<number> {
     const rows: Array<{ balance: string }> = await tx.query('SELECT balance FROM wallets WHERE user_id = $1 FOR UPDATE', [userId]);
