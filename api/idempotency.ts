@@ -43,7 +43,12 @@ export async function idempotent(c: Context<AppEnv>, store: IdempotencyStore, en
     }
     answer = { status: problem.status, body: problem };
   }
-  await store.complete(userId, endpoint, key, answer.status, answer.body);
+  // If the answer cannot be recorded the client gets a 5xx for an effect that happened: the key stays
+  // in doubt so that the retry re-runs at once and finds that effect.
+  await store.complete(userId, endpoint, key, answer.status, answer.body).catch(async (err: unknown) => {
+    await store.markInDoubt(userId, endpoint, key).catch(() => undefined);
+    throw err;
+  });
   return respond(c, answer);
 }
 
