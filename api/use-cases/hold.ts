@@ -7,6 +7,7 @@ import type { SeatGate } from '../../queue/seat-gate';
 import type { QueueTicket } from '../../queue/waiting-room';
 import type { Metrics } from '../metrics';
 import { toProblem } from '../problem';
+import { assertTicketFor } from '../queue-guard';
 import { scheduleRef } from '../routes/catalog';
 import { requestScopedId } from './request-ids';
 import { publicView } from './views';
@@ -26,7 +27,7 @@ export interface HoldDeps {
  * Hold a seat for an admitted fan. The reservation id comes from the request (its Idempotency-Key),
  * so a retry after an unknown outcome addresses the same hold: the journey answers the hold it knows,
  * or the database shows the one that happened even after the journey ended. The seat gate stays
- * closed while the outcome is unknown: it opens only on a known refusal (or expires).
+ * closed while a keyed hold's outcome is unknown: it opens on a known refusal (or expires).
  */
 export function holdSeatUseCase(deps: HoldDeps) {
   const { config, metrics, catalog, reservations, gate, journeys } = deps;
@@ -40,7 +41,7 @@ export function holdSeatUseCase(deps: HoldDeps) {
     }
     if (ticket.status !== 'ACTIVE') throw new DomainError('QUEUE_TOKEN_NOT_ACTIVE', `the queue token is ${ticket.status}`);
     const schedule = await scheduleRef(catalog, schedules, seat.scheduleId);
-    if (ticket.concertId !== schedule.concertId) throw new DomainError('FORBIDDEN', 'the queue token is for another concert');
+    assertTicketFor(ticket, schedule.concertId);
     if (seat.seatNumber > schedule.totalSeats) throw new DomainError('NOT_FOUND', `seats are numbered 1..${schedule.totalSeats}`);
 
     // The gate closes until the hold's latest possible deadline + grace; losers stop here. A retry of
@@ -59,9 +60,12 @@ export function holdSeatUseCase(deps: HoldDeps) {
     } catch (err) {
       const problem = toProblem(err);
       metrics.holds.inc({ outcome: problem.code.toLowerCase() });
-      // A refusal is known: the seat is not ours, reopen the gate. An unknown outcome (5xx) keeps it
-      // closed: the hold may have happened, and the retry with the key needs to get through.
-      if (problem.status < 500) await gate.release(ticket.concertId, seat.scheduleId, seat.seatNumber, reservationId).catch(() => undefined);
+      // A refusal is known: the seat is not ours, reopen the gate. An unknown outcome (5xx) of a keyed
+      // request keeps it closed until the retry with the key learns what happened (or it expires). A
+      // request without a key cannot be converged by a retry (the retry is a new request): the gate
+      // reopens, and PostgreSQL still refuses a second hold if this one did land.
+      const outcomeKnown = problem.status < 500;
+      if (outcomeKnown || requestKey === undefined) await gate.release(ticket.concertId, seat.scheduleId, seat.seatNumber, reservationId).catch(() => undefined);
       throw err;
     }
   };

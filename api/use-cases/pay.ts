@@ -7,6 +7,7 @@ import type { QueueTicket } from '../../queue/waiting-room';
 import type { PaymentReceipt } from '../../workflows/definitions';
 import type { Metrics } from '../metrics';
 import { toProblem } from '../problem';
+import { assertTicketFor } from '../queue-guard';
 import { journeyEnded } from '../temporal-errors';
 import { requestScopedId } from './request-ids';
 import { ownReservation } from './views';
@@ -49,7 +50,7 @@ export function payUseCase(deps: PayDeps) {
       if (receipt && receipt.reservationId === reservation.reservationId) return receipt;
     }
     if (ticket.status !== 'ACTIVE') throw new DomainError('QUEUE_TOKEN_NOT_ACTIVE', `the queue token is ${ticket.status}`);
-    if (ticket.concertId !== reservation.concertId) throw new DomainError('FORBIDDEN', 'the queue token is for another concert');
+    assertTicketFor(ticket, reservation.concertId);
     if (reservation.status === 'EXPIRED') throw new DomainError('HOLD_EXPIRED', 'the hold expired before the payment');
     if (reservation.status !== 'HELD') throw new DomainError('RESERVATION_NOT_PAYABLE', `the reservation is ${reservation.status}`);
     try {
