@@ -17,6 +17,7 @@ import { reservationRoutes } from './routes/reservations';
 import { serviceRoutes } from './routes/service';
 import { usersRoutes } from './routes/users';
 import { walletRoutes } from './routes/wallet';
+import { createUseCases } from './use-cases';
 
 const MAX_BODY_BYTES = 64 * 1024;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -68,8 +69,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.openAPIRegistry.registerComponent('securitySchemes', 'QueueToken', { type: 'apiKey', in: 'header', name: 'X-Queue-Token' });
   app.openAPIRegistry.registerComponent('securitySchemes', 'AdminKey', { type: 'apiKey', in: 'header', name: 'X-Admin-Key' });
 
+  const routeDeps = { ...deps, useCases: createUseCases(deps) };
   for (const routes of [serviceRoutes, usersRoutes, walletRoutes, catalogRoutes, queueRoutes, reservationRoutes, paymentRoutes, adminRoutes]) {
-    app.route('/', routes(deps));
+    app.route('/', routes(routeDeps));
   }
 
   app.doc31('/openapi.json', {

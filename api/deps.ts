@@ -5,6 +5,7 @@ import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
 import type { QueueTicket } from '../queue/waiting-room';
 import type { Metrics } from './metrics';
+import type { UseCases } from './use-cases';
 
 /** Everything the API needs, built once by the server (or a test) and handed to `createApp`. */
 export interface AppDeps {
@@ -18,6 +19,11 @@ export interface AppDeps {
   tracing?: boolean;
   /** The clock (epoch ms) that ages the seat-map snapshots; tests inject one. Default `Date.now`. */
   clock?: () => number;
+}
+
+/** What the routes get: the app's dependencies and the use cases built once from them (`createApp`). */
+export interface RouteDeps extends AppDeps {
+  useCases: UseCases;
 }
 
 /** Hono context variables set by the middleware. */

@@ -3,7 +3,7 @@ import type { Context } from 'hono';
 import { DomainError } from '../lib/domain-error';
 import type { IdempotencyStore } from '../db/stores/idempotency';
 import type { AppEnv } from './deps';
-import { problemOf, toProblem } from './problem';
+import { isTransient, problemOf, problemResponse, toProblem } from './problem';
 
 export interface Answer {
   status: number;
@@ -11,11 +11,16 @@ export interface Answer {
 }
 
 /**
- * Runs a money- or seat-moving POST under its optional `Idempotency-Key`: the same key from the same
- * user on the same endpoint replays the first non-5xx answer (status and body) and changes nothing;
- * the same key with another body is 422 IDEMPOTENCY_KEY_REUSED.
+ * Runs a money- or seat-moving request under its optional `Idempotency-Key`: the same key from the
+ * same user on the same endpoint replays the first final answer (status and body) and changes
+ * nothing; the same key with another body is 422 IDEMPOTENCY_KEY_REUSED.
+ *
+ * `run` receives the key so that the use case derives its ids from it: a re-run addresses the same
+ * hold, payment or ledger row. An answer that is not final (a 5xx, a 429: the outcome is unknown or
+ * the request was not taken) is not stored; the key stays taken, "in doubt", and the next request with
+ * it runs again and converges on what really happened. Without a key a retry is a new request.
  */
-export async function idempotent(c: Context<AppEnv>, store: IdempotencyStore, endpoint: string, request: unknown, run: () => Promise<Answer>): Promise<Response> {
+export async function idempotent(c: Context<AppEnv>, store: IdempotencyStore, endpoint: string, request: unknown, run: (key?: string) => Promise<Answer>): Promise<Response> {
   const key = c.req.header('idempotency-key');
   if (key === undefined) return respond(c, await run());
   if (key.length < 1 || key.length > 128) throw new DomainError('VALIDATION_FAILED', 'Idempotency-Key must be 1 to 128 characters');
@@ -28,22 +33,27 @@ export async function idempotent(c: Context<AppEnv>, store: IdempotencyStore, en
   if (claim.kind === 'replay') return respond(c, { status: claim.status, body: claim.body }, true);
   let answer: Answer;
   try {
-    answer = await run();
+    answer = await run(key);
   } catch (err) {
     const problem = toProblem(err);
-    if (problem.status >= 500) {
-      await store.abandon(userId, endpoint, key).catch(() => undefined);
+    if (isTransient(problem)) {
+      // Never freed: the effect may have committed. The retry re-runs with the same ids.
+      await store.markInDoubt(userId, endpoint, key).catch(() => undefined);
       throw err;
     }
     answer = { status: problem.status, body: problem };
   }
-  await store.complete(userId, endpoint, key, answer.status, answer.body);
+  // If the answer cannot be recorded the client gets a 5xx for an effect that happened: the key stays
+  // in doubt so that the retry re-runs at once and finds that effect.
+  await store.complete(userId, endpoint, key, answer.status, answer.body).catch(async (err: unknown) => {
+    await store.markInDoubt(userId, endpoint, key).catch(() => undefined);
+    throw err;
+  });
   return respond(c, answer);
 }
 
 function respond(c: Context<AppEnv>, answer: Answer, replayed = false): Response {
-  const isProblem = answer.status >= 400;
-  const headers: Record<string, string> = { 'Content-Type': isProblem ? 'application/problem+json' : 'application/json' };
-  if (replayed) headers['Idempotent-Replayed'] = 'true';
-  return c.body(JSON.stringify(answer.body), answer.status as 200, headers);
+  const replay: Record<string, string> = replayed ? { 'Idempotent-Replayed': 'true' } : {};
+  if (answer.status >= 400) return problemResponse(c, answer.body as Parameters<typeof problemResponse>[1], replay);
+  return c.body(JSON.stringify(answer.body), answer.status as 200, { 'Content-Type': 'application/json', ...replay });
 }

@@ -1,12 +1,11 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, ServiceError } from '@temporalio/client';
-import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
+import { MaxRetriesPerRequestError } from 'ioredis/built/errors';
 import { DomainError } from '../lib/domain-error';
-import { ErrorCodes, isErrorCode, type ErrorCode } from '../lib/error-codes';
+import { ErrorCodes, type ErrorCode } from '../lib/error-codes';
 import { isConnectionError } from '../db/pg-errors';
-import { journeyClosed } from '../lib/journeys';
+import { classifyTemporal } from './temporal-errors';
 
 export interface Problem {
   type: string;
@@ -35,49 +34,36 @@ const TITLES: Record<ErrorCode, string> = {
   RATE_LIMITED: 'Too many requests',
   INTERNAL: 'Internal error',
   DEPENDENCY_UNAVAILABLE: 'A dependency is unavailable',
+  PAYMENT_IN_PROGRESS: 'Another payment is in progress',
 };
 
 export function problemOf(code: ErrorCode, detail: string, status: number = ErrorCodes[code]): Problem {
   return { type: `https://ovation.example/problems/${code.toLowerCase().replace(/_/g, '-')}`, title: TITLES[code], status, detail, code };
 }
 
+/** A problem as problem+json; a transient one (429, 503) says when to retry. */
 export function problemResponse(c: Context, problem: Problem, headers: Record<string, string> = {}): Response {
-  return c.body(JSON.stringify(problem), problem.status as ContentfulStatusCode, { 'Content-Type': 'application/problem+json', ...headers });
-}
-
-/** The business refusal inside a Temporal failure chain (update failed → activity failed → application failure). */
-function businessFailure(err: unknown): { code: ErrorCode; detail: string } | undefined {
-  for (let cause: unknown = err; cause; cause = (cause as { cause?: unknown }).cause) {
-    if (cause instanceof ApplicationFailure && isErrorCode(cause.type)) return { code: cause.type, detail: cause.message || cause.type };
-    if (!(cause instanceof Error)) break;
-  }
-  return undefined;
-}
-
-function isRedisDown(err: unknown): boolean {
-  const message = String((err as Error | null)?.message ?? '');
-  return /Stream isn't writeable|Connection is closed|enableOfflineQueue|Command timed out|ECONNREFUSED|MaxRetriesPerRequestError|Reached the max retries/i.test(message);
-}
-
-/** gRPC UNAVAILABLE or DEADLINE_EXCEEDED from the Temporal client, wrapped or raw; nothing else. */
-function isTemporalDown(err: unknown): boolean {
-  const grpcCode = (e: unknown) => (e as { code?: unknown } | null)?.code;
-  if (err instanceof ServiceError) {
-    const code = grpcCode(err.cause);
-    return code === undefined || code === 14 || code === 4;
-  }
-  return (grpcCode(err) === 14 || grpcCode(err) === 4) && typeof (err as { details?: unknown }).details === 'string';
+  const retry: Record<string, string> = problem.status === 429 || problem.status === 503 ? { 'Retry-After': String(RETRY_AFTER_SECONDS) } : {};
+  return c.body(JSON.stringify(problem), problem.status as ContentfulStatusCode, { 'Content-Type': 'application/problem+json', ...retry, ...headers });
 }
 
 /**
- * The server refuses an update while the workflow's task is being retried: here, after the worker
- * that ran it died mid-task, until another worker takes it (seconds). As a ServiceError, or raw (with
- * gRPC's numeric code) from an Update-with-Start.
+ * ioredis rejects with plain `Error`s when Redis is unreachable (no class to test), so these are its
+ * exact messages (test/unit/problem.test.ts provokes each from the real library, so an upgrade that
+ * rewords one fails there); `MaxRetriesPerRequestError` has a class, and socket failures a `code`.
  */
-function isJourneyBetweenWorkers(err: unknown): boolean {
-  const status = (err instanceof ServiceError ? err.cause : err) as { code?: unknown; message?: unknown } | null;
-  return status?.code === 9 && /Workflow Task in failed state/i.test(String(status.message));
+const REDIS_UNREACHABLE = new Set(['Connection is closed.', 'Command timed out', "Stream isn't writeable and enableOfflineQueue options is false"]);
+const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+export function isRedisDown(err: unknown): boolean {
+  if (err instanceof MaxRetriesPerRequestError) return true;
+  if (!(err instanceof Error)) return false;
+  if (REDIS_UNREACHABLE.has(err.message)) return true;
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && SOCKET_CODES.has(code);
 }
+
+const UNKNOWN_OUTCOME = 'the request did not finish in time and may still take effect: retry it with the same Idempotency-Key, or read it back';
 
 /** Every error, whatever threw it, as a problem with a stable code. Unknown errors are INTERNAL. */
 export function toProblem(err: unknown): Problem {
@@ -89,22 +75,31 @@ export function toProblem(err: unknown): Problem {
     if (err.status === 401) return problemOf('UNAUTHENTICATED', err.message || 'authentication is required');
     if (err.status < 500) return problemOf('VALIDATION_FAILED', err.message || 'the request is not valid', err.status);
   }
-  if (err instanceof WorkflowUpdateFailedError || err instanceof TemporalFailure) {
-    const refusal = businessFailure(err);
-    if (refusal) return problemOf(refusal.code, refusal.detail);
+  const temporal = classifyTemporal(err);
+  switch (temporal?.kind) {
+    case 'refused':
+      return problemOf(temporal.code, temporal.detail);
+    case 'journey-closed':
+      return problemOf('QUEUE_TOKEN_NOT_ACTIVE', 'the fan journey of this token has ended');
+    case 'outcome-unknown':
+      return problemOf('DEPENDENCY_UNAVAILABLE', UNKNOWN_OUTCOME);
+    case 'overloaded':
+      return problemOf('RATE_LIMITED', 'Temporal is refusing work for load; retry after Retry-After seconds');
+    case 'unavailable':
+      return problemOf('DEPENDENCY_UNAVAILABLE', 'Temporal or the fan journey cannot take the request now; retry in a few seconds');
   }
-  if (err instanceof WorkflowExecutionAlreadyStartedError) {
-    return problemOf('QUEUE_TOKEN_NOT_ACTIVE', 'the fan journey of this token has ended');
-  }
-  if (journeyClosed(err)) return problemOf('QUEUE_TOKEN_NOT_ACTIVE', 'the fan journey has ended');
-  // The request's Temporal deadline passed (api/server.ts): Temporal, the workers or a database behind
-  // them did not answer. The update may still take effect once they do, so the client reads back.
-  if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
-    return problemOf('DEPENDENCY_UNAVAILABLE', 'the fan journey did not answer in time; the request may still take effect: read it back before retrying');
-  }
-  if (isJourneyBetweenWorkers(err)) return problemOf('DEPENDENCY_UNAVAILABLE', 'the fan journey is moving to another worker; retry in a few seconds');
   if (isConnectionError(err)) return problemOf('DEPENDENCY_UNAVAILABLE', 'PostgreSQL is unavailable');
   if (isRedisDown(err)) return problemOf('DEPENDENCY_UNAVAILABLE', 'Redis is unavailable');
-  if (isTemporalDown(err)) return problemOf('DEPENDENCY_UNAVAILABLE', 'Temporal is unavailable');
   return problemOf('INTERNAL', 'an unexpected error occurred');
 }
+
+/**
+ * Not a final answer: the request was not taken (429) or its outcome is unknown (5xx). An idempotency
+ * key is never settled on such an answer; the client retries with the same key.
+ */
+export function isTransient(problem: Problem): boolean {
+  return problem.status >= 500 || problem.status === 429;
+}
+
+/** Seconds a client waits before retrying a transient answer. */
+export const RETRY_AFTER_SECONDS = 1;

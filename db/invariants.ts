@@ -68,6 +68,19 @@ const CHECKS: Check[] = [
     name: 'a reservation has at most one COMPLETED payment',
     sql: `SELECT reservation_id FROM payments WHERE status = 'COMPLETED' GROUP BY reservation_id HAVING count(*) > 1`,
   },
+  {
+    // Issue 20: a charge's request key is the ledger's unique key, scoped to its user (charge:<user>:<key>).
+    name: 'a keyed wallet charge carries its own user in its ledger key',
+    sql: `SELECT id, user_id FROM wallet_transactions
+          WHERE type = 'CHARGE' AND idempotency_key IS NOT NULL AND left(idempotency_key, 44) <> 'charge:' || user_id::text || ':'`,
+  },
+  {
+    // Issue 20: the receipt a payment's Idempotency-Key replays for good is a payment that did complete.
+    name: 'an idempotency record answered 201 for a payment names a COMPLETED payment',
+    sql: `SELECT i.user_id, i.key FROM idempotency_records i
+          LEFT JOIN payments p ON p.id::text = i.response_body->>'paymentId'
+          WHERE i.endpoint = 'POST /payments' AND i.status_code = 201 AND (p.id IS NULL OR p.status <> 'COMPLETED')`,
+  },
 ];
 
 export interface Violation {

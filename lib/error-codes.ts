@@ -21,6 +21,8 @@ export const ErrorCodes = {
   RATE_LIMITED: 429,
   INTERNAL: 500,
   DEPENDENCY_UNAVAILABLE: 503,
+  /** Another payment of this fan's journey is in flight: one saga at a time. */
+  PAYMENT_IN_PROGRESS: 409,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -1,19 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
-import { IdempotencyStore } from '../../db/stores/idempotency';
-import { ReservationStore } from '../../db/stores/reservations';
-import { DomainError } from '../../lib/domain-error';
-import { journeyClosed, Journeys } from '../../lib/journeys';
-import { LatencyWindow } from '../../queue/latency-window';
-import { WaitingRoom } from '../../queue/waiting-room';
-import { requireUser } from '../auth';
-import type { AppDeps } from '../deps';
+import type { RouteDeps } from '../deps';
 import { idempotent } from '../idempotency';
-import { toProblem } from '../problem';
-import { assertTicketFor, queueToken } from '../queue-guard';
-import { router } from '../router';
+import { router, secured } from '../router';
 import { bearerAndQueueToken, idempotencyHeader, problems, Uuid } from '../schemas';
-import { ownReservation } from './reservations';
+import { PAY_ENDPOINT } from '../use-cases/pay';
+import { reservationGuards } from './reservations';
 
 const PayRequest = z.object({ reservationId: Uuid }).openapi('PayRequest');
 const Payment = z
@@ -36,34 +27,14 @@ const pay = createRoute({
   responses: { 201: { description: 'Paid', content: { 'application/json': { schema: Payment } } }, ...problems(400, 401, 403, 404, 409, 413, 422, 503) },
 });
 
-export function paymentRoutes(deps: AppDeps) {
+export function paymentRoutes(deps: RouteDeps) {
   const app = router();
-  const room = new WaitingRoom(deps.redis);
-  const reservations = new ReservationStore(deps.db, deps.config.HOLD_GRACE_SECONDS);
-  const idempotency = new IdempotencyStore(deps.db);
-  const journeys = new Journeys(deps.temporal, deps.config, new LatencyWindow(deps.redis));
-
-  app.use('/payments', requireUser(deps.config.AUTH_SECRET), queueToken(room, { requireActive: true }));
-
-  return app.openapi(pay, async (c) => {
+  const { idempotency, pay: payReservation } = deps.useCases;
+  return app.openapi(secured(pay, reservationGuards(deps)), async (c) => {
     const body = c.req.valid('json');
-    return idempotent(c, idempotency, 'POST /payments', body, async () => {
-      const reservation = await ownReservation(reservations, body.reservationId, c.get('userId'));
-      assertTicketFor(c.get('ticket'), reservation.concertId);
-      if (reservation.status === 'EXPIRED') throw new DomainError('HOLD_EXPIRED', 'the hold expired before the payment');
-      if (reservation.status !== 'HELD') throw new DomainError('RESERVATION_NOT_PAYABLE', `the reservation is ${reservation.status}`);
-      try {
-        const receipt = await journeys.pay(reservation.journeyId, { reservationId: reservation.reservationId, paymentId: randomUUID() });
-        deps.metrics.payments.inc({ outcome: 'completed' });
-        return { status: 201, body: receipt };
-      } catch (err) {
-        deps.metrics.payments.inc({ outcome: toProblem(err).code.toLowerCase() });
-        if (!journeyClosed(err)) throw err;
-        // The journey that held it has ended (paid, expired or left): the row says how.
-        const now = await ownReservation(reservations, body.reservationId, c.get('userId'));
-        if (now.status === 'CONFIRMED' || now.status === 'CANCELLED') throw new DomainError('RESERVATION_NOT_PAYABLE', `the reservation is ${now.status}`);
-        throw new DomainError('HOLD_EXPIRED', 'the hold expired before the payment');
-      }
-    }) as never;
+    return idempotent(c, idempotency, PAY_ENDPOINT, body, async (key) => ({
+      status: 201,
+      body: await payReservation(c.get('ticket'), body.reservationId, key),
+    })) as never;
   });
 }

@@ -1,21 +1,17 @@
-import { randomUUID } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
-import { CatalogStore, type ScheduleRef } from '../../db/stores/catalog';
-import { IdempotencyStore } from '../../db/stores/idempotency';
-import { decodeReservationCursor, ReservationStore, type ReservationView } from '../../db/stores/reservations';
+import { decodeReservationCursor } from '../../db/stores/reservations';
 import { DomainError } from '../../lib/domain-error';
-import { journeyClosed, Journeys } from '../../lib/journeys';
-import { SeatGate } from '../../queue/seat-gate';
-import { LatencyWindow } from '../../queue/latency-window';
 import { WaitingRoom } from '../../queue/waiting-room';
 import { requireUser } from '../auth';
-import type { AppDeps } from '../deps';
+import type { RouteDeps } from '../deps';
 import { idempotent } from '../idempotency';
-import { toProblem } from '../problem';
-import { assertTicketFor, queueToken } from '../queue-guard';
-import { router } from '../router';
+import { queueToken } from '../queue-guard';
+import { router, secured, type Guards } from '../router';
 import { bearer, bearerAndQueueToken, idempotencyHeader, limitQuery, problems, Uuid } from '../schemas';
-import { scheduleRef } from './catalog';
+import { HOLD_ENDPOINT } from '../use-cases/hold';
+import { ownReservation, publicView } from '../use-cases/views';
+
+export { ownReservation, publicView };
 
 const Status = z.enum(['HELD', 'CONFIRMED', 'EXPIRED', 'CANCELLED']);
 const Reservation = z
@@ -72,85 +68,41 @@ const cancel = createRoute({
   tags: ['Reservations'],
   summary: 'Release my hold early',
   security: bearer,
-  request: { params: z.object({ reservationId: Uuid }) },
-  responses: { 200: { description: 'Cancelled', content: json }, ...problems(400, 401, 403, 404, 409, 413, 503) },
+  request: { headers: idempotencyHeader, params: z.object({ reservationId: Uuid }) },
+  responses: { 200: { description: 'Cancelled', content: json }, ...problems(400, 401, 403, 404, 409, 413, 422, 503) },
 });
 
-export function publicView(r: ReservationView) {
-  const { reservationId, scheduleId, seatId, seatNumber, price, status, heldUntil, paymentId } = r;
-  return { reservationId, scheduleId, seatId, seatNumber, price, status, heldUntil, ...(paymentId ? { paymentId } : {}) };
+/** The queue token is checked for its owner here; the hold use case decides what a non-ACTIVE one may still do (replay). */
+export function reservationGuards(deps: RouteDeps): Guards {
+  return { Bearer: requireUser(deps.config.AUTH_SECRET), QueueToken: queueToken(new WaitingRoom(deps.redis), { requireActive: false }) };
 }
 
-/** The caller's own reservation, or 404 / 403. */
-export async function ownReservation(store: ReservationStore, reservationId: string, userId: string): Promise<ReservationView> {
-  const reservation = await store.get(reservationId);
-  if (!reservation) throw new DomainError('NOT_FOUND', 'no such reservation');
-  if (reservation.userId !== userId) throw new DomainError('FORBIDDEN', 'the reservation belongs to someone else');
-  return reservation;
-}
-
-export function reservationRoutes(deps: AppDeps) {
+export function reservationRoutes(deps: RouteDeps) {
   const app = router();
-  const { config, metrics } = deps;
-  const room = new WaitingRoom(deps.redis);
-  const gate = new SeatGate(deps.redis);
-  const catalog = new CatalogStore(deps.db);
-  const reservations = new ReservationStore(deps.db, config.HOLD_GRACE_SECONDS);
-  const idempotency = new IdempotencyStore(deps.db);
-  const journeys = new Journeys(deps.temporal, config, new LatencyWindow(deps.redis));
-  const schedules = new Map<string, ScheduleRef>();
-  const auth = requireUser(config.AUTH_SECRET);
-
-  app.on('POST', '/reservations', auth, queueToken(room, { requireActive: true }));
-  app.on(['GET', 'DELETE'], ['/reservations', '/reservations/*'], auth);
+  const { reservations, idempotency, holdSeat, cancelHold } = deps.useCases;
+  const guards = reservationGuards(deps);
 
   return app
-    .openapi(hold, async (c) => {
+    .openapi(secured(hold, guards), async (c) => {
       const body = c.req.valid('json');
-      const ticket = c.get('ticket');
-      return idempotent(c, idempotency, 'POST /reservations', body, async () => {
-        const schedule = await scheduleRef(catalog, schedules, body.scheduleId);
-        assertTicketFor(ticket, schedule.concertId);
-        if (body.seatNumber > schedule.totalSeats) throw new DomainError('NOT_FOUND', `seats are numbered 1..${schedule.totalSeats}`);
-        const reservationId = randomUUID();
-        // The gate closes until the hold's latest possible deadline + grace; losers stop here.
-        const deadline = Math.min(Date.now() + config.HOLD_TTL_SECONDS * 1000, ticket.activeUntil ?? 0);
-        const gateTtl = deadline - Date.now() + config.HOLD_GRACE_SECONDS * 1000;
-        if (!(await gate.claim(ticket.concertId, body.scheduleId, body.seatNumber, reservationId, gateTtl))) {
-          metrics.seatGateRefusals.inc();
-          throw new DomainError('SEAT_UNAVAILABLE', 'the seat is held or sold');
-        }
-        try {
-          const held = await journeys.hold(ticket, { scheduleId: body.scheduleId, seatNumber: body.seatNumber, reservationId });
-          metrics.holds.inc({ outcome: 'held' });
-          return { status: 201, body: { ...held, status: 'HELD' } };
-        } catch (err) {
-          metrics.holds.inc({ outcome: toProblem(err).code.toLowerCase() });
-          await gate.release(ticket.concertId, body.scheduleId, body.seatNumber, reservationId).catch(() => undefined);
-          throw err;
-        }
-      }) as never;
+      return idempotent(c, idempotency, HOLD_ENDPOINT, body, async (key) => ({ status: 201, body: await holdSeat(c.get('ticket'), body, key) })) as never;
     })
-    .openapi(list, async (c) => {
+    .openapi(secured(list, guards), async (c) => {
       const { status, limit, cursor } = c.req.valid('query');
       const decoded = cursor ? decodeReservationCursor(cursor) : undefined;
       if (decoded === null) throw new DomainError('VALIDATION_FAILED', 'cursor: not a cursor this API returned');
       const page = await reservations.listForUser(c.get('userId'), { status, limit, cursor: decoded });
       return c.json({ items: page.items.map(publicView), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) }, 200);
     })
-    .openapi(read, async (c) => {
+    .openapi(secured(read, guards), async (c) => {
       const reservation = await ownReservation(reservations, c.req.valid('param').reservationId, c.get('userId'));
       return c.json(publicView(reservation), 200);
     })
-    .openapi(cancel, async (c) => {
-      const reservation = await ownReservation(reservations, c.req.valid('param').reservationId, c.get('userId'));
-      if (reservation.status !== 'HELD') throw new DomainError('RESERVATION_NOT_HELD', `the reservation is ${reservation.status}`);
-      try {
-        await journeys.cancel(reservation.journeyId, reservation.reservationId);
-      } catch (err) {
-        if (journeyClosed(err)) throw new DomainError('RESERVATION_NOT_HELD', 'the reservation is no longer held');
-        throw err;
-      }
-      return c.json({ ...publicView(reservation), status: 'CANCELLED' as const }, 200);
+    .openapi(secured(cancel, guards), async (c) => {
+      const { reservationId } = c.req.valid('param');
+      return idempotent(c, idempotency, 'DELETE /reservations/{reservationId}', { reservationId }, async () => ({
+        status: 200,
+        body: await cancelHold(c.get('userId'), reservationId),
+      })) as never;
     });
 }

@@ -1,9 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { IdempotencyStore } from '../../db/stores/idempotency';
-import { WalletStore } from '../../db/stores/wallets';
 import { DomainError } from '../../lib/domain-error';
-import type { AppDeps } from '../deps';
-import { router } from '../router';
+import type { RouteDeps } from '../deps';
+import { router, secured } from '../router';
 import { requireUser } from '../auth';
 import { idempotent } from '../idempotency';
 import { bearer, idempotencyHeader, limitQuery, problems } from '../schemas';
@@ -32,7 +30,7 @@ const getWallet = createRoute({
   responses: { 200: { description: 'OK', content: { 'application/json': { schema: Wallet } } }, ...problems(401, 404, 503) },
 });
 
-const chargeWallet = createRoute({
+const chargeRoute = createRoute({
   method: 'post',
   path: '/wallet/charges',
   tags: ['Wallet'],
@@ -52,27 +50,25 @@ const listTransactions = createRoute({
   responses: { 200: { description: 'OK', content: { 'application/json': { schema: LedgerPage } } }, ...problems(400, 401, 503) },
 });
 
-export function walletRoutes(deps: AppDeps) {
+export function walletRoutes(deps: RouteDeps) {
   const app = router();
-  app.use('/wallet', requireUser(deps.config.AUTH_SECRET));
-  app.use('/wallet/*', requireUser(deps.config.AUTH_SECRET));
-  const wallets = new WalletStore(deps.db);
-  const idempotency = new IdempotencyStore(deps.db);
+  const guards = { Bearer: requireUser(deps.config.AUTH_SECRET) };
+  const { wallets, idempotency, chargeWallet } = deps.useCases;
   return app
-    .openapi(getWallet, async (c) => {
+    .openapi(secured(getWallet, guards), async (c) => {
       const userId = c.get('userId');
       const balance = await wallets.balance(userId);
       if (balance === null) throw new DomainError('NOT_FOUND', 'no wallet for this user');
       return c.json({ userId, balance }, 200);
     })
-    .openapi(chargeWallet, async (c) => {
+    .openapi(secured(chargeRoute, guards), async (c) => {
       const body = c.req.valid('json');
-      return idempotent(c, idempotency, 'POST /wallet/charges', body, async () => ({
+      return idempotent(c, idempotency, 'POST /wallet/charges', body, async (key) => ({
         status: 201,
-        body: await wallets.charge(c.get('userId'), body.amount),
+        body: await chargeWallet(c.get('userId'), body.amount, key),
       })) as never;
     })
-    .openapi(listTransactions, async (c) => {
+    .openapi(secured(listTransactions, guards), async (c) => {
       const { limit, cursor } = c.req.valid('query');
       return c.json(await wallets.transactions(c.get('userId'), limit, cursor), 200);
     });

@@ -14,6 +14,11 @@ const WAIT_STEP_MS = 25;
  * HTTP `Idempotency-Key` records. The first request inserts the record and owns the key; a
  * concurrent duplicate waits for the owner's answer and replays it, so twenty parallel requests with
  * one key have one effect and twenty identical answers.
+ *
+ * A key is never freed: a request that ended without knowing its outcome leaves its record "in
+ * doubt", and the next request with the key takes it over at once and runs again. That is safe
+ * because the effects are keyed by the request (derived ids, the ledger's unique key), so the re-run
+ * finds what the first one did instead of doing it twice.
  */
 export class IdempotencyStore {
   constructor(private readonly db: DataSource) {}
@@ -26,21 +31,22 @@ export class IdempotencyStore {
     );
     if (inserted.length) return { kind: 'owner' };
     for (;;) {
-      const found: Array<{ request_hash: string; status_code: number | null; response_body: unknown; abandoned: boolean }> = await this.db.query(
-        `SELECT request_hash, status_code, response_body, created_at < now() - make_interval(secs => $4) AS abandoned
+      const found: Array<{ request_hash: string; status_code: number | null; response_body: unknown; in_doubt: boolean; abandoned: boolean }> = await this.db.query(
+        `SELECT request_hash, status_code, response_body, in_doubt, created_at < now() - make_interval(secs => $4) AS abandoned
          FROM idempotency_records WHERE user_id = $1 AND endpoint = $2 AND key = $3`,
         [userId, endpoint, key, ABANDONED_AFTER_SECONDS],
       );
-      if (!found.length) return this.claim(userId, endpoint, key, requestHash); // the owner gave up (5xx)
+      if (!found.length) return this.claim(userId, endpoint, key, requestHash); // pruned meanwhile
       const record = found[0];
       if (record.request_hash !== requestHash) return { kind: 'mismatch' };
       if (record.status_code !== null) return { kind: 'replay', status: record.status_code, body: record.response_body };
-      if (record.abandoned) {
+      if (record.in_doubt || record.abandoned) {
+        // One waiter takes the key over (the row is the lock); the others keep waiting for its answer.
         const taken = await rows(
           this.db,
-          `UPDATE idempotency_records SET created_at = now()
+          `UPDATE idempotency_records SET created_at = now(), in_doubt = false
            WHERE user_id = $1 AND endpoint = $2 AND key = $3 AND status_code IS NULL
-             AND created_at < now() - make_interval(secs => $4) RETURNING 1`,
+             AND (in_doubt OR created_at < now() - make_interval(secs => $4)) RETURNING 1`,
           [userId, endpoint, key, ABANDONED_AFTER_SECONDS],
         );
         if (taken.length) return { kind: 'owner' };
@@ -51,13 +57,20 @@ export class IdempotencyStore {
 
   async complete(userId: string, endpoint: string, key: string, status: number, body: unknown): Promise<void> {
     await this.db.query(
-      `UPDATE idempotency_records SET status_code = $4, response_body = $5 WHERE user_id = $1 AND endpoint = $2 AND key = $3`,
+      `UPDATE idempotency_records SET status_code = $4, response_body = $5, in_doubt = false WHERE user_id = $1 AND endpoint = $2 AND key = $3`,
       [userId, endpoint, key, status, JSON.stringify(body)],
     );
   }
 
-  /** A 5xx is not an answer worth keeping: the key is freed for a retry. */
-  async abandon(userId: string, endpoint: string, key: string): Promise<void> {
-    await this.db.query('DELETE FROM idempotency_records WHERE user_id = $1 AND endpoint = $2 AND key = $3 AND status_code IS NULL', [userId, endpoint, key]);
+  /**
+   * The request could not learn its outcome (a 5xx): the effect may have committed, so the key stays
+   * taken, and the next request with it runs again at once with the same derived ids.
+   */
+  async markInDoubt(userId: string, endpoint: string, key: string): Promise<void> {
+    await this.db.query('UPDATE idempotency_records SET in_doubt = true WHERE user_id = $1 AND endpoint = $2 AND key = $3 AND status_code IS NULL', [
+      userId,
+      endpoint,
+      key,
+    ]);
   }
 }

@@ -16,6 +16,8 @@ export type RefundOutcome = 'REFUNDED' | 'NOTHING_DEBITED' | 'ALREADY_COMPLETED'
 
 export const debitKey = (paymentId: string) => `payment:${paymentId}:debit`;
 export const refundKey = (paymentId: string) => `payment:${paymentId}:refund`;
+/** A wallet charge's ledger key: the user's `Idempotency-Key` of `POST /wallet/charges`. */
+export const chargeKey = (userId: string, requestKey: string) => `charge:${userId}:${requestKey}`;
 
 /**
  * The prepaid wallet and its ledger. Every balance change writes its ledger row in the same
@@ -30,19 +32,37 @@ export class WalletStore {
     return rows.length ? Number(rows[0].balance) : null;
   }
 
-  /** One statement: the guarded balance change and its ledger row, atomically. */
-  async charge(userId: string, amount: number): Promise<{ transactionId: string; amount: number; balance: number }> {
+  /**
+   * Credits the wallet and writes its ledger row in one statement. With a request key the ledger row
+   * carries `charge:<userId>:<key>` under the ledger's unique constraint, so the same charge lands
+   * once however often it is retried: a repeat (even one racing the first) credits nothing and answers
+   * the first charge's row. The wallet row is locked first (`FOR UPDATE`), so the ledger's
+   * `balance_after` is the balance this charge produced, and a repeat waits for the first to commit.
+   */
+  async charge(userId: string, amount: number, requestKey?: string): Promise<{ transactionId: string; amount: number; balance: number }> {
+    const key = requestKey === undefined ? null : chargeKey(userId, requestKey);
     const rows: Array<{ id: string; balance_after: string }> = await this.db.query(
-      `WITH w AS (
-         UPDATE wallets SET balance = balance + $2, updated_at = now() WHERE user_id = $1 RETURNING user_id, balance
+      `WITH entry AS (
+         INSERT INTO wallet_transactions (user_id, type, amount, balance_after, idempotency_key)
+         SELECT user_id, 'CHARGE', $2, balance + $2, $3 FROM wallets WHERE user_id = $1 FOR UPDATE
+         ON CONFLICT (idempotency_key) DO NOTHING
+         RETURNING id, balance_after
+       ), credited AS (
+         UPDATE wallets SET balance = balance + $2, updated_at = now() FROM entry WHERE user_id = $1 RETURNING balance
        )
-       INSERT INTO wallet_transactions (user_id, type, amount, balance_after)
-       SELECT user_id, 'CHARGE', $2, balance FROM w
-       RETURNING id, balance_after`,
-      [userId, amount],
+       SELECT entry.id, credited.balance AS balance_after FROM entry JOIN credited ON true`,
+      [userId, amount, key],
     );
-    if (!rows.length) throw new DomainError('NOT_FOUND', 'no wallet for this user');
-    return { transactionId: String(rows[0].id), amount, balance: Number(rows[0].balance_after) };
+    if (rows.length) return { transactionId: String(rows[0].id), amount, balance: Number(rows[0].balance_after) };
+    if (key !== null) {
+      // This request's charge landed before (a retry, or a duplicate that lost the race): its row answers.
+      const first: Array<{ id: string; amount: string; balance_after: string }> = await this.db.query(
+        'SELECT id, amount, balance_after FROM wallet_transactions WHERE idempotency_key = $1',
+        [key],
+      );
+      if (first.length) return { transactionId: String(first[0].id), amount: Number(first[0].amount), balance: Number(first[0].balance_after) };
+    }
+    throw new DomainError('NOT_FOUND', 'no wallet for this user');
   }
 
   async transactions(userId: string, limit: number, beforeId?: string): Promise<{ items: LedgerEntry[]; nextCursor?: string }> {
@@ -154,6 +174,29 @@ export class WalletStore {
       );
       return 'REFUNDED';
     });
+  }
+
+  /**
+   * What became of a payment, from the database alone: a retried `POST /payments` answers the receipt
+   * of a payment that completed even after its journey ended. `balance` is the balance right after
+   * its debit, as the first answer said.
+   */
+  async paymentOutcome(paymentId: string): Promise<
+    | { status: 'COMPLETED'; paymentId: string; reservationId: string; amount: number; balance: number }
+    | { status: 'PENDING' | 'FAILED'; failureCode: string | null }
+    | null
+  > {
+    const rows: Array<{ status: 'PENDING' | 'COMPLETED' | 'FAILED'; failure_code: string | null; reservation_id: string; amount: string; balance_after: string | null }> =
+      await this.db.query(
+        `SELECT p.status, p.failure_code, p.reservation_id, p.amount, t.balance_after
+         FROM payments p LEFT JOIN wallet_transactions t ON t.idempotency_key = $2
+         WHERE p.id = $1`,
+        [paymentId, debitKey(paymentId)],
+      );
+    if (!rows.length) return null;
+    const [row] = rows;
+    if (row.status !== 'COMPLETED') return { status: row.status, failureCode: row.failure_code };
+    return { status: 'COMPLETED', paymentId, reservationId: row.reservation_id, amount: Number(row.amount), balance: Number(row.balance_after) };
   }
 
   /** The wallet row under `FOR UPDATE`: every money movement of one user is serialized on it. */

@@ -1,0 +1,40 @@
+import { CatalogStore } from '../../db/stores/catalog';
+import { IdempotencyStore } from '../../db/stores/idempotency';
+import { ReservationStore } from '../../db/stores/reservations';
+import { WalletStore } from '../../db/stores/wallets';
+import { Journeys } from '../../lib/journeys';
+import { LatencyWindow } from '../../queue/latency-window';
+import { SeatGate } from '../../queue/seat-gate';
+import type { AppDeps } from '../deps';
+import { cancelHoldUseCase } from './cancel';
+import { chargeWalletUseCase } from './charge';
+import { holdSeatUseCase } from './hold';
+import { payUseCase } from './pay';
+
+/**
+ * The API's use cases and the stores and clients they share, built once per app by `createApp`:
+ * routes parse, call one of these, and answer.
+ */
+export function createUseCases(deps: AppDeps) {
+  const reservations = new ReservationStore(deps.db, deps.config.HOLD_GRACE_SECONDS);
+  const wallets = new WalletStore(deps.db);
+  const journeys = new Journeys(deps.temporal, deps.config, new LatencyWindow(deps.redis));
+  return {
+    reservations,
+    wallets,
+    idempotency: new IdempotencyStore(deps.db),
+    holdSeat: holdSeatUseCase({
+      config: deps.config,
+      metrics: deps.metrics,
+      catalog: new CatalogStore(deps.db),
+      reservations,
+      gate: new SeatGate(deps.redis),
+      journeys,
+    }),
+    pay: payUseCase({ metrics: deps.metrics, reservations, wallets, journeys }),
+    cancelHold: cancelHoldUseCase({ reservations, journeys }),
+    chargeWallet: chargeWalletUseCase({ wallets }),
+  };
+}
+
+export type UseCases = ReturnType<typeof createUseCases>;
