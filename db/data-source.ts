@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import * as entities from './entities';
 import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-schema';
 import { LedgerByPayment1764100000000 } from './migrations/1764100000000-ledger-by-payment';
+import { AfterSale1765200000000 } from './migrations/1765200000000-after-sale';
 
 /**
  * One DataSource shape for the API, the worker, the tests and the TypeORM CLI. Schema changes go
@@ -13,7 +14,7 @@ export function createDataSource(url: string, options: { poolSize?: number; appl
     type: 'postgres',
     url,
     entities: Object.values(entities).filter((e) => typeof e === 'function'),
-    migrations: [InitialSchema1764000000000, LedgerByPayment1764100000000],
+    migrations: [InitialSchema1764000000000, LedgerByPayment1764100000000, AfterSale1765200000000],
     migrationsTransactionMode: 'each',
     synchronize: false,
     logging: ['error'],

@@ -19,6 +19,13 @@ export const ErrorCodes = {
   RATE_LIMITED: 429,
   INTERNAL: 500,
   DEPENDENCY_UNAVAILABLE: 503,
+  // --- After the sale (issue 22) ---
+  /** The show starts within its refund policy's cut-off: no cancellation any more. */
+  CANCELLATION_CLOSED: 409,
+  /** The ticket was already cancelled and refunded. */
+  TICKET_ALREADY_CANCELLED: 409,
+  /** The reservation was never paid: release a hold with DELETE /reservations/{id} instead. */
+  TICKET_NOT_PAID: 409,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -18,6 +18,8 @@ export const queueKeys = (concertId: string) => {
     seq: `${prefix}seq`,
     /** Admission settings mirrored from the controller, for ETAs without a Temporal call. */
     settings: `${prefix}settings`,
+    /** Set when the concert's queue is closed for good: holds the reason (CANCELLED, later SOLD_OUT). */
+    closed: `${prefix}closed`,
     /** The user's current token (its secret part). */
     fan: (userId: string) => `${prefix}fan:${userId}`,
     /** Hash of one token: userId, arrival, status, activeUntil. */
