@@ -128,11 +128,12 @@ export class TicketStore {
    * Refuses what the fan cannot cancel, without writing: someone else's or unknown (404/403), not
    * paid, already cancelled, past the cut-off. The refund step checks all of it again under its locks.
    */
-  async assertCancellable(reservationId: string, userId: string, at: Date): Promise<void> {
+  async assertCancellable(reservationId: string, userId: string, at: Date): Promise<{ concertId: string }> {
     const found: TicketRow[] = await this.db.query(`${TICKET_SELECT} WHERE r.id = $1`, [reservationId]);
     if (!found.length) throw new DomainError('NOT_FOUND', 'no such ticket');
     if (found[0].user_id !== userId) throw new DomainError('FORBIDDEN', 'the ticket belongs to someone else');
     fanRefundOf(found[0], at);
+    return { concertId: found[0].concert_id };
   }
 
   /**
