@@ -198,7 +198,8 @@ export const afterSaleSearchAttributes = {
   cancellationStatus: defineSearchAttributeKey('CancellationStatus', SearchAttributeType.KEYWORD),
   ticketsToRefund: defineSearchAttributeKey('TicketsToRefund', SearchAttributeType.INT),
   ticketsRefunded: defineSearchAttributeKey('TicketsRefunded', SearchAttributeType.INT),
-  refundedAmount: defineSearchAttributeKey('RefundedAmount', SearchAttributeType.INT),
+  // Double, not Int: the dev server allows three Int attributes per namespace; KRW stay exact below 2^53.
+  refundedAmount: defineSearchAttributeKey('RefundedAmount', SearchAttributeType.DOUBLE),
   refundFailures: defineSearchAttributeKey('RefundFailures', SearchAttributeType.INT),
 } as const;
 
@@ -207,7 +208,7 @@ export const AFTER_SALE_SEARCH_ATTRIBUTE_TYPES: Record<string, string> = {
   CancellationStatus: 'Keyword',
   TicketsToRefund: 'Int',
   TicketsRefunded: 'Int',
-  RefundedAmount: 'Int',
+  RefundedAmount: 'Double',
   RefundFailures: 'Int',
 };
 

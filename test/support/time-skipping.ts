@@ -5,7 +5,7 @@ import { AFTER_SALE_SEARCH_ATTRIBUTE_TYPES, SEARCH_ATTRIBUTE_TYPES } from '../..
 import { WORKFLOW_BUNDLE_PATH, timeSkippingExecutable } from './paths';
 import { quietTemporalRuntime } from './stack';
 
-const INDEXED_VALUE_TYPES: Record<string, number> = { Keyword: 2, Int: 3, Datetime: 6, KeywordList: 7 };
+const INDEXED_VALUE_TYPES: Record<string, number> = { Keyword: 2, Int: 3, Double: 4, Datetime: 6, KeywordList: 7 };
 
 /**
  * One time-skipping test server per test file (the Java one `provision.sh --test` installs), with
