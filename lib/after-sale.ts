@@ -57,7 +57,8 @@ export class AfterSale {
         workflowId: showCancellationWorkflowId(input.concertId, input.scheduleId),
         taskQueue: this.taskQueue,
         args: [input],
-        workflowIdConflictPolicy: 'USE_EXISTING',
+        // Refused when it runs or ran (either way the answer is its progress): the operator's retry starts nothing.
+        workflowIdConflictPolicy: 'FAIL',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         typedSearchAttributes: [
           { key: searchAttributes.concertId, value: input.concertId },
