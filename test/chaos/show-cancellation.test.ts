@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { DataSource } from 'typeorm';
+import { paidTicketsBySql } from '../../bench/scenarios/refund-sweep';
 import { findViolations } from '../../db/invariants';
 import { CatalogStore } from '../../db/stores/catalog';
 import { eventually } from '../support/eventually';
@@ -39,46 +39,6 @@ const workerEnv = () => ({
   NODE_ENV: 'test',
 });
 
-/**
- * Paid tickets straight in SQL, as the sale would have left them (seat SOLD, reservation CONFIRMED,
- * payment COMPLETED, the fan's charge and debit in the ledger): thousands in a second, not minutes of
- * journeys.
- */
-async function paidTicketsBySql(db: DataSource, concertId: string, scheduleId: string): Promise<void> {
-  const fans = TICKETS / TICKETS_PER_FAN;
-  await db.transaction(async (tx) => {
-    await tx.query(
-      `CREATE TEMP TABLE fixture_fans ON COMMIT DROP AS SELECT gen_random_uuid() AS id, n FROM generate_series(0, $1::int - 1) n`,
-      [fans],
-    );
-    await tx.query(
-      `CREATE TEMP TABLE fixture_tickets ON COMMIT DROP AS
-       SELECT s.id AS seat_id, s.number, gen_random_uuid() AS reservation_id, gen_random_uuid() AS payment_id, f.id AS user_id,
-              row_number() OVER (PARTITION BY f.id ORDER BY s.number) AS nth
-       FROM seats s JOIN fixture_fans f ON f.n = (s.number - 1) % $2::int
-       WHERE s.schedule_id = $1`,
-      [scheduleId, fans],
-    );
-    await tx.query(`INSERT INTO users (id, name) SELECT id, 'chaos-' || n FROM fixture_fans`);
-    await tx.query(`INSERT INTO wallets (user_id, balance) SELECT id, 0 FROM fixture_fans`);
-    await tx.query(`INSERT INTO wallet_transactions (user_id, type, amount, balance_after) SELECT id, 'CHARGE', $1::bigint, $1::bigint FROM fixture_fans`, [
-      PRICE * TICKETS_PER_FAN,
-    ]);
-    await tx.query(
-      `INSERT INTO reservations (id, user_id, concert_id, schedule_id, seat_id, seat_number, price, status, held_until, journey_id, payment_id)
-       SELECT reservation_id, user_id, $1, $2, seat_id, number, $3, 'CONFIRMED', now(), 'fixture', payment_id FROM fixture_tickets`,
-      [concertId, scheduleId, PRICE],
-    );
-    await tx.query(`INSERT INTO payments (id, user_id, reservation_id, amount, status) SELECT payment_id, user_id, reservation_id, $1, 'COMPLETED' FROM fixture_tickets`, [PRICE]);
-    await tx.query(
-      `INSERT INTO wallet_transactions (user_id, type, amount, balance_after, payment_id, idempotency_key)
-       SELECT user_id, 'PAYMENT', $1::bigint, $1::bigint * ($2::int - nth), payment_id, 'payment:' || payment_id || ':debit' FROM fixture_tickets`,
-      [PRICE, TICKETS_PER_FAN],
-    );
-    await tx.query(`UPDATE seats s SET status = 'SOLD', reservation_id = f.reservation_id FROM fixture_tickets f WHERE s.id = f.seat_id`);
-  });
-}
-
 const progress = async () => {
   const res = await stack.api.call('GET', `/admin/concerts/${concertId}/cancellation`, { admin: true });
   if (res.status !== 200) throw new Error(`GET cancellation: ${res.status} ${JSON.stringify(res.body)}`);
@@ -93,7 +53,8 @@ it('refunds every one of 5,000 tickets exactly once through two worker crashes, 
   });
   concertId = created.concertId;
   const scheduleId = created.schedules[0].scheduleId;
-  await paidTicketsBySql(stack.db, concertId, scheduleId);
+  // Straight in SQL, as the sale would have left them: seconds instead of minutes of journeys.
+  await paidTicketsBySql(stack.db, { concertId, scheduleId, tickets: TICKETS, perFan: TICKETS_PER_FAN, price: PRICE });
 
   worker = await startWorker(workerEnv());
   const started = await stack.api.call('POST', `/admin/concerts/${concertId}/cancellation`, { admin: true, body: { ratePerSecond: 400, batchSize: 100 } });
