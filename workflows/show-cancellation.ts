@@ -62,6 +62,11 @@ export async function showCancellation(input: ShowCancellationInput): Promise<Sh
     startedAt: new Date(Date.now()).toISOString(),
   };
   let rateChanged = false;
+  // The pace is kept over a stretch of time, not per batch: a timer fires up to a second late on a busy
+  // server, so waiting after every batch would run well below the rate; the stretch restarts when the
+  // rate changes or when the sweep falls behind by over a second (no catch-up burst).
+  let paceFrom = Date.now();
+  let pacedTickets = 0;
 
   setHandler(showCancellationQuery, () => progress);
   setHandler(
@@ -69,6 +74,8 @@ export async function showCancellation(input: ShowCancellationInput): Promise<Sh
     ({ ratePerSecond }) => {
       progress.ratePerSecond = ratePerSecond;
       rateChanged = true;
+      paceFrom = Date.now();
+      pacedTickets = 0;
       return progress;
     },
     {
@@ -117,9 +124,15 @@ export async function showCancellation(input: ShowCancellationInput): Promise<Sh
       progress.total = Math.max(progress.total, progress.refunded + progress.remaining);
       publish();
       if (batch.refunded === 0) break;
-      // The pace: this batch's share of a second at the current rate; a new rate cuts the wait short.
-      rateChanged = false;
-      await condition(() => rateChanged, Math.ceil((batch.refunded * 1000) / progress.ratePerSecond));
+      pacedTickets += batch.refunded;
+      const aheadMs = (pacedTickets * 1000) / progress.ratePerSecond - (Date.now() - paceFrom);
+      if (aheadMs > 0) {
+        rateChanged = false;
+        await condition(() => rateChanged, Math.ceil(aheadMs)); // a new rate cuts the wait short
+      } else if (aheadMs < -1000) {
+        paceFrom = Date.now();
+        pacedTickets = 0;
+      }
       if (workflowInfo().historyLength > HISTORY_EVENTS_PER_RUN || workflowInfo().continueAsNewSuggested) {
         await condition(allHandlersFinished);
         await continueAsNew<typeof showCancellation>({ ...input, ratePerSecond: progress.ratePerSecond, progress });
