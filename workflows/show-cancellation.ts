@@ -34,6 +34,11 @@ const batches = proxyActivities<Activities>({
 });
 
 const PAUSE_AFTER_FAILURE_MS = 5_000;
+/**
+ * A batch that found tickets to refund but refunded none lost them all to fans' own cancellations in
+ * the same instant; the sweep looks again a few times before it reports what is left.
+ */
+const MAX_EMPTY_BATCHES = 5;
 /** Well under Temporal's history limits: a run this long continues as new with its progress. */
 const HISTORY_EVENTS_PER_RUN = 10_000;
 
@@ -109,6 +114,7 @@ export async function showCancellation(input: ShowCancellationInput): Promise<Sh
   // A payment that was already in flight when the show closed may still confirm: after the sweep the
   // live holds are looked for once more, and the sweep runs again if any was found.
   for (let pass = 0; pass < 2; pass += 1) {
+    let emptyBatches = 0;
     for (;;) {
       let batch: Awaited<ReturnType<Activities['refundShowBatch']>>;
       try {
@@ -123,7 +129,13 @@ export async function showCancellation(input: ShowCancellationInput): Promise<Sh
       Object.assign(progress, { refunded: batch.progress.refunded, remaining: batch.progress.remaining, amount: batch.progress.amount });
       progress.total = Math.max(progress.total, progress.refunded + progress.remaining);
       publish();
-      if (batch.refunded === 0) break;
+      if (batch.progress.remaining === 0) break;
+      if (batch.refunded === 0) {
+        emptyBatches += 1;
+        if (emptyBatches > MAX_EMPTY_BATCHES) break;
+        await sleep(1_000);
+        continue;
+      }
       pacedTickets += batch.refunded;
       const aheadMs = (pacedTickets * 1000) / progress.ratePerSecond - (Date.now() - paceFrom);
       if (aheadMs > 0) {
