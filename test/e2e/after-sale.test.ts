@@ -175,4 +175,34 @@ describe('an operator cancels a show', () => {
       expect(found).toEqual([`show-cancellation-${concertId}`]);
     });
   });
+  it('cancels one date only: its tickets are refunded, the other date and the queue stay on sale', async () => {
+    const { api } = stack;
+    const startsAt = new Date(Date.now() + 30 * DAY).toISOString();
+    const created = await api.call('POST', '/admin/concerts', {
+      admin: true,
+      body: { title: 'Two dates', schedules: [{ startsAt, seatCount: 5, price: PRICE }, { startsAt, seatCount: 5, price: PRICE }] },
+    });
+    const concertId: string = created.body.concertId;
+    const [cancelledDate, keptDate] = created.body.schedules.map((x: { scheduleId: string }) => x.scheduleId);
+    const gone = await buy(concertId, cancelledDate, 1);
+    const kept = await buy(concertId, keptDate, 1);
+
+    const started = await api.call('POST', `/admin/concerts/${concertId}/cancellation`, { admin: true, body: { scheduleId: cancelledDate } });
+    expect(started.status).toBe(202);
+    const report = await eventually(async () => {
+      const res = await api.call('GET', `/admin/concerts/${concertId}/cancellation?scheduleId=${cancelledDate}`, { admin: true });
+      expect(res.body.status).toBe('COMPLETED');
+      return res.body;
+    }, { timeoutMs: 30_000 });
+    expect(report).toMatchObject({ scheduleId: cancelledDate, scheduleIds: [cancelledDate], total: 1, refunded: 1, amount: PRICE });
+    expect(await refundEntries(gone.reservationId)).toEqual([{ amount: PRICE }]);
+    expect(await refundEntries(kept.reservationId)).toEqual([]);
+    expect((await api.call('GET', '/tickets', { fan: kept.fan })).body.items[0]).toMatchObject({ status: 'CONFIRMED', showCancelled: false });
+    // The whole concert was not cancelled: no report for it, the queue stays open, the other date sells.
+    expect((await api.call('GET', `/admin/concerts/${concertId}/cancellation`, { admin: true })).status).toBe(404);
+    expect(await stack.redis.get(queueKeys(concertId).closed)).toBeNull();
+    const next = await api.admittedFan(concertId, 'Still buying');
+    expect((await api.hold(next.fan, next.queueToken, keptDate, 2)).status).toBe(201);
+    expect((await api.hold(next.fan, next.queueToken, cancelledDate, 2)).status).toBe(409);
+  });
 });
