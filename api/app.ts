@@ -15,6 +15,7 @@ import { paymentRoutes } from './routes/payments';
 import { queueRoutes } from './routes/queue';
 import { reservationRoutes } from './routes/reservations';
 import { serviceRoutes } from './routes/service';
+import { ticketRoutes } from './routes/tickets';
 import { usersRoutes } from './routes/users';
 import { walletRoutes } from './routes/wallet';
 import { createUseCases } from './use-cases';
@@ -70,7 +71,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.openAPIRegistry.registerComponent('securitySchemes', 'AdminKey', { type: 'apiKey', in: 'header', name: 'X-Admin-Key' });
 
   const routeDeps = { ...deps, useCases: createUseCases(deps) };
-  for (const routes of [serviceRoutes, usersRoutes, walletRoutes, catalogRoutes, queueRoutes, reservationRoutes, paymentRoutes, adminRoutes]) {
+  for (const routes of [serviceRoutes, usersRoutes, walletRoutes, catalogRoutes, queueRoutes, reservationRoutes, paymentRoutes, ticketRoutes, adminRoutes]) {
     app.route('/', routes(routeDeps));
   }
 

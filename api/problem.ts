@@ -35,6 +35,9 @@ const TITLES: Record<ErrorCode, string> = {
   INTERNAL: 'Internal error',
   DEPENDENCY_UNAVAILABLE: 'A dependency is unavailable',
   PAYMENT_IN_PROGRESS: 'Another payment is in progress',
+  CANCELLATION_CLOSED: 'The cancellation cut-off has passed',
+  TICKET_ALREADY_CANCELLED: 'The ticket was already cancelled',
+  TICKET_NOT_PAID: 'The reservation is not a paid ticket',
 };
 
 export function problemOf(code: ErrorCode, detail: string, status: number = ErrorCodes[code]): Problem {

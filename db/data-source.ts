@@ -4,6 +4,7 @@ import * as entities from './entities';
 import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-schema';
 import { LedgerByPayment1764100000000 } from './migrations/1764100000000-ledger-by-payment';
 import { IdempotencyInDoubt1765100000000 } from './migrations/1765100000000-idempotency-in-doubt';
+import { AfterSale1765200000000 } from './migrations/1765200000000-after-sale';
 
 /**
  * One DataSource shape for the API, the worker, the tests and the TypeORM CLI. Schema changes go
@@ -14,7 +15,7 @@ export function createDataSource(url: string, options: { poolSize?: number; appl
     type: 'postgres',
     url,
     entities: Object.values(entities).filter((e) => typeof e === 'function'),
-    migrations: [InitialSchema1764000000000, LedgerByPayment1764100000000, IdempotencyInDoubt1765100000000],
+    migrations: [InitialSchema1764000000000, LedgerByPayment1764100000000, IdempotencyInDoubt1765100000000, AfterSale1765200000000],
     migrationsTransactionMode: 'each',
     synchronize: false,
     logging: ['error'],

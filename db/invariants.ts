@@ -81,6 +81,36 @@ const CHECKS: Check[] = [
           LEFT JOIN payments p ON p.id::text = i.response_body->>'paymentId'
           WHERE i.endpoint = 'POST /payments' AND i.status_code = 201 AND (p.id IS NULL OR p.status <> 'COMPLETED')`,
   },
+  // --- After the sale (issue 22) ---
+  {
+    name: 'a ticket is refunded at most once and never more than was paid',
+    sql: `SELECT p.id, p.amount, p.refunded_amount, l.refunds, l.total FROM payments p
+          LEFT JOIN (
+            SELECT payment_id, count(*) AS refunds, sum(amount) AS total FROM wallet_transactions
+            WHERE type = 'REFUND' AND idempotency_key LIKE 'ticket:%' GROUP BY payment_id
+          ) l ON l.payment_id = p.id
+          WHERE (p.status IN ('REFUNDED', 'PARTIALLY_REFUNDED') AND (
+                   p.refunded_amount > p.amount
+                   OR COALESCE(l.total, 0) <> p.refunded_amount
+                   OR COALESCE(l.refunds, 0) <> (CASE WHEN p.refunded_amount > 0 THEN 1 ELSE 0 END)
+                   OR (SELECT count(*) FROM wallet_transactions t WHERE t.payment_id = p.id AND t.type = 'PAYMENT') <> 1
+                   OR (SELECT count(*) FROM reservations r WHERE r.id = p.reservation_id AND r.status = 'CANCELLED') <> 1))
+             OR (p.status NOT IN ('REFUNDED', 'PARTIALLY_REFUNDED') AND l.refunds IS NOT NULL)`,
+  },
+  {
+    name: 'money in equals money out plus what stays in wallets',
+    sql: `SELECT charged, kept, in_wallets FROM (
+            SELECT COALESCE(sum(amount) FILTER (WHERE type = 'CHARGE'), 0) AS charged,
+                   COALESCE(sum(amount) FILTER (WHERE type = 'PAYMENT'), 0) - COALESCE(sum(amount) FILTER (WHERE type = 'REFUND'), 0) AS kept,
+                   (SELECT COALESCE(sum(balance), 0) FROM wallets) AS in_wallets
+            FROM wallet_transactions
+          ) books WHERE charged <> kept + in_wallets`,
+  },
+  {
+    name: 'a seat whose ticket was cancelled is bookable again (no seat stays with a refunded reservation)',
+    sql: `SELECT s.id, s.status, p.reservation_id FROM payments p JOIN seats s ON s.reservation_id = p.reservation_id
+          WHERE p.status IN ('REFUNDED', 'PARTIALLY_REFUNDED')`,
+  },
 ];
 
 export interface Violation {

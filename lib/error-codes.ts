@@ -23,6 +23,13 @@ export const ErrorCodes = {
   DEPENDENCY_UNAVAILABLE: 503,
   /** Another payment of this fan's journey is in flight: one saga at a time. */
   PAYMENT_IN_PROGRESS: 409,
+  // --- After the sale (issue 22) ---
+  /** The show starts within its refund policy's cut-off: no cancellation any more. */
+  CANCELLATION_CLOSED: 409,
+  /** The ticket was already cancelled and refunded. */
+  TICKET_ALREADY_CANCELLED: 409,
+  /** The reservation was never paid: release a hold with DELETE /reservations/{id} instead. */
+  TICKET_NOT_PAID: 409,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

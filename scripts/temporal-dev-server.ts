@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { SEARCH_ATTRIBUTE_TYPES } from '../workflows/definitions';
+import { AFTER_SALE_SEARCH_ATTRIBUTE_TYPES, SEARCH_ATTRIBUTE_TYPES } from '../workflows/definitions';
 
 export const ROOT = join(__dirname, '..');
 export const TOOLS_DIR = process.env.TOOLS_DIR ?? join(ROOT, '.tools');
@@ -27,7 +27,7 @@ export const TUNED_DYNAMIC_CONFIG = [
 ];
 
 export function searchAttributeArgs(): string[] {
-  return Object.entries(SEARCH_ATTRIBUTE_TYPES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]);
+  return Object.entries({ ...SEARCH_ATTRIBUTE_TYPES, ...AFTER_SALE_SEARCH_ATTRIBUTE_TYPES }).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]);
 }
 
 /** Arguments after `temporal server start-dev` beyond the port and storage. */

@@ -186,3 +186,84 @@ export const queueStateQuery = defineQuery<QueueState>('queueState');
  * the workflow's and its activities' logs can be joined to the API's request log.
  */
 export const REQUEST_ID_HEADER = 'ovation-request-id';
+
+// === After the sale (issue 22): a fan cancels a ticket, an operator cancels a show ================
+export const ticketCancellationWorkflowId = (reservationId: string) => `ticket-cancellation-${reservationId}`;
+/** One show cancellation per concert, or per schedule when only one date is called off. */
+export const showCancellationWorkflowId = (concertId: string, scheduleId?: string) =>
+  scheduleId ? `show-cancellation-${concertId}-${scheduleId}` : `show-cancellation-${concertId}`;
+
+/** A show cancellation's progress in the Temporal UI's list: bounded numbers, upserted per batch. */
+export const afterSaleSearchAttributes = {
+  cancellationStatus: defineSearchAttributeKey('CancellationStatus', SearchAttributeType.KEYWORD),
+  ticketsToRefund: defineSearchAttributeKey('TicketsToRefund', SearchAttributeType.INT),
+  ticketsRefunded: defineSearchAttributeKey('TicketsRefunded', SearchAttributeType.INT),
+  // Double, not Int: the dev server allows three Int attributes per namespace; KRW stay exact below 2^53.
+  refundedAmount: defineSearchAttributeKey('RefundedAmount', SearchAttributeType.DOUBLE),
+  refundFailures: defineSearchAttributeKey('RefundFailures', SearchAttributeType.INT),
+} as const;
+
+/** For provisioning, beside SEARCH_ATTRIBUTE_TYPES. */
+export const AFTER_SALE_SEARCH_ATTRIBUTE_TYPES: Record<string, string> = {
+  CancellationStatus: 'Keyword',
+  TicketsToRefund: 'Int',
+  TicketsRefunded: 'Int',
+  RefundedAmount: 'Double',
+  RefundFailures: 'Int',
+};
+
+export interface TicketCancellationInput {
+  reservationId: string;
+  userId: string;
+  /** When the fan asked (ISO-8601, the API's clock): the policy is applied as of then, retries or not. */
+  requestedAt: string;
+}
+
+export interface TicketCancellationResult {
+  reservationId: string;
+  paymentId: string;
+  status: 'CANCELLED';
+  paymentStatus: 'REFUNDED' | 'PARTIALLY_REFUNDED';
+  paid: number;
+  refunded: number;
+  fee: number;
+  refundedAt: string;
+}
+
+/** CLOSING: sales stopped and live journeys ending; REFUNDING: batches running; COMPLETED: the report. */
+export type ShowCancellationStatus = 'CLOSING' | 'REFUNDING' | 'COMPLETED';
+
+export interface ShowCancellationProgress {
+  concertId: string;
+  scheduleId?: string;
+  scheduleIds: string[];
+  status: ShowCancellationStatus;
+  /** Tickets refunded per second at most; the operator changes it live (`refundRateUpdate`). */
+  ratePerSecond: number;
+  /** Paid tickets when the cancellation began. */
+  total: number;
+  refunded: number;
+  remaining: number;
+  /** KRW refunded so far. */
+  amount: number;
+  /** Batch attempts that failed (each is retried until it succeeds). */
+  failures: number;
+  lastFailure?: string;
+  journeysEnded: number;
+  startedAt: string;
+  finishedAt?: string;
+}
+
+export interface ShowCancellationInput {
+  concertId: string;
+  scheduleId?: string;
+  ratePerSecond: number;
+  /** Tickets per batch: one activity and one SQL transaction each. */
+  batchSize: number;
+  /** Carried across continue-as-new. */
+  progress?: ShowCancellationProgress;
+}
+
+export const MAX_REFUND_RATE_PER_SECOND = 10_000;
+export const refundRateUpdate = defineUpdate<ShowCancellationProgress, [{ ratePerSecond: number }]>('refundRate');
+export const showCancellationQuery = defineQuery<ShowCancellationProgress>('cancellationProgress');

@@ -1,10 +1,13 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { CatalogStore } from '../../db/stores/catalog';
+import { TicketStore } from '../../db/stores/tickets';
+import { AfterSale } from '../../lib/after-sale';
+import { DEFAULT_REFUND_POLICY, policyProblem } from '../../lib/refund-policy';
 import { DomainError } from '../../lib/domain-error';
 import { Journeys } from '../../lib/journeys';
 import { WaitingRoom } from '../../queue/waiting-room';
-import type { QueueState } from '../../workflows/definitions';
+import { MAX_REFUND_RATE_PER_SECOND, type QueueState } from '../../workflows/definitions';
 import { requireAdmin } from '../auth';
 import type { AppDeps } from '../deps';
 import { router } from '../router';
@@ -12,9 +15,28 @@ import { adminKey, IsoTime, problems, Text, Uuid } from '../schemas';
 
 const DAY = 24 * 3600 * 1000;
 
+const RefundPolicy = z
+  .object({
+    cutoffHours: z.number().min(0).max(24 * 365).openapi({ description: 'No cancellation within this many hours of the show (409 CANCELLATION_CLOSED)' }),
+    tiers: z
+      .array(
+        z.object({
+          hoursBefore: z.number().min(0).max(24 * 365),
+          feePercent: z.number().int().min(0).max(100),
+        }),
+      )
+      .min(1)
+      .max(20)
+      .openapi({ description: 'The tier with the greatest hoursBefore the fan is still at or above sets the fee; { hoursBefore: N, feePercent: 0 } is a full refund until N hours before' }),
+  })
+  .openapi('RefundPolicy', {
+    description: `A fan’s refund when they cancel a paid ticket, copied onto each payment at purchase. Default: ${JSON.stringify(DEFAULT_REFUND_POLICY)}`,
+  });
+
 const NewConcert = z
   .object({
     title: Text(1, 200),
+    refundPolicy: RefundPolicy.optional(),
     description: Text(0, 5000).optional(),
     schedules: z
       .array(
@@ -75,6 +97,74 @@ const QueueView = z
   })
   .openapi('QueueView');
 
+const ShowCancellationRequest = z
+  .object({
+    scheduleId: Uuid.optional().openapi({ description: 'Cancel only this schedule; without it, the whole concert' }),
+    ratePerSecond: z.number().min(1).max(MAX_REFUND_RATE_PER_SECOND).default(200).openapi({ description: 'Tickets refunded per second at most' }),
+    batchSize: z.number().int().min(1).max(1000).default(100).openapi({ description: 'Tickets per batch (one SQL transaction each)' }),
+  })
+  .openapi('ShowCancellationRequest');
+
+const ShowCancellation = z
+  .object({
+    concertId: z.string(),
+    scheduleId: z.string().optional(),
+    scheduleIds: z.array(z.string()),
+    status: z.enum(['CLOSING', 'REFUNDING', 'COMPLETED']),
+    ratePerSecond: z.number(),
+    total: z.number().int().openapi({ description: 'Paid tickets when the cancellation began' }),
+    refunded: z.number().int(),
+    remaining: z.number().int(),
+    amount: z.number().int().openapi({ description: 'KRW refunded so far' }),
+    failures: z.number().int().openapi({ description: 'Batch attempts that failed and were retried' }),
+    lastFailure: z.string().optional(),
+    journeysEnded: z.number().int(),
+    startedAt: z.string(),
+    finishedAt: z.string().optional(),
+  })
+  .openapi('ShowCancellation');
+
+const cancellationQuery = z.object({ scheduleId: Uuid.optional() });
+
+const cancelShow = createRoute({
+  method: 'post',
+  path: '/admin/concerts/{concertId}/cancellation',
+  tags: ['Operators'],
+  summary: 'Call off a concert (or one schedule): sales close, live journeys end, every paid ticket is refunded in full',
+  description: '202 with the progress when it started, 200 with the progress when it was already under way or done (idempotent).',
+  security: adminKey,
+  request: { params: z.object({ concertId: Uuid }), body: { required: false, content: { 'application/json': { schema: ShowCancellationRequest } } } },
+  responses: {
+    200: { description: 'Already cancelled or being cancelled', content: { 'application/json': { schema: ShowCancellation } } },
+    202: { description: 'Cancellation started', content: { 'application/json': { schema: ShowCancellation } } },
+    ...problems(400, 401, 404, 413, 503),
+  },
+});
+
+const readCancellation = createRoute({
+  method: 'get',
+  path: '/admin/concerts/{concertId}/cancellation',
+  tags: ['Operators'],
+  summary: 'Progress of a show’s cancellation (the final report once it completed)',
+  security: adminKey,
+  request: { params: z.object({ concertId: Uuid }), query: cancellationQuery },
+  responses: { 200: { description: 'OK', content: { 'application/json': { schema: ShowCancellation } } }, ...problems(400, 401, 404, 503) },
+});
+
+const steerCancellation = createRoute({
+  method: 'put',
+  path: '/admin/concerts/{concertId}/cancellation',
+  tags: ['Operators'],
+  summary: 'Change the refund rate of a running show cancellation',
+  security: adminKey,
+  request: {
+    params: z.object({ concertId: Uuid }),
+    query: cancellationQuery,
+    body: { required: true, content: { 'application/json': { schema: z.object({ ratePerSecond: z.number().min(1).max(MAX_REFUND_RATE_PER_SECOND) }).openapi('RefundRate') } } },
+  },
+  responses: { 200: { description: 'OK', content: { 'application/json': { schema: ShowCancellation } } }, ...problems(400, 401, 404, 413, 503) },
+});
+
 const createConcert = createRoute({
   method: 'post',
   path: '/admin/concerts',
@@ -112,6 +202,8 @@ export function adminRoutes(deps: AppDeps) {
   const catalog = new CatalogStore(deps.db);
   const journeys = new Journeys(deps.temporal, deps.config);
   const room = new WaitingRoom(deps.redis);
+  const tickets = new TicketStore(deps.db);
+  const afterSale = new AfterSale(deps.temporal, deps.config.TEMPORAL_TASK_QUEUE);
 
   app.use('/admin/*', requireAdmin(deps.config.ADMIN_API_KEY));
 
@@ -129,6 +221,8 @@ export function adminRoutes(deps: AppDeps) {
   return app
     .openapi(createConcert, async (c) => {
       const body = c.req.valid('json');
+      const problem = body.refundPolicy && policyProblem(body.refundPolicy);
+      if (problem) throw new DomainError('VALIDATION_FAILED', problem);
       const now = Date.now();
       const schedules = body.schedules.map((s) => {
         const startsAt = new Date(s.startsAt);
@@ -138,6 +232,7 @@ export function adminRoutes(deps: AppDeps) {
         return { startsAt, bookingOpensAt, bookingClosesAt, seatCount: s.seatCount, price: s.price };
       });
       const created = await catalog.createConcert({ title: body.title, description: body.description, schedules });
+      if (body.refundPolicy) await tickets.setRefundPolicy(created.concertId, body.refundPolicy);
       await journeys.ensureAdmission(created.concertId);
       return c.json(created, 201);
     })
@@ -150,5 +245,23 @@ export function adminRoutes(deps: AppDeps) {
       const { concertId } = c.req.valid('param');
       const state = await journeys.updateQueue(concertId, c.req.valid('json')).catch(controllerMissing);
       return c.json(await queueView(concertId, state), 200);
+    })
+    .openapi(cancelShow, async (c) => {
+      const { concertId } = c.req.valid('param');
+      // Without a body (none is required) every default applies.
+      const parsed = ShowCancellationRequest.safeParse(c.req.valid('json') ?? {});
+      if (!parsed.success) throw new DomainError('VALIDATION_FAILED', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+      const body = parsed.data;
+      if (!(await tickets.scheduleIds(concertId, body.scheduleId)).length) throw new DomainError('NOT_FOUND', 'no such concert or schedule');
+      const { started } = await afterSale.cancelShow({ concertId, ...body });
+      return c.json(await afterSale.showProgress(concertId, body.scheduleId), started ? 202 : 200);
+    })
+    .openapi(readCancellation, async (c) => {
+      const { concertId } = c.req.valid('param');
+      return c.json(await afterSale.showProgress(concertId, c.req.valid('query').scheduleId), 200);
+    })
+    .openapi(steerCancellation, async (c) => {
+      const { concertId } = c.req.valid('param');
+      return c.json(await afterSale.setRefundRate(concertId, c.req.valid('query').scheduleId, c.req.valid('json').ratePerSecond), 200);
     });
 }

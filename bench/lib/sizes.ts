@@ -35,6 +35,8 @@ export interface Sizes {
   rush: RushSize;
   /** mass-expiry: holds due at one instant (4 per fan); the raw timers ceiling fires one timer per fan. */
   expiryHolds: number;
+  /** refund-sweep: paid tickets of the show that is called off. */
+  refundTickets: number;
 }
 
 export const FULL: Sizes = {
@@ -50,6 +52,7 @@ export const FULL: Sizes = {
   minContenders: 200,
   rush: { users: 300_000, seconds: 60, tailSeconds: 60, generators: 1, seats: 30_000 },
   expiryHolds: 10_000,
+  refundTickets: 30_000,
 };
 
 export const SMOKE: Sizes = {
@@ -65,4 +68,5 @@ export const SMOKE: Sizes = {
   minContenders: 5,
   rush: { users: 400, seconds: 2, tailSeconds: 3, generators: 1, seats: 200 },
   expiryHolds: 40,
+  refundTickets: 200,
 };

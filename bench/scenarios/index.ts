@@ -9,6 +9,7 @@ import { massExpiry } from './mass-expiry';
 import { pay } from './pay';
 import { pgHotRow } from './pg-hot-row';
 import { redis } from './redis';
+import { refundSweep } from './refund-sweep';
 import { rush } from './rush';
 import { seats, seats304 } from './seats';
 import { status } from './status';
@@ -21,5 +22,5 @@ import { walletRead } from './wallet-read';
 
 export const SCENARIOS: Scenario[] = [
   http, redis, pgHotRow, temporalUpdate, temporalStart, temporalPay, temporalTimers,
-  join, status, walletCharge, walletRead, admission, seats, seats304, hold, contestedSeat, pay, rush, massExpiry,
+  join, status, walletCharge, walletRead, admission, seats, seats304, hold, contestedSeat, pay, rush, massExpiry, refundSweep,
 ];

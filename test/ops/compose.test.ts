@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SEARCH_ATTRIBUTE_TYPES } from '../../workflows/definitions';
+import { AFTER_SALE_SEARCH_ATTRIBUTE_TYPES, SEARCH_ATTRIBUTE_TYPES } from '../../workflows/definitions';
 import { ROOT } from '../support/paths';
 
 describe('docker-compose.yml', () => {
@@ -12,7 +12,7 @@ describe('docker-compose.yml', () => {
 
   it('registers every search attribute the journeys upsert', () => {
     const compose = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8');
-    for (const [name, type] of Object.entries(SEARCH_ATTRIBUTE_TYPES)) {
+    for (const [name, type] of Object.entries({ ...SEARCH_ATTRIBUTE_TYPES, ...AFTER_SALE_SEARCH_ATTRIBUTE_TYPES })) {
       expect(compose).toContain(`${name}:${type}`);
     }
   });

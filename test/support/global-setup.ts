@@ -8,7 +8,7 @@ import { createDataSource } from '../../db/data-source';
 import { migrate } from '../../db/migrate';
 import { TUNED_DYNAMIC_CONFIG } from '../../scripts/temporal-dev-server';
 import { WORKFLOW_INTERCEPTOR_MODULES } from '../../worker/request-context';
-import { searchAttributes } from '../../workflows/definitions';
+import { afterSaleSearchAttributes, searchAttributes } from '../../workflows/definitions';
 import { devServerExecutable, WORKFLOW_BUNDLE_PATH } from './paths';
 
 /**
@@ -40,7 +40,7 @@ export default async function globalSetup(): Promise<void> {
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: devServerExecutable(),
-      searchAttributes: Object.values(searchAttributes),
+      searchAttributes: [...Object.values(searchAttributes), ...Object.values(afterSaleSearchAttributes)],
       extraArgs: [...TUNED_DYNAMIC_CONFIG.flatMap((v) => ['--dynamic-config-value', v]), '--log-level', 'error'],
     },
   });

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkerOptions } from '@temporalio/worker';
-import { SEARCH_ATTRIBUTE_TYPES } from '../../workflows/definitions';
+import { AFTER_SALE_SEARCH_ATTRIBUTE_TYPES, SEARCH_ATTRIBUTE_TYPES } from '../../workflows/definitions';
 import { WORKFLOW_BUNDLE_PATH, timeSkippingExecutable } from './paths';
 import { quietTemporalRuntime } from './stack';
 
-const INDEXED_VALUE_TYPES: Record<string, number> = { Keyword: 2, Datetime: 6, KeywordList: 7 };
+const INDEXED_VALUE_TYPES: Record<string, number> = { Keyword: 2, Int: 3, Double: 4, Datetime: 6, KeywordList: 7 };
 
 /**
  * One time-skipping test server per test file (the Java one `provision.sh --test` installs), with
@@ -16,7 +16,7 @@ export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: timeSkippingExecutable() } });
   await env.connection.operatorService.addSearchAttributes({
     namespace: env.namespace ?? 'default',
-    searchAttributes: Object.fromEntries(Object.entries(SEARCH_ATTRIBUTE_TYPES).map(([name, type]) => [name, INDEXED_VALUE_TYPES[type]])),
+    searchAttributes: Object.fromEntries(Object.entries({ ...SEARCH_ATTRIBUTE_TYPES, ...AFTER_SALE_SEARCH_ATTRIBUTE_TYPES }).map(([name, type]) => [name, INDEXED_VALUE_TYPES[type]])),
   });
   return env;
 }
