@@ -29,6 +29,7 @@ const TITLES: Record<ErrorCode, string> = {
   RESERVATION_NOT_PAYABLE: 'The reservation cannot be paid',
   RESERVATION_NOT_HELD: 'The reservation is not held',
   INSUFFICIENT_BALANCE: 'The wallet balance is too low',
+  PAYMENT_IN_PROGRESS: 'Another payment is in progress',
   IDEMPOTENCY_KEY_REUSED: 'The Idempotency-Key was used with another request',
   RATE_LIMITED: 'Too many requests',
   INTERNAL: 'Internal error',

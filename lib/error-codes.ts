@@ -15,6 +15,8 @@ export const ErrorCodes = {
   RESERVATION_NOT_PAYABLE: 409,
   RESERVATION_NOT_HELD: 409,
   INSUFFICIENT_BALANCE: 409,
+  /** Another payment of the same journey is in flight: one saga per fan at a time. */
+  PAYMENT_IN_PROGRESS: 409,
   IDEMPOTENCY_KEY_REUSED: 422,
   RATE_LIMITED: 429,
   INTERNAL: 500,

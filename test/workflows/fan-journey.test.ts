@@ -98,11 +98,11 @@ describe('fan journey: holds and their deadlines', () => {
       const started = Date.now();
       await env.sleep(`${HOLD_TTL - 1}s`);
       expect(await holdStatus(journey, held.reservationId)).toBe('HELD');
-      expect(fakes.named('releaseHold')).toEqual([]);
+      expect(fakes.released()).toEqual([]);
       await env.sleep('2s');
       await eventually(async () => expect(await holdStatus(journey, held.reservationId)).toBe('EXPIRED'));
       timerWallMs = Date.now() - started;
-      expect(fakes.named('releaseHold')).toEqual([expect.objectContaining({ reservationId: held.reservationId, outcome: 'EXPIRED' })]);
+      expect(fakes.released()).toEqual([expect.objectContaining({ reservationId: held.reservationId, outcome: 'EXPIRED' })]);
     });
     // Five simulated minutes, skipped: the whole wait from hold to release costs well under 2 s.
     expect(timerWallMs).toBeLessThan(2000);
@@ -123,7 +123,7 @@ describe('fan journey: holds and their deadlines', () => {
       const held = await hold(journey, 2);
       const cancelled = await journey.executeUpdate(cancelUpdate, { args: [{ reservationId: held.reservationId }] });
       expect(cancelled.status).toBe('CANCELLED');
-      expect(fakes.named('releaseHold')).toEqual([expect.objectContaining({ reservationId: held.reservationId, outcome: 'CANCELLED' })]);
+      expect(fakes.released()).toEqual([expect.objectContaining({ reservationId: held.reservationId, outcome: 'CANCELLED' })]);
       expect(await failureType(journey.executeUpdate(cancelUpdate, { args: [{ reservationId: held.reservationId }] }))).toBe('RESERVATION_NOT_HELD');
     });
   });
@@ -145,18 +145,20 @@ describe('fan journey: holds and their deadlines', () => {
       await eventually(async () => expect(await holdStatus(journey, holds[1].reservationId)).toBe('EXPIRED'));
       expect(await holdStatus(journey, holds[2].reservationId)).toBe('HELD');
       await env.sleep('20s');
-      await eventually(async () => expect(fakes.named('releaseHold')).toHaveLength(4));
+      await eventually(async () => expect(fakes.released()).toHaveLength(4));
     });
   });
 
   it('retries a release that fails transiently and still releases once', async () => {
     const fakes = new FakeJourneyActivities();
-    fakes.failures.releaseHold = ['transient', 'transient'];
+    fakes.failures.releaseHolds = ['transient', 'transient'];
     await withJourney(fakes, async (journey) => {
       const held = await hold(journey, 3);
       await env.sleep(`${HOLD_TTL + 1}s`);
       await eventually(async () => expect(await holdStatus(journey, held.reservationId)).toBe('EXPIRED'));
-      expect(fakes.named('releaseHold')).toHaveLength(3);
+      // Three attempts of one batch, one hold released.
+      expect(fakes.named('releaseHolds')).toHaveLength(3);
+      expect(new Set(fakes.released().map((r) => r.reservationId))).toEqual(new Set([held.reservationId]));
     });
   });
 
@@ -180,7 +182,7 @@ describe('fan journey: holds and their deadlines', () => {
       await eventually(async () => expect(await holdStatus(journey, reservationId)).toBe('EXPIRED'));
       await stopJourney(journey);
     });
-    expect(fakes.named('releaseHold')).toEqual([expect.objectContaining({ reservationId, outcome: 'EXPIRED' })]);
+    expect(fakes.released()).toEqual([expect.objectContaining({ reservationId, outcome: 'EXPIRED' })]);
   });
 });
 
@@ -191,7 +193,7 @@ describe('fan journey: the window', () => {
       await env.sleep(`${WINDOW + 1}s`);
       const result = await journey.result();
       expect(result.status).toBe('EXPIRED');
-      expect(fakes.named('endSession')).toEqual([expect.objectContaining({ status: 'EXPIRED' })]);
+      expect(fakes.sessionEnds()).toEqual([expect.objectContaining({ status: 'EXPIRED' })]);
     });
   });
 
@@ -202,8 +204,8 @@ describe('fan journey: the window', () => {
       const left = await journey.executeUpdate(leaveUpdate, { args: [] });
       expect(left.status).toBe('LEFT');
       expect((await journey.result()).status).toBe('LEFT');
-      expect(fakes.named('releaseHold')).toEqual([expect.objectContaining({ reservationId: held.reservationId, outcome: 'CANCELLED' })]);
-      expect(fakes.named('endSession')).toEqual([expect.objectContaining({ status: 'LEFT' })]);
+      expect(fakes.released()).toEqual([expect.objectContaining({ reservationId: held.reservationId, outcome: 'CANCELLED' })]);
+      expect(fakes.sessionEnds()).toEqual([expect.objectContaining({ status: 'LEFT' })]);
       await expect(hold(journey, 5)).rejects.toThrow(WorkflowNotFoundError);
     });
   });
@@ -221,8 +223,8 @@ describe('fan journey: payment saga', () => {
       const receipt = await pay(journey, first.reservationId);
       expect(receipt).toMatchObject({ reservationId: first.reservationId, amount: 50_000, balance: 50_000, status: 'COMPLETED' });
       expect((await journey.result()).status).toBe('COMPLETED');
-      expect(fakes.named('releaseHold')).toEqual([expect.objectContaining({ reservationId: second.reservationId, outcome: 'CANCELLED' })]);
-      expect(fakes.named('endSession')).toEqual([
+      expect(fakes.released()).toEqual([expect.objectContaining({ reservationId: second.reservationId, outcome: 'CANCELLED' })]);
+      expect(fakes.sessionEnds()).toEqual([
         expect.objectContaining({ status: 'COMPLETED', soldSeats: [expect.objectContaining({ reservationId: first.reservationId })] }),
       ]);
       expect(fakes.named('refundPayment')).toEqual([]);
@@ -262,7 +264,7 @@ describe('fan journey: payment saga', () => {
       expect((await pay(journey, held.reservationId)).status).toBe('COMPLETED');
       await env.sleep('10s');
       expect((await journey.result()).status).toBe('COMPLETED');
-      expect(fakes.named('releaseHold')).toEqual([]);
+      expect(fakes.released()).toEqual([]);
     });
   });
 
