@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import {
@@ -316,5 +317,212 @@ describe('fan journey: payment saga', () => {
       expect(fakes.named('refundPayment')).toHaveLength(3);
       expect(fakes.balance).toBe(100_000);
     });
+  });
+});
+
+/** A promise the test resolves when it wants a blocked step to go on. */
+function gate() {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { open, opened };
+}
+
+/** Runs a journey whose activities the test may hold up (`wrap` replaces some of them). */
+async function withActivities(
+  fakes: FakeJourneyActivities,
+  wrap: (activities: ReturnType<FakeJourneyActivities['activities']>) => void,
+  test: (journey: WorkflowHandle<typeof fanJourney>, input: JourneyInput) => Promise<void>,
+  overrides: Partial<JourneyInput> = {},
+) {
+  const activities = fakes.activities();
+  wrap(activities);
+  const { worker, taskQueue } = await workflowWorker(env, activities);
+  const input: JourneyInput = {
+    concertId: randomUUID(), userId: randomUUID(), token: 't', arrival: 1,
+    activeUntil: (await env.currentTimeMs()) + WINDOW * 1000, holdTtlSeconds: HOLD_TTL, holdGraceSeconds: 3, maxHolds: 4,
+    ...overrides,
+  };
+  await worker.runUntil(async () => {
+    const journey = await env.client.workflow.start<typeof fanJourney>('fanJourney', { workflowId: `journey-test-${randomUUID()}`, taskQueue, args: [input] });
+    try {
+      await test(journey, input);
+    } finally {
+      await stopJourney(journey);
+    }
+  });
+}
+
+const { EventType } = temporal.api.enums.v1;
+const eventTypes = async (journey: WorkflowHandle) => ((await journey.fetchHistory()).events ?? []).map((e) => e.eventType);
+
+describe('fan journey: retries converge, one saga at a time', () => {
+  const pay = (journey: WorkflowHandle, reservationId: string, paymentId = randomUUID()) =>
+    journey.executeUpdate(payUpdate, { args: [{ reservationId, paymentId }] });
+
+  it('a second payment while one is in flight is refused PAYMENT_IN_PROGRESS; the same payment retried answers the same receipt', async () => {
+    const fakes = new FakeJourneyActivities();
+    const debitHeld = gate();
+    let debitStarted!: () => void;
+    const started = new Promise<void>((resolve) => (debitStarted = resolve));
+    await withActivities(
+      fakes,
+      (a) => {
+        const debit = a.debitWallet;
+        a.debitWallet = async (p) => {
+          debitStarted();
+          await debitHeld.opened;
+          return debit(p);
+        };
+      },
+      async (journey) => {
+        const first = await hold(journey, 1);
+        const second = await hold(journey, 2);
+        const paymentId = randomUUID();
+        const paying = pay(journey, first.reservationId, paymentId);
+        await started;
+        expect(await failureType(pay(journey, second.reservationId))).toBe('PAYMENT_IN_PROGRESS');
+        expect((await journey.query(journeyQuery)).status).toBe('PAYING');
+        const retried = pay(journey, first.reservationId, paymentId);
+        debitHeld.open();
+        const [receipt, again] = await Promise.all([paying, retried]);
+        expect(again).toEqual(receipt);
+        expect(fakes.named('debitWallet')).toHaveLength(1);
+        expect(fakes.balance).toBe(50_000); // one seat bought, not two
+        expect((await journey.result()).status).toBe('COMPLETED');
+        expect(fakes.released()).toEqual([{ reservationId: second.reservationId, outcome: 'CANCELLED' }]);
+      },
+    );
+  });
+
+  it('a failed payment retried answers the same failure without running again; the journey stays ACTIVE', async () => {
+    const fakes = new FakeJourneyActivities();
+    fakes.balance = 10_000;
+    await withJourney(fakes, async (journey) => {
+      const held = await hold(journey, 1);
+      const paymentId = randomUUID();
+      expect(await failureType(pay(journey, held.reservationId, paymentId))).toBe('INSUFFICIENT_BALANCE');
+      expect(await failureType(pay(journey, held.reservationId, paymentId))).toBe('INSUFFICIENT_BALANCE');
+      expect(fakes.named('debitWallet')).toHaveLength(1);
+      expect((await journey.query(journeyQuery)).status).toBe('ACTIVE');
+      // A new payment (a new id) after the charge goes through.
+      fakes.balance = 100_000;
+      expect((await pay(journey, held.reservationId)).status).toBe('COMPLETED');
+    });
+  });
+
+  it('the receipt comes back as soon as the confirm commits; the other holds and the session end after', async () => {
+    const fakes = new FakeJourneyActivities();
+    const releaseHeld = gate();
+    await withActivities(
+      fakes,
+      (a) => {
+        const release = a.releaseHolds;
+        a.releaseHolds = async (r) => {
+          await releaseHeld.opened;
+          return release(r);
+        };
+      },
+      async (journey) => {
+        const first = await hold(journey, 1);
+        const second = await hold(journey, 2);
+        const receipt = await pay(journey, first.reservationId);
+        expect(receipt.status).toBe('COMPLETED');
+        expect(fakes.sessionEnds()).toEqual([]); // still held up: the receipt did not wait for it
+        releaseHeld.open();
+        expect((await journey.result()).status).toBe('COMPLETED');
+        // One batch (attempted again if an attempt outlived its timeout while held up here).
+        const batches = fakes.named('releaseHolds');
+        expect(new Set(batches.map((b) => JSON.stringify(b))).size).toBe(1);
+        expect(batches.slice(0, 1)).toEqual([
+          expect.objectContaining({
+            outcome: 'CANCELLED',
+            holds: [expect.objectContaining({ reservationId: second.reservationId })],
+            session: expect.objectContaining({ status: 'COMPLETED', soldSeats: [expect.objectContaining({ reservationId: first.reservationId })] }),
+          }),
+        ]);
+      },
+    );
+  });
+
+  it('a hold retried while its step is in flight answers the same seat, never an empty one', async () => {
+    const fakes = new FakeJourneyActivities();
+    const holdHeld = gate();
+    let holdStarted!: () => void;
+    const started = new Promise<void>((resolve) => (holdStarted = resolve));
+    await withActivities(
+      fakes,
+      (a) => {
+        const holdSeat = a.holdSeat;
+        a.holdSeat = async (r) => {
+          holdStarted();
+          await holdHeld.opened;
+          return holdSeat(r);
+        };
+      },
+      async (journey) => {
+        const reservationId = randomUUID();
+        const first = hold(journey, 5, reservationId);
+        await started;
+        const retried = hold(journey, 5, reservationId);
+        holdHeld.open();
+        const [a, b] = await Promise.all([first, retried]);
+        expect(b).toEqual(a);
+        expect(a).toMatchObject({ seatId: '5', price: 50_000, status: 'HELD' });
+        expect(fakes.named('holdSeat')).toHaveLength(1);
+      },
+    );
+  });
+
+  it('a hold whose step failed without an answer is kept, answered on retry, and otherwise released at its deadline', async () => {
+    const fakes = new FakeJourneyActivities();
+    // Not a business refusal: what a timed-out step looks like to the journey (the row may exist).
+    const lost = () => {
+      throw ApplicationFailure.create({ type: 'StepTimedOut', message: 'no answer', nonRetryable: true });
+    };
+    await withActivities(
+      fakes,
+      (a) => {
+        const holdSeat = a.holdSeat;
+        let calls = 0;
+        a.holdSeat = async (r) => {
+          calls += 1;
+          if (calls === 1 || r.seatNumber === 9) lost();
+          return holdSeat(r);
+        };
+      },
+      async (journey) => {
+        const retried = randomUUID();
+        await expect(hold(journey, 3, retried)).rejects.toThrow(WorkflowUpdateFailedError);
+        // The retry with the same reservation asks Postgres again and answers the hold.
+        expect(await hold(journey, 3, retried)).toMatchObject({ reservationId: retried, seatId: '3', status: 'HELD' });
+        const orphan = randomUUID();
+        await expect(hold(journey, 9, orphan)).rejects.toThrow(WorkflowUpdateFailedError);
+        // Still counted as live (it may hold the seat) ...
+        expect((await journey.query(journeyQuery)).holds.map((h) => h.reservationId)).toEqual([retried, orphan]);
+        await env.sleep(`${HOLD_TTL + 1}s`);
+        // ... and released (conditionally: the release does nothing to a row that never was) at its deadline.
+        await eventually(async () => expect(fakes.released().map((r) => r.reservationId).sort()).toEqual([retried, orphan].sort()));
+      },
+    );
+  });
+
+  it('holds due with the window are released with the session’s end in one local activity; holds start no new timer', async () => {
+    const fakes = new FakeJourneyActivities();
+    await withJourney(
+      fakes,
+      async (journey) => {
+        const holds = [await hold(journey, 1), await hold(journey, 2), await hold(journey, 3)];
+        const types = await eventTypes(journey);
+        expect(types.filter((t) => t === EventType.EVENT_TYPE_TIMER_STARTED)).toHaveLength(1);
+        expect(types.filter((t) => t === EventType.EVENT_TYPE_TIMER_CANCELED)).toHaveLength(0);
+        await env.sleep(`${WINDOW + 1}s`);
+        expect((await journey.result()).status).toBe('EXPIRED');
+        expect(fakes.named('releaseHolds')).toEqual([
+          expect.objectContaining({ outcome: 'EXPIRED', holds: holds.map((h) => expect.objectContaining({ reservationId: h.reservationId })), session: expect.objectContaining({ status: 'EXPIRED' }) }),
+        ]);
+      },
+      // Holds outlast the window: each is capped at its end, all fall due together.
+      { holdTtlSeconds: 3_600 },
+    );
   });
 });
