@@ -6,8 +6,9 @@ import type { Result } from 'ioredis';
  * script (a token's hash from the fan's pointer) carry the same hash tag, so they live in that slot.
  */
 const JOIN = `
--- KEYS: fan, waiting, active, seq, settings · ARGV: userId, newSecret, nowMs, prefix
--- returns created, secret, status, position, arrival, activeUntil, waitingCount, admitPerSecond
+-- KEYS: fan, waiting, active, seq, settings, controllerAsleep · ARGV: userId, newSecret, nowMs, prefix
+-- returns created, secret, status, position, arrival, activeUntil, waitingCount, admitPerSecond, wake
+-- (wake = 1: the controller slept and this join took its mark, so the caller wakes it)
 local rate = redis.call('HGET', KEYS[5], 'admitPerSecond') or ''
 local current = redis.call('GET', KEYS[1])
 if current then
@@ -15,16 +16,16 @@ if current then
   local t = redis.call('HMGET', tokenKey, 'status', 'activeUntil', 'arrival')
   if t[1] == 'WAITING' then
     local rank = redis.call('ZRANK', KEYS[2], ARGV[1])
-    if rank then return {0, current, 'WAITING', rank + 1, t[3], '0', redis.call('ZCARD', KEYS[2]), rate} end
+    if rank then return {0, current, 'WAITING', rank + 1, t[3], '0', redis.call('ZCARD', KEYS[2]), rate, redis.call('DEL', KEYS[6])} end
   elseif t[1] == 'ACTIVE' and tonumber(t[2]) > tonumber(ARGV[3]) then
-    return {0, current, 'ACTIVE', 0, t[3], t[2], redis.call('ZCARD', KEYS[2]), rate}
+    return {0, current, 'ACTIVE', 0, t[3], t[2], redis.call('ZCARD', KEYS[2]), rate, 0}
   end
 end
 local arrival = redis.call('INCR', KEYS[4])
 redis.call('HSET', ARGV[4] .. 'token:' .. ARGV[2], 'userId', ARGV[1], 'arrival', arrival, 'status', 'WAITING', 'joinedAt', ARGV[3])
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], arrival, ARGV[1])
-return {1, ARGV[2], 'WAITING', redis.call('ZRANK', KEYS[2], ARGV[1]) + 1, tostring(arrival), '0', redis.call('ZCARD', KEYS[2]), rate}
+return {1, ARGV[2], 'WAITING', redis.call('ZRANK', KEYS[2], ARGV[1]) + 1, tostring(arrival), '0', redis.call('ZCARD', KEYS[2]), rate, redis.call('DEL', KEYS[6])}
 `;
 
 const STATUS = `
@@ -109,7 +110,7 @@ return 1
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    ovJoin(fan: string, waiting: string, active: string, seq: string, settings: string, userId: string, secret: string, nowMs: number, prefix: string): Result<[number, string, string, number, string, string, number, string], Context>;
+    ovJoin(fan: string, waiting: string, active: string, seq: string, settings: string, controllerAsleep: string, userId: string, secret: string, nowMs: number, prefix: string): Result<[number, string, string, number, string, string, number, string, number], Context>;
     ovStatus(token: string, waiting: string, settings: string): Result<[string, string, string, string, number, number, string] | null, Context>;
     ovLeaveWaiting(token: string, waiting: string, userId: string): Result<string | null, Context>;
     ovAdmit(waiting: string, active: string, batch: string, settings: string, nowMs: number, maxBatch: number, maxActive: number, activeTtlMs: number, prefix: string, batchTtlSeconds: number, admitPerSecond: number, paused: number): Result<string, Context>;
@@ -121,7 +122,7 @@ declare module 'ioredis' {
 
 /** Registers the scripts on a client (EVALSHA with automatic fallback to EVAL, by ioredis). */
 export function defineQueueScripts(redis: Redis): Redis {
-  redis.defineCommand('ovJoin', { numberOfKeys: 5, lua: JOIN });
+  redis.defineCommand('ovJoin', { numberOfKeys: 6, lua: JOIN });
   redis.defineCommand('ovStatus', { numberOfKeys: 3, lua: STATUS });
   redis.defineCommand('ovLeaveWaiting', { numberOfKeys: 2, lua: LEAVE_WAITING });
   redis.defineCommand('ovAdmit', { numberOfKeys: 4, lua: ADMIT });

@@ -41,14 +41,16 @@ export class WaitingRoom {
   constructor(private readonly redis: Redis) {}
 
   /** Idempotent per user and concert: a live token is returned as it is (created = false). */
-  async join(concertId: string, userId: string, nowMs = Date.now()): Promise<QueueTicket & { created: boolean }> {
+  async join(concertId: string, userId: string, nowMs = Date.now()): Promise<QueueTicket & { created: boolean; wakeController: boolean }> {
     const k = queueKeys(concertId);
     // One round trip: the join, the queue's length and its admission rate, atomically.
-    const [created, secret, status, position, arrival, activeUntil, waiting, rate] = await this.redis.ovJoin(
-      k.fan(userId), k.waiting, k.active, k.seq, k.settings, userId, newTokenSecret(), nowMs, k.prefix,
+    const [created, secret, status, position, arrival, activeUntil, waiting, rate, wake] = await this.redis.ovJoin(
+      k.fan(userId), k.waiting, k.active, k.seq, k.settings, k.controllerAsleep, userId, newTokenSecret(), nowMs, k.prefix,
     );
     return {
       created: Number(created) === 1,
+      // The controller slept and this join took its mark: the caller wakes it (Journeys.wakeAdmission).
+      wakeController: Number(wake) === 1,
       token: formatToken(concertId, secret),
       concertId,
       userId,
@@ -130,6 +132,16 @@ export class WaitingRoom {
     if (!parsed) return null;
     const k = queueKeys(parsed.concertId);
     return (await this.redis.ovEndSession(k.token(parsed.secret), k.active, k.fan(userId), userId, parsed.secret, finalStatus)) as TokenStatus | null;
+  }
+
+  /** Marks the concert's controller asleep: the next join takes the mark and wakes it. */
+  async markControllerAsleep(concertId: string): Promise<void> {
+    await this.redis.set(queueKeys(concertId).controllerAsleep, '1');
+  }
+
+  /** Takes the mark back (the controller is awake after all). */
+  async wakeController(concertId: string): Promise<void> {
+    await this.redis.del(queueKeys(concertId).controllerAsleep);
   }
 
   async counts(concertId: string): Promise<{ waiting: number; active: number }> {

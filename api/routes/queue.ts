@@ -94,6 +94,14 @@ export function queueRoutes(deps: AppDeps) {
         knownConcerts.add(concertId);
       }
       const ticket = await room.join(concertId, c.get('userId'));
+      if (ticket.wakeController) {
+        // Without the wake the fan would wait for a controller that sleeps: on failure the mark goes
+        // back, so the retried join (or the next fan's) wakes it.
+        await journeys.wakeAdmission(concertId).catch(async (err: unknown) => {
+          await room.markControllerAsleep(concertId).catch(() => undefined);
+          throw err;
+        });
+      }
       return c.json(view(ticket), ticket.created ? 201 : 200);
     })
     .openapi(current, async (c) => {

@@ -31,7 +31,7 @@ export const status: Scenario = {
       const pipeline = redis.pipeline();
       for (let i = from; i < Math.min(from + PIPELINE, QUEUE_LENGTH); i++) {
         const userId = randomUUID();
-        pipeline.ovJoin(k.fan(userId), k.waiting, k.active, k.seq, k.settings, userId, newTokenSecret(), Date.now(), k.prefix);
+        pipeline.ovJoin(k.fan(userId), k.waiting, k.active, k.seq, k.settings, k.controllerAsleep, userId, newTokenSecret(), Date.now(), k.prefix);
       }
       const failed = (await pipeline.exec())?.find(([err]) => err);
       if (failed) throw failed[0];
