@@ -8,7 +8,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { adjustAdmissionRate, DEFAULT_LATENCY_TARGETS } from './admission-valve';
-import type { AdmissionActivities } from '../activities/admission';
+import type { AdmissionActivities, AdmitResult } from '../activities/admission';
 import { refuse } from './failures';
 import { legacyAdmissionController } from './legacy/admission-controller-v1';
 import {
@@ -89,15 +89,17 @@ export async function admissionController(input: AdmissionInput): Promise<void> 
   const ticksPerLook = Math.max(1, Math.round((input.adjustEveryMs ?? DEFAULT_ADJUST_EVERY_MS) / input.tickMs));
   const ticksPerSweep = Math.max(1, Math.round(SWEEP_EVERY_MS / input.tickMs));
   let bookingOver = false;
+  let slowTick = false;
   for (let tick = 0; tick < ticksPerRun && !workflowInfo().continueAsNewSuggested; tick++) {
     const perTick = (settings.admitPerSecond * input.tickMs) / 1000;
     credit = settings.paused ? 0 : Math.min(credit + perTick, Math.max(1, perTick));
     // The valve looks at the latency every few ticks, in the same activity call as the tick's
     // admissions: adaptive admission costs no Temporal action of its own.
-    const looking = settings.adaptive && !settings.paused && tick % ticksPerLook === ticksPerLook - 1;
+    // A slow tick (nobody waiting, fans active) looks every time: they come seconds apart.
+    const looking: boolean = settings.adaptive && !settings.paused && (slowTick || tick % ticksPerLook === ticksPerLook - 1);
     // A wake-up that lands while the tick runs is kept: the tick's answer may be "asleep".
     woken = false;
-    const result = await admitFans({
+    const result: AdmitResult = await admitFans({
       concertId: input.concertId,
       tickId: `${workflowInfo().runId}:${tick}`,
       maxBatch: Math.floor(credit),
@@ -125,8 +127,9 @@ export async function admissionController(input: AdmissionInput): Promise<void> 
       bookingOver = true;
       break;
     }
+    slowTick = result.asleep === true && result.active > 0;
     if (!result.asleep) await condition(() => settingsChanged, input.tickMs);
-    else if (result.active > 0) await condition(() => woken || settingsChanged, Math.max(input.tickMs, IDLE_TICK_MS));
+    else if (slowTick) await condition(() => woken || settingsChanged, Math.max(input.tickMs, IDLE_TICK_MS));
     else await condition(() => woken || settingsChanged);
   }
   await condition(allHandlersFinished);

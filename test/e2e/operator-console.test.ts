@@ -1,3 +1,5 @@
+import { queueKeys } from '../../queue/keys';
+import { admissionWorkflowId } from '../../workflows/definitions';
 import { eventually } from '../support/eventually';
 import { startStack, type Stack } from '../support/stack';
 
@@ -32,5 +34,22 @@ describe('operators find a fan’s journey in Temporal by its search attributes'
       expect(await find(`Seats = '${scheduleIds[0]}:4'`)).toEqual([journey]);
       expect(await find(`ReservationIds = '${held.body.reservationId}'`)).toEqual([journey]);
     });
+  });
+});
+
+describe('an idle concert costs nothing, and the first fan wakes it', () => {
+  it('the controller sleeps once nobody waits (marked in Redis) and a join wakes it and admits the fan', async () => {
+    const { api, redis, temporal } = stack;
+    const { concertId } = await api.createConcert(3);
+    const asleep = queueKeys(concertId).controllerAsleep;
+    // The controller's first tick finds nobody waiting: it marks itself asleep and waits for a signal.
+    await eventually(async () => expect(await redis.exists(asleep)).toBe(1));
+    const controller = temporal.workflow.getHandle(admissionWorkflowId(concertId));
+    await eventually(async () => expect((await controller.describe()).raw.pendingActivities ?? []).toHaveLength(0));
+    const { fan, queueToken } = await api.admittedFan(concertId, 'first');
+    expect(await redis.exists(asleep)).toBe(0);
+    expect((await api.tokenStatus(fan, queueToken)).body.status).toBe('ACTIVE');
+    const woken = ((await controller.fetchHistory()).events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'wake');
+    expect(woken).toHaveLength(1);
   });
 });

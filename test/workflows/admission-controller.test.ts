@@ -88,6 +88,49 @@ async function withController(room: FakeRoom, input: Partial<AdmissionInput>, te
   });
 }
 
+// First in the file: a sleeping controller has no timer, so skipped time must not wait on others'.
+describe('admission controller: idle concerts cost nothing', () => {
+  const { EventType } = temporal.api.enums.v1;
+  const workflowTasks = async (handle: WorkflowHandle) =>
+    ((await handle.fetchHistory()).events ?? []).filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED).length;
+
+  it('with nobody waiting or active it sleeps: no workflow task over a skipped minute; a wake-up admits the next fan', async () => {
+    const room = new FakeRoom(0);
+    await withController(room, {}, async (controller) => {
+      await eventually(async () => expect(room.calls.length).toBe(1));
+      // The first tick found nobody: it sleeps without a timer.
+      await eventually(async () => expect((await controller.describe()).raw.pendingActivities ?? []).toHaveLength(0));
+      const tasks = await workflowTasks(controller);
+      await env.sleep('60s');
+      expect(await workflowTasks(controller)).toBe(tasks);
+      expect(room.calls).toHaveLength(1);
+      // A fan joins (the join took the mark): the API's signal wakes it and the fan is admitted.
+      room.waiting.push(1);
+      await controller.signal(wakeAdmissionSignal);
+      await eventually(async () => expect(room.admittedInOrder).toEqual([1]));
+    });
+  });
+
+  it('an operator’s change wakes a sleeping controller too', async () => {
+    const room = new FakeRoom(0);
+    await withController(room, {}, async (controller) => {
+      await eventually(async () => expect(room.calls.length).toBe(1));
+      await controller.executeUpdate(queueSettingsUpdate, { args: [{ admitPerSecond: 9 }] });
+      await eventually(async () => expect(room.calls.length).toBe(2));
+      expect(room.calls[1].admitPerSecond).toBe(9);
+    });
+  });
+
+  it('ends when booking is over and nobody waits or is active', async () => {
+    const room = new FakeRoom(0);
+    room.bookingOver = true;
+    await withController(room, {}, async (controller) => {
+      await controller.result();
+      expect((await controller.describe()).status.name).toBe('COMPLETED');
+    });
+  });
+});
+
 describe('admission controller', () => {
   it('admits from the head of the queue, in arrival order, at the configured rate', async () => {
     const room = new FakeRoom(100);
@@ -250,48 +293,6 @@ describe('admission controller', () => {
         expect(state.lastAdjustment?.reason).toMatch(/^backed off/);
         expect(state.admitPerSecond).toBeLessThan(50);
       });
-    });
-  });
-});
-
-describe('admission controller: idle concerts cost nothing', () => {
-  const { EventType } = temporal.api.enums.v1;
-  const workflowTasks = async (handle: WorkflowHandle) =>
-    ((await handle.fetchHistory()).events ?? []).filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED).length;
-
-  it('with nobody waiting or active it sleeps: no workflow task over a skipped minute; a wake-up admits the next fan', async () => {
-    const room = new FakeRoom(0);
-    await withController(room, {}, async (controller) => {
-      await eventually(async () => expect(room.calls.length).toBe(1));
-      // The first tick found nobody: it sleeps without a timer.
-      await eventually(async () => expect((await controller.describe()).raw.pendingActivities ?? []).toHaveLength(0));
-      const tasks = await workflowTasks(controller);
-      await env.sleep('60s');
-      expect(await workflowTasks(controller)).toBe(tasks);
-      expect(room.calls).toHaveLength(1);
-      // A fan joins (the join took the mark): the API's signal wakes it and the fan is admitted.
-      room.waiting.push(1);
-      await controller.signal(wakeAdmissionSignal);
-      await eventually(async () => expect(room.admittedInOrder).toEqual([1]));
-    });
-  });
-
-  it('an operator’s change wakes a sleeping controller too', async () => {
-    const room = new FakeRoom(0);
-    await withController(room, {}, async (controller) => {
-      await eventually(async () => expect(room.calls.length).toBe(1));
-      await controller.executeUpdate(queueSettingsUpdate, { args: [{ admitPerSecond: 9 }] });
-      await eventually(async () => expect(room.calls.length).toBe(2));
-      expect(room.calls[1].admitPerSecond).toBe(9);
-    });
-  });
-
-  it('ends when booking is over and nobody waits or is active', async () => {
-    const room = new FakeRoom(0);
-    room.bookingOver = true;
-    await withController(room, {}, async (controller) => {
-      await controller.result();
-      expect((await controller.describe()).status.name).toBe('COMPLETED');
     });
   });
 });
