@@ -100,6 +100,8 @@ describe('replaying journey histories with the current code', () => {
  * change to workflow code, and committed; never re-recorded to make a change pass.
  */
 const recording = process.env.RECORD_HISTORIES === '1' ? describe : describe.skip;
+/** Recordings of later code versions sit beside the earlier ones: `RECORD_HISTORIES_SUFFIX=-v2` names them `<name>-v2.json`. */
+const SUFFIX = process.env.RECORD_HISTORIES_SUFFIX ?? '';
 recording('recording histories for later replays', () => {
   // Short holds and windows, so every journey here ends by itself within the test.
   let short: Stack;
@@ -120,7 +122,7 @@ recording('recording histories for later replays', () => {
     await handle.result();
     const history = await handle.fetchHistory();
     await Worker.runReplayHistory({ workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }, history, row.journey_id);
-    writeFileSync(join(FIXTURES, `${name}.json`), historyToJSON(history));
+    writeFileSync(join(FIXTURES, `${name}${SUFFIX}.json`), historyToJSON(history));
   }
 
   it('a hold that expires, then the window', async () => {
@@ -189,21 +191,23 @@ recording('recording histories for later replays', () => {
     await temporal.workflow.getHandle(admissionWorkflowId(concertId)).terminate('replaced by a short-run controller for the recording');
     const input: AdmissionInput = {
       concertId,
-      settings: { admitPerSecond: 200, maxActive: 1000, paused: false },
-      activeTtlSeconds: 6,
+      // One active place: the second fan keeps waiting, so the controller keeps ticking (it sleeps when nobody waits).
+      settings: { admitPerSecond: 200, maxActive: 1, paused: false },
+      activeTtlSeconds: 600,
       tickMs: 100,
       ticksPerRun: 30,
     };
     const handle = await temporal.workflow.start('admissionController', { workflowId: admissionWorkflowId(concertId), taskQueue: config.TEMPORAL_TASK_QUEUE, args: [input] });
     const runId = handle.firstExecutionRunId;
     await api.admittedFan(concertId, 'admitted');
+    await api.join(await api.newFan('waiting'), concertId);
     await handle.executeUpdate(queueSettingsUpdate, { args: [{ admitPerSecond: 100, paused: true }] });
     await handle.executeUpdate(queueSettingsUpdate, { args: [{ paused: false }] });
     const firstRun = temporal.workflow.getHandle(admissionWorkflowId(concertId), runId);
     await eventually(async () => expect((await firstRun.describe()).status.name).toBe('CONTINUED_AS_NEW'), { timeoutMs: 30_000 });
     const history = await firstRun.fetchHistory();
     await Worker.runReplayHistory({ workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }, history, admissionWorkflowId(concertId));
-    writeFileSync(join(FIXTURES, 'admission-controller.json'), historyToJSON(history));
+    writeFileSync(join(FIXTURES, `admission-controller${SUFFIX}.json`), historyToJSON(history));
     await handle.terminate('recorded');
   });
 });
