@@ -1,12 +1,15 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { log } from '@temporalio/activity';
 import type Redis from 'ioredis';
+import type { DataSource } from 'typeorm';
+import { HoldStore } from '../db/stores/holds';
 import { LatencyWindow } from '../queue/latency-window';
 import { WaitingRoom } from '../queue/waiting-room';
 import { journeyStartOptions } from '../lib/journeys';
 import { journeyInput, type JourneySettings, type ServiceHealth } from '../workflows/definitions';
 
 export interface AdmissionDeps {
+  db: DataSource;
   redis: Redis;
   temporal: Client;
   taskQueue: string;
@@ -25,6 +28,10 @@ export interface AdmitRequest {
   adaptive?: boolean;
   /** Set when the adaptive valve wants the service's latency over this many seconds back. */
   healthWindowSeconds?: number;
+  /** When nobody waits: mark the controller asleep (a join wakes it) and say whether booking is over. */
+  sleepWhenIdle?: boolean;
+  /** Sweep holds past their deadline + grace that no journey released (also done on every idle tick). */
+  sweep?: boolean;
 }
 
 export interface AdmitResult {
@@ -32,14 +39,43 @@ export interface AdmitResult {
   waiting: number;
   active: number;
   health?: ServiceHealth;
+  /** Nobody waits: the controller is marked asleep and a join will wake it. */
+  asleep?: boolean;
+  /** Nobody waits or is active and booking has closed on every schedule: the controller may end. */
+  bookingOver?: boolean;
+  /** Holds the sweep expired. */
+  swept?: number;
 }
 
 /** How many journey starts are in flight at once: the server's sweet spot on a small box (TOOLCHAIN). */
 const START_CONCURRENCY = 16;
+/** Holds expired per sweep at most: a sweep is a background chore, never a long transaction. */
+const SWEEP_LIMIT = 500;
 
-export function createAdmissionActivities({ redis, temporal, taskQueue, journey }: AdmissionDeps) {
+export function createAdmissionActivities({ db, redis, temporal, taskQueue, journey }: AdmissionDeps) {
   const room = new WaitingRoom(redis);
   const latency = new LatencyWindow(redis);
+  const holds = new HoldStore(db);
+
+  /** True when booking has closed on every schedule of the concert (or it has none). */
+  const bookingOver = async (concertId: string): Promise<boolean> => {
+    const [row]: Array<{ open: number }> = await db.query(
+      'SELECT count(*)::int AS open FROM concert_schedules WHERE concert_id = $1 AND booking_closes_at > now()',
+      [concertId],
+    );
+    return row.open === 0;
+  };
+
+  /**
+   * Nobody waits: marks the controller asleep, then looks again, so a fan who joined between the
+   * tick and the mark is seen here (the mark is then taken back) or deletes the mark and wakes it.
+   */
+  const fallAsleep = async (concertId: string): Promise<boolean> => {
+    await room.markControllerAsleep(concertId);
+    if ((await room.counts(concertId)).waiting === 0) return true;
+    await room.wakeController(concertId);
+    return false;
+  };
 
   /** Hold and payment p95 as the API instances recorded them (queue/latency-window.ts). */
   const serviceHealth = async (seconds: number): Promise<ServiceHealth> => {
@@ -76,7 +112,14 @@ export function createAdmissionActivities({ redis, temporal, taskQueue, journey 
       };
       await Promise.all(Array.from({ length: Math.min(START_CONCURRENCY, pending.length) }, startNext));
       const health = request.healthWindowSeconds ? await serviceHealth(request.healthWindowSeconds) : undefined;
-      return { admitted: tick.admitted.length, waiting: tick.waiting, active: tick.active, ...(health && { health }) };
+      const idle = request.sleepWhenIdle === true && tick.waiting === 0;
+      const swept = request.sweep || idle ? await holds.sweepExpired(request.concertId, journey.holdGraceSeconds, SWEEP_LIMIT) : 0;
+      const asleep = idle && (await fallAsleep(request.concertId));
+      const over = asleep && tick.active === 0 && (await bookingOver(request.concertId));
+      return {
+        admitted: tick.admitted.length, waiting: tick.waiting, active: tick.active,
+        ...(health && { health }), ...(asleep && { asleep }), ...(over && { bookingOver: over }), ...(swept > 0 && { swept }),
+      };
     },
   };
 }

@@ -2,7 +2,9 @@ import type { DataSource } from 'typeorm';
 import type Redis from 'ioredis';
 import { HoldStore, type HeldSeatRow, type HoldSeatRequest } from '../db/stores/holds';
 import { WalletStore, type RefundOutcome } from '../db/stores/wallets';
+import { queueKeys } from '../queue/keys';
 import { SeatGate } from '../queue/seat-gate';
+import { parseToken } from '../queue/token';
 import { WaitingRoom } from '../queue/waiting-room';
 import { refusalsAreFinal } from './business-failure';
 
@@ -15,6 +17,22 @@ export interface SeatRef {
   scheduleId: string;
   seatNumber: number;
   reservationId: string;
+}
+
+/** How a fan's queue session ends, and the seats sold in it (their gates stay closed for good). */
+export interface SessionEnd {
+  token: string;
+  userId: string;
+  status: 'COMPLETED' | 'EXPIRED' | 'LEFT';
+  soldSeats: SeatRef[];
+}
+
+export interface ReleaseRequest {
+  concertId: string;
+  outcome: 'EXPIRED' | 'CANCELLED';
+  holds: SeatRef[];
+  /** Set when the journey's session ends with this release (the window is over, a sale, the fan left). */
+  session?: SessionEnd;
 }
 
 /** The fan journey's side effects. Each is idempotent: a retry after a crash changes nothing twice. */
@@ -32,6 +50,32 @@ export function createJourneyActivities({ db, redis }: JourneyDeps) {
     async releaseHold(r: SeatRef & { concertId: string; outcome: 'EXPIRED' | 'CANCELLED' }): Promise<boolean> {
       const released = await holds.release(r.reservationId, r.outcome);
       await gate.release(r.concertId, r.scheduleId, r.seatNumber, r.reservationId);
+      return released;
+    },
+
+    /**
+     * Releases a journey's batch of holds and, when asked, ends its session: one SQL statement for
+     * every hold, then one Redis pipeline for their gates, the sold seats' seals and the session's
+     * end. Idempotent: a retry releases nothing twice and ends nothing twice.
+     */
+    async releaseHolds(r: ReleaseRequest): Promise<string[]> {
+      const released = await holds.releaseMany(r.holds.map((h) => h.reservationId), r.outcome);
+      // The same scripts SeatGate and WaitingRoom run one by one, sent together.
+      const keys = queueKeys(r.concertId);
+      const pipeline = redis.pipeline();
+      for (const h of r.holds) pipeline.ovGateRelease(keys.seatGate(h.scheduleId, h.seatNumber), h.reservationId);
+      const session = r.session;
+      const token = session && parseToken(session.token);
+      if (session) {
+        for (const seat of session.soldSeats) pipeline.ovGateSeal(keys.seatGate(seat.scheduleId, seat.seatNumber), seat.reservationId);
+        if (token) {
+          const own = queueKeys(token.concertId);
+          pipeline.ovEndSession(own.token(token.secret), own.active, own.fan(session.userId), session.userId, token.secret, session.status);
+        }
+      }
+      if (pipeline.length) {
+        for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
+      }
       return released;
     },
 

@@ -17,12 +17,12 @@ export const ErrorCodes = {
   INSUFFICIENT_BALANCE: 409,
   CONCERT_CANCELLED: 409,
   SOLD_OUT: 409,
+  /** Another payment of the same journey is in flight: one saga per fan at a time. */
+  PAYMENT_IN_PROGRESS: 409,
   IDEMPOTENCY_KEY_REUSED: 422,
   RATE_LIMITED: 429,
   INTERNAL: 500,
   DEPENDENCY_UNAVAILABLE: 503,
-  /** Another payment of this fan's journey is in flight: one saga at a time. */
-  PAYMENT_IN_PROGRESS: 409,
   // --- After the sale (issue 22) ---
   /** The show starts within its refund policy's cut-off: no cancellation any more. */
   CANCELLATION_CLOSED: 409,

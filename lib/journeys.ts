@@ -12,6 +12,7 @@ import {
   queueSettingsUpdate,
   queueStateQuery,
   searchAttributes,
+  wakeAdmissionSignal,
   type AdmissionInput,
   type HoldRequest,
   type JourneyInput,
@@ -120,9 +121,8 @@ export class Journeys {
   }
 
   // --- Admission controller ---------------------------------------------------------------------
-  /** Starts the concert's controller unless it runs already (idempotent: workflow id per concert). */
-  async ensureAdmission(concertId: string): Promise<void> {
-    const input: AdmissionInput = {
+  private admissionInput(concertId: string): AdmissionInput {
+    return {
       concertId,
       settings: {
         admitPerSecond: this.config.QUEUE_ADMIT_PER_SECOND,
@@ -137,13 +137,28 @@ export class Journeys {
       latencyTargets: { holdP95Ms: this.config.QUEUE_HOLD_P95_TARGET_MS, payP95Ms: this.config.QUEUE_PAY_P95_TARGET_MS },
       adjustEveryMs: this.config.QUEUE_ADJUST_EVERY_MS,
     };
-    await this.client.workflow.start('admissionController', {
+  }
+
+  private admissionOptions(concertId: string) {
+    return {
       workflowId: admissionWorkflowId(concertId),
       taskQueue: this.config.TEMPORAL_TASK_QUEUE,
-      args: [input],
-      workflowIdConflictPolicy: 'USE_EXISTING',
+      args: [this.admissionInput(concertId)] as [AdmissionInput],
       typedSearchAttributes: [{ key: searchAttributes.concertId, value: concertId }],
-    });
+    };
+  }
+
+  /** Starts the concert's controller unless it runs already (idempotent: workflow id per concert). */
+  async ensureAdmission(concertId: string): Promise<void> {
+    await this.client.workflow.start('admissionController', { ...this.admissionOptions(concertId), workflowIdConflictPolicy: 'USE_EXISTING' });
+  }
+
+  /**
+   * Wakes the concert's controller, asleep since nobody waited (the join that took its mark in
+   * Redis calls this), or starts it again if it had ended: one signal-with-start.
+   */
+  async wakeAdmission(concertId: string): Promise<void> {
+    await this.client.workflow.signalWithStart('admissionController', { ...this.admissionOptions(concertId), signal: wakeAdmissionSignal, signalArgs: [] });
   }
 
   queueState(concertId: string) {

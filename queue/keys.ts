@@ -26,6 +26,8 @@ export const queueKeys = (concertId: string) => {
     token: (secret: string) => `${prefix}token:${secret}`,
     /** One admission tick's outcome, kept so a retried tick admits nobody twice. */
     batch: (tickId: string) => `${prefix}batch:${tickId}`,
+    /** Set while the concert's admission controller sleeps (nobody waiting): a join deletes it and wakes the controller. */
+    controllerAsleep: `${prefix}controller-asleep`,
     /** The seat gate: holds the reservation id of the only contender let through. */
     seatGate: (scheduleId: string, seatNumber: number) => `${prefix}gate:${scheduleId}:${seatNumber}`,
     /**

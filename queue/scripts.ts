@@ -31,10 +31,11 @@ end
 `;
 
 const JOIN = `${RATE_LIMITS}
--- KEYS: fan, waiting, active, seq, settings, closed, userCounter, addressCounter
+-- KEYS: fan, waiting, active, seq, settings, closed, userCounter, addressCounter, controllerAsleep
 -- ARGV: userId, newSecret, nowMs, prefix, userLimit, addressLimit, windowMs
 -- returns {'RATE_LIMITED', userWaitMs, addressWaitMs} | {'CLOSED', reason}
---       | {'OK', created, secret, status, position, arrival, activeUntil, waitingCount, admitPerSecond}
+--       | {'OK', created, secret, status, position, arrival, activeUntil, waitingCount, admitPerSecond, wake}
+-- (wake = 1: the admission controller slept and this join took its mark, so the caller wakes it)
 local userWait, addressWait = refusedFor(KEYS[7], ARGV[5], KEYS[8], ARGV[6], ARGV[7])
 if userWait >= 0 or addressWait >= 0 then return {'RATE_LIMITED', userWait, addressWait} end
 local reason = redis.call('GET', KEYS[6])
@@ -46,9 +47,9 @@ if current then
   local t = redis.call('HMGET', tokenKey, 'status', 'activeUntil', 'arrival')
   if t[1] == 'WAITING' then
     local rank = redis.call('ZRANK', KEYS[2], ARGV[1])
-    if rank then return {'OK', 0, current, 'WAITING', rank + 1, t[3], '0', redis.call('ZCARD', KEYS[2]), rate} end
+    if rank then return {'OK', 0, current, 'WAITING', rank + 1, t[3], '0', redis.call('ZCARD', KEYS[2]), rate, redis.call('DEL', KEYS[9])} end
   elseif t[1] == 'ACTIVE' and tonumber(t[2]) > tonumber(ARGV[3]) then
-    return {'OK', 0, current, 'ACTIVE', 0, t[3], t[2], redis.call('ZCARD', KEYS[2]), rate}
+    return {'OK', 0, current, 'ACTIVE', 0, t[3], t[2], redis.call('ZCARD', KEYS[2]), rate, 0}
   end
 end
 -- A new arrival: a fresh token at the back of the queue.
@@ -56,7 +57,7 @@ local arrival = redis.call('INCR', KEYS[4])
 redis.call('HSET', ARGV[4] .. 'token:' .. ARGV[2], 'userId', ARGV[1], 'arrival', arrival, 'status', 'WAITING', 'joinedAt', ARGV[3])
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], arrival, ARGV[1])
-return {'OK', 1, ARGV[2], 'WAITING', redis.call('ZRANK', KEYS[2], ARGV[1]) + 1, tostring(arrival), '0', redis.call('ZCARD', KEYS[2]), rate}
+return {'OK', 1, ARGV[2], 'WAITING', redis.call('ZRANK', KEYS[2], ARGV[1]) + 1, tostring(arrival), '0', redis.call('ZCARD', KEYS[2]), rate, redis.call('DEL', KEYS[9])}
 `;
 
 const COUNT_ARRIVAL = `${RATE_LIMITS}
@@ -181,8 +182,9 @@ declare module 'ioredis' {
   interface RedisCommander<Context> {
     ovJoin(
       fan: string, waiting: string, active: string, seq: string, settings: string, closed: string, userCounter: string, addressCounter: string,
+      controllerAsleep: string,
       userId: string, secret: string, nowMs: number, prefix: string, userLimit: number, addressLimit: number, windowMs: number,
-    ): Result<['RATE_LIMITED', number, number] | ['CLOSED', string] | ['OK', number, string, string, number, string, string, number, string], Context>;
+    ): Result<['RATE_LIMITED', number, number] | ['CLOSED', string] | ['OK', number, string, string, number, string, string, number, string, number], Context>;
     ovCountArrival(userCounter: string, addressCounter: string, userLimit: number, addressLimit: number, windowMs: number): Result<[number, number], Context>;
     ovStatus(
       token: string, waiting: string, settings: string, closed: string, userCounter: string, addressCounter: string,
@@ -199,7 +201,7 @@ declare module 'ioredis' {
 
 /** Registers the scripts on a client (EVALSHA with automatic fallback to EVAL, by ioredis). */
 export function defineQueueScripts(redis: Redis): Redis {
-  redis.defineCommand('ovJoin', { numberOfKeys: 8, lua: JOIN });
+  redis.defineCommand('ovJoin', { numberOfKeys: 9, lua: JOIN });
   redis.defineCommand('ovCountArrival', { numberOfKeys: 2, lua: COUNT_ARRIVAL });
   redis.defineCommand('ovStatus', { numberOfKeys: 6, lua: STATUS });
   redis.defineCommand('ovLeaveWaiting', { numberOfKeys: 2, lua: LEAVE_WAITING });

@@ -29,7 +29,7 @@ export interface RateRefusal {
   addressWaitMs?: number;
 }
 
-export type Arrival = { kind: 'joined'; ticket: QueueTicket & { created: boolean } } | { kind: 'closed'; reason: ClosedReason } | RateRefusal;
+export type Arrival = { kind: 'joined'; ticket: QueueTicket & { created: boolean; wakeController: boolean } } | { kind: 'closed'; reason: ClosedReason } | RateRefusal;
 
 export type Poll = { kind: 'ticket'; ticket: QueueTicket | null } | RateRefusal;
 
@@ -72,7 +72,7 @@ export class WaitingRoom {
   constructor(private readonly redis: Redis) {}
 
   /** Idempotent per user and concert: a live token is returned as it is (created = false). */
-  async join(concertId: string, userId: string, nowMs = Date.now()): Promise<QueueTicket & { created: boolean }> {
+  async join(concertId: string, userId: string, nowMs = Date.now()): Promise<QueueTicket & { created: boolean; wakeController: boolean }> {
     const outcome = await this.arrive(concertId, userId, null, nowMs);
     if (outcome.kind === 'closed') throw closedError(outcome.reason);
     if (outcome.kind === 'rate-limited') throw new Error('unreachable: an uncounted join was rate limited');
@@ -88,14 +88,16 @@ export class WaitingRoom {
     const k = queueKeys(concertId);
     const c = counters(k, count);
     const reply = await this.redis.ovJoin(
-      k.fan(userId), k.waiting, k.active, k.seq, k.settings, k.closed, c.userCounter, c.addressCounter,
+      k.fan(userId), k.waiting, k.active, k.seq, k.settings, k.closed, c.userCounter, c.addressCounter, k.controllerAsleep,
       userId, newTokenSecret(), nowMs, k.prefix, c.perUser, c.perAddress, c.windowMs,
     );
     if (reply[0] === 'RATE_LIMITED') return refusal(reply[1], reply[2]);
     if (reply[0] === 'CLOSED') return { kind: 'closed', reason: reply[1] as ClosedReason };
-    const [, created, secret, status, position, arrival, activeUntil, waiting, rate] = reply;
+    const [, created, secret, status, position, arrival, activeUntil, waiting, rate, wake] = reply;
     return { kind: 'joined', ticket: {
       created: Number(created) === 1,
+      // The controller slept and this join took its mark: the caller wakes it (Journeys.wakeAdmission).
+      wakeController: Number(wake) === 1,
       token: formatToken(concertId, secret),
       concertId,
       userId,
@@ -200,6 +202,16 @@ export class WaitingRoom {
     if (!parsed) return null;
     const k = queueKeys(parsed.concertId);
     return (await this.redis.ovEndSession(k.token(parsed.secret), k.active, k.fan(userId), userId, parsed.secret, finalStatus)) as TokenStatus | null;
+  }
+
+  /** Marks the concert's controller asleep: the next join takes the mark and wakes it. */
+  async markControllerAsleep(concertId: string): Promise<void> {
+    await this.redis.set(queueKeys(concertId).controllerAsleep, '1');
+  }
+
+  /** Takes the mark back (the controller is awake after all). */
+  async wakeController(concertId: string): Promise<void> {
+    await this.redis.del(queueKeys(concertId).controllerAsleep);
   }
 
   async counts(concertId: string): Promise<{ waiting: number; active: number }> {

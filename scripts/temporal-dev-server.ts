@@ -24,6 +24,14 @@ export const TUNED_DYNAMIC_CONFIG = [
   'matching.numTaskqueueWritePartitions=1',
   'history.enableHostLevelEventsCache=true',
   'history.shardIOConcurrency=4',
+  // The CLI turns this on for its dev server (server v1.29.1 common/dynamicconfig/constants.go: "should
+  // not be turned on in production"): every search-attribute lookup then re-reads cluster metadata and
+  // the namespace row, on every start, Update-with-Start and upsert, queued on SQLite's one connection.
+  // Search attributes are registered at start (`--search-attribute`), so nothing needs the forced refresh.
+  'system.forceSearchAttributesCacheRefreshOnRead=false',
+  // Server default false: without it the worker's eager-activity requests are ignored and each of the
+  // payment's activities takes an extra round trip through matching.
+  'system.enableActivityEagerExecution=true',
 ];
 
 export function searchAttributeArgs(): string[] {

@@ -1,12 +1,12 @@
-import { Client, Connection } from '@temporalio/client';
+import { Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
 import { createDataSource } from '../db/data-source';
 import { CatalogStore } from '../db/stores/catalog';
 import { loadConfig } from '../lib/config';
-import { Journeys } from '../lib/journeys';
 import { createLogger } from '../lib/logger';
 import { createRedis, redisReady } from '../lib/redis';
 import { startTracing } from '../lib/tracing';
+import { WaitingRoom } from '../queue/waiting-room';
 import { createWorker } from './create-worker';
 import { createWorkerMetrics, sdkPrometheusExporter } from './metrics';
 import { createMetricsApp, serveMetrics } from './metrics-server';
@@ -65,10 +65,13 @@ async function main(): Promise<void> {
     },
   );
 
-  // Every concert's admission controller runs (idempotent); new concerts get theirs when created.
-  const journeys = new Journeys(new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE }), config);
+  // No controller is started here: a concert's controller sleeps while nobody waits and the first
+  // join wakes it (or starts it again). Marking every concert's controller asleep costs one Redis
+  // write each and no Temporal work; it covers controllers lost with a Temporal server or marks lost
+  // with Redis (a controller that is in fact awake only hears one wake-up too many).
   const concerts = await new CatalogStore(db).concertIds();
-  await Promise.all(concerts.map((id) => journeys.ensureAdmission(id)));
+  const room = new WaitingRoom(redis);
+  await Promise.all(concerts.map((id) => room.markControllerAsleep(id)));
   logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, concerts: concerts.length }, 'worker running');
 
   // The SDK's runtime shuts the worker down gracefully on SIGINT/SIGTERM: in-flight tasks finish first.

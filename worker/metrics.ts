@@ -163,10 +163,13 @@ function countSuccess(metrics: WorkerMetrics, activityType: string, arg: unknown
     case 'holdSeat':
       metrics.holds.inc({ outcome: 'started' });
       break;
-    case 'releaseHold': {
-      const outcome = (arg as { outcome?: string } | undefined)?.outcome;
-      if (outcome === 'EXPIRED') metrics.holds.inc({ outcome: 'expired' });
-      else if (outcome === 'CANCELLED') metrics.holds.inc({ outcome: 'released' });
+    case 'releaseHold': // one hold (journeys started before the journey-v2 patch)
+    case 'releaseHolds': {
+      // A batch counts each of its holds.
+      const { outcome, holds } = (arg as { outcome?: string; holds?: unknown[] } | undefined) ?? {};
+      const count = activityType === 'releaseHolds' ? (holds?.length ?? 0) : 1;
+      if (outcome === 'EXPIRED') metrics.holds.inc({ outcome: 'expired' }, count);
+      else if (outcome === 'CANCELLED') metrics.holds.inc({ outcome: 'released' }, count);
       break;
     }
     case 'confirmPayment':

@@ -2,16 +2,19 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import { adjustAdmissionRate, DEFAULT_LATENCY_TARGETS } from './admission-valve';
-import type { AdmissionActivities } from '../activities/admission';
+import type { AdmissionActivities, AdmitResult } from '../activities/admission';
 import { refuse } from './failures';
+import { legacyAdmissionController } from './legacy/admission-controller-v1';
 import {
   queueSettingsUpdate,
   queueStateQuery,
+  wakeAdmissionSignal,
   type AdmissionInput,
   type QueueSettings,
   type QueueSettingsPatch,
@@ -29,13 +32,30 @@ const DEFAULT_TICKS_PER_RUN = 500;
 const DEFAULT_ADJUST_EVERY_MS = 5_000;
 /** The valve reads the latency of the last this-many seconds: long enough for a p95, short enough to react. */
 const HEALTH_WINDOW_SECONDS = 10;
+/** While nobody waits but fans are still active, the counts and the sweep are refreshed this often. */
+const IDLE_TICK_MS = 5_000;
+/** How often a busy controller sweeps holds no journey released (the sweep also runs on every idle tick). */
+const SWEEP_EVERY_MS = 30_000;
+
+/**
+ * The patch that introduced sleeping while idle and ending when booking is over: a run started
+ * before it replays on workflows/legacy/admission-controller-v1.ts until it continues as new.
+ */
+export const ADMISSION_V2_PATCH = 'admission-v2';
 
 /**
  * One per concert: each tick admits fans from the head of the waiting queue at `admitPerSecond`,
  * never beyond `maxActive` active fans, and starts their journeys. Operators steer it live through
  * an update; settings and counts go out through a query.
+ *
+ * Idle costs nothing: when nobody waits, the tick's activity marks the controller asleep in Redis
+ * and it waits for a signal (no timer; while fans are still active, a slow tick refreshes the
+ * counts). The first fan to join deletes the mark and the API sends `wake` (signal-with-start,
+ * so a controller that ended is started again). When booking has closed on every schedule and
+ * nobody waits or is active, the controller ends.
  */
 export async function admissionController(input: AdmissionInput): Promise<void> {
+  if (!patched(ADMISSION_V2_PATCH)) return legacyAdmissionController(input);
   let settings: QueueSettings = {
     adaptive: false,
     minAdmitPerSecond: Math.min(1, input.settings.admitPerSecond),
@@ -48,6 +68,7 @@ export async function admissionController(input: AdmissionInput): Promise<void> 
   let lastAdjustment: RateAdjustment | undefined = input.lastAdjustment;
   let counts = { waiting: 0, active: 0 };
   let settingsChanged = false;
+  let woken = false;
 
   const state = (): QueueState => ({ ...settings, ...counts, admittedTotal, ...(lastAdjustment && { lastAdjustment }) });
   setHandler(queueStateQuery, state);
@@ -60,16 +81,25 @@ export async function admissionController(input: AdmissionInput): Promise<void> 
     },
     { validator: (patch) => validateSettings(patch, settings) },
   );
+  setHandler(wakeAdmissionSignal, () => {
+    woken = true;
+  });
 
   const ticksPerRun = input.ticksPerRun ?? DEFAULT_TICKS_PER_RUN;
   const ticksPerLook = Math.max(1, Math.round((input.adjustEveryMs ?? DEFAULT_ADJUST_EVERY_MS) / input.tickMs));
+  const ticksPerSweep = Math.max(1, Math.round(SWEEP_EVERY_MS / input.tickMs));
+  let bookingOver = false;
+  let slowTick = false;
   for (let tick = 0; tick < ticksPerRun && !workflowInfo().continueAsNewSuggested; tick++) {
     const perTick = (settings.admitPerSecond * input.tickMs) / 1000;
     credit = settings.paused ? 0 : Math.min(credit + perTick, Math.max(1, perTick));
     // The valve looks at the latency every few ticks, in the same activity call as the tick's
     // admissions: adaptive admission costs no Temporal action of its own.
-    const looking = settings.adaptive && !settings.paused && tick % ticksPerLook === ticksPerLook - 1;
-    const result = await admitFans({
+    // A slow tick (nobody waiting, fans active) looks every time: they come seconds apart.
+    const looking: boolean = settings.adaptive && !settings.paused && (slowTick || tick % ticksPerLook === ticksPerLook - 1);
+    // A wake-up that lands while the tick runs is kept: the tick's answer may be "asleep".
+    woken = false;
+    const result: AdmitResult = await admitFans({
       concertId: input.concertId,
       tickId: `${workflowInfo().runId}:${tick}`,
       maxBatch: Math.floor(credit),
@@ -79,6 +109,8 @@ export async function admissionController(input: AdmissionInput): Promise<void> 
       paused: settings.paused,
       adaptive: settings.adaptive,
       ...(looking && { healthWindowSeconds: healthWindowSeconds(lastAdjustment) }),
+      sleepWhenIdle: true,
+      sweep: tick % ticksPerSweep === 0,
     });
     credit -= result.admitted;
     admittedTotal += result.admitted;
@@ -91,9 +123,17 @@ export async function admissionController(input: AdmissionInput): Promise<void> 
       lastAdjustment = { at: new Date(Date.now()).toISOString(), from: settings.admitPerSecond, ...decision };
       settings = { ...settings, admitPerSecond: decision.to };
     }
-    await condition(() => settingsChanged, input.tickMs);
+    if (result.bookingOver) {
+      bookingOver = true;
+      break;
+    }
+    slowTick = result.asleep === true && result.active > 0;
+    if (!result.asleep) await condition(() => settingsChanged, input.tickMs);
+    else if (slowTick) await condition(() => woken || settingsChanged, Math.max(input.tickMs, IDLE_TICK_MS));
+    else await condition(() => woken || settingsChanged);
   }
   await condition(allHandlersFinished);
+  if (bookingOver) return;
   await continueAsNew<typeof admissionController>({ ...input, settings, admittedTotal, credit, lastAdjustment });
 }
 

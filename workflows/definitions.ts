@@ -4,7 +4,7 @@
  * the API can use it without pulling workflow code, and the workflow bundle without pulling I/O.
  */
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
 export const DEFAULT_TASK_QUEUE = 'ovation';
 
@@ -179,6 +179,8 @@ export interface AdmissionInput {
 
 export const queueSettingsUpdate = defineUpdate<QueueState, [QueueSettingsPatch]>('queueSettings');
 export const queueStateQuery = defineQuery<QueueState>('queueState');
+/** Sent (with start) by the API when the first fan joins a queue whose controller sleeps. */
+export const wakeAdmissionSignal = defineSignal<[]>('wake');
 
 // --- Request context --------------------------------------------------------------------------------
 /**

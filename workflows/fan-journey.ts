@@ -2,14 +2,17 @@ import {
   allHandlersFinished,
   CancellationScope,
   condition,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
+  type TemporalFailure,
 } from '@temporalio/workflow';
-import type { JourneyActivities } from '../activities/journey';
-import type { RefundOutcome } from '../db/stores/wallets';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
+import type { JourneyActivities, SeatRef } from '../activities/journey';
 import { asUpdateFailure, businessCode, refuse } from './failures';
 import {
   cancelUpdate,
@@ -24,9 +27,18 @@ import {
   type JourneyStatus,
   type PaymentReceipt,
 } from './definitions';
+import { HoldBook, view, type Hold } from './hold-book';
+import { legacyFanJourney } from './legacy/fan-journey-v1';
+import { runPaymentSaga } from './payment-saga';
 
-// Holds, releases and the session's end are local activities: they run in the worker beside the
-// workflow task, cost no extra round trip through the server, and are recorded as markers.
+/**
+ * The patch that introduced this version: journeys started before it replay and finish on
+ * workflows/legacy/fan-journey-v1.ts (their histories have no marker for it).
+ */
+export const JOURNEY_V2_PATCH = 'journey-v2';
+
+// Holds and releases are local activities: they run in the worker beside the workflow task, cost no
+// extra round trip through the server, and are recorded as markers.
 /** Steps a caller waits for: a few quick retries, then the update fails and the caller hears why. */
 const quick = proxyLocalActivities<JourneyActivities>({
   startToCloseTimeout: '5s',
@@ -53,28 +65,66 @@ const saga = proxyActivities<JourneyActivities>({
 /** The compensation (the refund). */
 const compensation = proxyActivities<JourneyActivities>(UNTIL_DONE);
 
-interface Hold extends HeldSeat {
-  heldUntilMs: number;
-  /** Set while a step on this hold is in flight, so the deadline loop and other handlers keep off. */
-  busy: 'holding' | 'paying' | 'releasing' | null;
+/** A payment the journey saw, by payment id: a retried `pay` answers its outcome. */
+interface Payment {
+  reservationId: string;
+  outcome?: { receipt: PaymentReceipt } | { failure: TemporalFailure };
 }
+
+/** Refusals of recent hold steps, so a retry that waited for the step answers the same refusal. */
+const REMEMBERED_REFUSALS = 16;
 
 /**
  * One admitted fan's whole story in one concert: the active window, each seat hold with its own
  * durable deadline, and the payment saga. One workflow serializes everything for the fan, so a
  * payment either starts before its hold's deadline and completes (or refunds), or is refused.
+ *
+ * The seats are a hold book (hold-book.ts), the payment a saga (payment-saga.ts); the handlers
+ * check and record, the main loop does the releases and the session's end. The status is derived
+ * from the state, never toggled.
  */
 export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> {
-  let status: JourneyStatus = 'ACTIVE';
-  const holds = new Map<string, Hold>();
+  if (!patched(JOURNEY_V2_PATCH)) return legacyFanJourney(input);
+
+  const book = new HoldBook();
+  const payments = new Map<string, Payment>();
+  const refusals = new Map<string, TemporalFailure>();
+  /** The payment whose saga runs now: one at a time per fan. */
+  let paying: string | undefined;
+  /** The hold that was sold: the session ends COMPLETED (in the main loop, after the receipt). */
+  let sold: Hold | undefined;
+  /** How the session ended (or is ending). */
+  let ended: 'COMPLETED' | 'EXPIRED' | 'LEFT' | undefined;
   let changed = false;
+
+  const status = (): JourneyStatus => ended ?? (sold ? 'COMPLETED' : paying ? 'PAYING' : 'ACTIVE');
+  const snapshot = (): JourneySnapshot => ({ status: status(), activeUntil: input.activeUntil, holds: book.all().map(view) });
+  const seat = ({ scheduleId, seatNumber, reservationId }: Hold): SeatRef => ({ scheduleId, seatNumber, reservationId });
+
+  // Search attributes change only when the answer to an operator's query does (README "Find a
+  // fan's journey"): the status, and the schedules / seats / reservations held or bought now.
+  // The start set JourneyStatus ACTIVE and no lists.
+  let published = { status: 'ACTIVE' as JourneyStatus, lookup: JSON.stringify(book.lookup()) };
+  const publish = (also: SearchAttributeUpdatePair[] = []) => {
+    const now = { status: status(), lookup: JSON.stringify(book.lookup()) };
+    const pairs: SearchAttributeUpdatePair[] = [...also];
+    if (now.status !== published.status) pairs.push({ key: searchAttributes.journeyStatus, value: now.status });
+    if (now.lookup !== published.lookup) {
+      const { scheduleIds, seats, reservationIds } = book.lookup();
+      pairs.push(
+        { key: searchAttributes.scheduleIds, value: scheduleIds },
+        { key: searchAttributes.seats, value: seats },
+        { key: searchAttributes.reservationIds, value: reservationIds },
+      );
+    }
+    if (pairs.length) upsertSearchAttributes(pairs);
+    published = now;
+  };
 
   // One local activity at a time. Two in flight at once each resolve in an activation of their own
   // while the journey runs, but together when a worker replays its history (their markers sit side
-  // by side), so what the journey did in between (another update completing, the deadline loop
-  // restarting its timer) comes out in another order: the replay fails with a nondeterminism error
-  // and the journey is stuck. Any replay does it: a worker that died (test/chaos/crashes.test.ts), a
-  // journey evicted from the worker's cache. Two holds sent at once were enough.
+  // by side), so what the journey did in between comes out in another order and the replay fails
+  // with a nondeterminism error (test/chaos/crashes.test.ts found it with two holds sent at once).
   let stepInFlight = false;
   const oneAtATime =
     <A extends unknown[], R>(step: (...args: A) => Promise<R>) =>
@@ -88,77 +138,83 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
       }
     };
   const holdSeat = oneAtATime(quick.holdSeat);
-  const releaseHold = oneAtATime(durable.releaseHold);
-  const closeSession = oneAtATime(durable.endSession);
+  const releaseHolds = oneAtATime(durable.releaseHolds);
 
-  const live = () => [...holds.values()].filter((h) => h.status === 'HELD');
-  const paying = () => live().some((h) => h.busy === 'paying');
-  const snapshot = (): JourneySnapshot => ({ status, activeUntil: input.activeUntil, holds: [...holds.values()].map(view) });
-  const setStatus = (next: JourneyStatus) => {
-    status = next;
-    upsertSearchAttributes([{ key: searchAttributes.journeyStatus, value: next }]);
-  };
-
-  async function release(hold: Hold, outcome: 'EXPIRED' | 'CANCELLED'): Promise<void> {
-    hold.busy = 'releasing';
+  /** Releases a batch of holds, and ends the session with them when asked: one local activity. */
+  async function release(holds: Hold[], outcome: 'EXPIRED' | 'CANCELLED', session?: { status: 'COMPLETED' | 'EXPIRED' | 'LEFT'; soldSeats: Hold[] }): Promise<void> {
+    for (const hold of holds) book.begin(hold.reservationId, 'releasing');
+    if (session) ended = session.status;
     try {
-      await releaseHold({ reservationId: hold.reservationId, concertId: input.concertId, scheduleId: hold.scheduleId, seatNumber: hold.seatNumber, outcome });
-      hold.status = outcome;
+      await releaseHolds({
+        concertId: input.concertId,
+        outcome,
+        holds: holds.map(seat),
+        ...(session && { session: { token: input.token, userId: input.userId, status: session.status, soldSeats: session.soldSeats.map(seat) } }),
+      });
+      for (const hold of holds) book.settle(hold.reservationId, outcome);
     } finally {
-      hold.busy = null;
+      for (const hold of holds) if (hold.step === 'releasing') book.abandon(hold.reservationId);
       changed = true;
+      publish();
     }
   }
 
-  const releaseAll = (outcome: 'EXPIRED' | 'CANCELLED') => Promise.all(live().filter((h) => !h.busy).map((h) => release(h, outcome)));
+  /** Runs (or runs again, for a hold whose outcome was unknown) the hold's Postgres step. */
+  async function takeSeat(hold: Hold): Promise<HeldSeat> {
+    const { reservationId, scheduleId, seatNumber, heldUntil } = hold;
+    try {
+      const taken = await holdSeat({
+        reservationId, userId: input.userId, concertId: input.concertId, scheduleId, seatNumber,
+        heldUntil, graceSeconds: input.holdGraceSeconds, journeyId: workflowInfo().workflowId,
+      });
+      book.held(reservationId, taken);
+    } catch (err) {
+      const failure = asUpdateFailure(err);
+      if (businessCode(err)) {
+        book.refused(reservationId);
+        refusals.set(reservationId, failure);
+        if (refusals.size > REMEMBERED_REFUSALS) refusals.delete(refusals.keys().next().value!);
+      } else {
+        // A timeout or an outage: the row may have committed after all. Kept live, so its deadline
+        // releases it (conditionally, idempotently); a retry of the same hold asks Postgres again.
+        book.unknown(reservationId);
+      }
+      throw failure;
+    } finally {
+      changed = true;
+      publish();
+    }
+    return view(hold);
+  }
 
-  async function endSession(final: 'COMPLETED' | 'EXPIRED' | 'LEFT', soldSeats: HeldSeat[] = []): Promise<void> {
-    setStatus(final);
-    await closeSession({
-      token: input.token,
-      userId: input.userId,
-      concertId: input.concertId,
-      status: final,
-      soldSeats: soldSeats.map(({ scheduleId, seatNumber, reservationId }) => ({ scheduleId, seatNumber, reservationId })),
-    });
+  /** A retried hold: the same answer as the first, once its step is done. */
+  async function answerRetriedHold(reservationId: string): Promise<HeldSeat> {
+    const hold = book.get(reservationId);
+    if (!hold) throw refusals.get(reservationId) ?? refuse('SEAT_UNAVAILABLE', 'the hold was refused');
+    if (hold.step === 'holding') {
+      await condition(() => hold.step !== 'holding');
+      return answerRetriedHold(reservationId);
+    }
+    if (hold.unknown && hold.status === 'HELD' && !hold.step) {
+      if (status() !== 'ACTIVE' || Date.now() >= hold.heldUntilMs) throw refuse('HOLD_EXPIRED', 'the hold’s outcome was unknown and its time is over');
+      return takeSeat(book.retry(reservationId));
+    }
+    return view(hold);
   }
 
   setHandler(journeyQuery, snapshot);
 
   setHandler(
     holdUpdate,
-    async ({ scheduleId, seatNumber, reservationId }) => {
-      const retried = holds.get(reservationId);
-      if (retried) return view(retried);
-      const heldUntilMs = Math.min(Date.now() + input.holdTtlSeconds * 1000, input.activeUntil);
-      const hold: Hold = {
-        reservationId, scheduleId, seatNumber, seatId: '', price: 0, status: 'HELD',
-        heldUntil: new Date(heldUntilMs).toISOString(), heldUntilMs, busy: 'holding',
-      };
-      holds.set(reservationId, hold);
-      try {
-        const seat = await holdSeat({
-          reservationId, userId: input.userId, concertId: input.concertId, scheduleId, seatNumber,
-          heldUntil: hold.heldUntil, graceSeconds: input.holdGraceSeconds, journeyId: workflowInfo().workflowId,
-        });
-        Object.assign(hold, { seatId: seat.seatId, price: seat.price, busy: null });
-      } catch (err) {
-        holds.delete(reservationId);
-        throw asUpdateFailure(err);
-      }
-      upsertSearchAttributes([
-        { key: searchAttributes.scheduleIds, value: unique([...holds.values()].map((h) => h.scheduleId)) },
-        { key: searchAttributes.seats, value: unique([...holds.values()].map((h) => `${h.scheduleId}:${h.seatNumber}`)) },
-        { key: searchAttributes.reservationIds, value: [...holds.keys()] },
-      ]);
-      changed = true;
-      return view(hold);
+    async (request) => {
+      if (book.get(request.reservationId) || refusals.has(request.reservationId)) return answerRetriedHold(request.reservationId);
+      return takeSeat(book.add(request, Math.min(Date.now() + input.holdTtlSeconds * 1000, input.activeUntil)));
     },
     {
       validator: ({ reservationId }) => {
-        if (holds.has(reservationId)) return; // a retried update answers with the same hold
-        if (status !== 'ACTIVE' || Date.now() >= input.activeUntil) throw refuse('QUEUE_TOKEN_NOT_ACTIVE', `the journey is ${status}`);
-        if (live().length >= input.maxHolds) throw refuse('HOLD_LIMIT_REACHED', `at most ${input.maxHolds} live holds per fan`);
+        if (book.get(reservationId) || refusals.has(reservationId)) return; // a retried update answers with the same hold
+        if (status() !== 'ACTIVE' || Date.now() >= input.activeUntil) throw refuse('QUEUE_TOKEN_NOT_ACTIVE', `the journey is ${status()}`);
+        if (book.live().length >= input.maxHolds) throw refuse('HOLD_LIMIT_REACHED', `at most ${input.maxHolds} live holds per fan`);
       },
     },
   );
@@ -166,14 +222,14 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
   setHandler(
     cancelUpdate,
     async ({ reservationId }) => {
-      const hold = holds.get(reservationId)!;
-      await release(hold, 'CANCELLED');
+      const hold = book.get(reservationId)!;
+      await release([hold], 'CANCELLED');
       return view(hold);
     },
     {
       validator: ({ reservationId }) => {
-        const hold = holds.get(reservationId);
-        if (!hold || hold.status !== 'HELD' || hold.busy) throw refuse('RESERVATION_NOT_HELD', 'the reservation is not held');
+        const hold = book.get(reservationId);
+        if (!hold || hold.status !== 'HELD' || hold.step) throw refuse('RESERVATION_NOT_HELD', 'the reservation is not held');
       },
     },
   );
@@ -181,50 +237,56 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
   setHandler(
     payUpdate,
     async ({ reservationId, paymentId }): Promise<PaymentReceipt> => {
-      const hold = holds.get(reservationId)!;
-      hold.busy = 'paying';
-      setStatus('PAYING');
-      upsertSearchAttributes([{ key: searchAttributes.paymentStartedAt, value: new Date() }]);
-      // Saga: the refund is registered before the debit, so any failure after it gives the money back.
-      const compensations: Array<() => Promise<RefundOutcome>> = [];
-      let debited: { amount: number; balance: number } | undefined;
-      try {
-        compensations.unshift(() => compensation.refundPayment({ paymentId, userId: input.userId, reservationId }));
-        debited = await saga.debitWallet({ paymentId, userId: input.userId, reservationId });
-        await saga.confirmPayment({ paymentId, reservationId });
-      } catch (err) {
-        // Compensation runs to the end even if the update is cancelled, and retries until it succeeds.
-        const outcomes = await CancellationScope.nonCancellable(async () => {
-          const done: RefundOutcome[] = [];
-          for (const compensate of compensations) done.push(await compensate());
-          return done;
-        });
-        // A confirm whose answer was lost may still have committed: then the sale stands, no refund.
-        if (!(debited && outcomes.includes('ALREADY_COMPLETED'))) {
-          // Confirm refused because Postgres no longer holds the reservation (taken over past its
-          // grace): the hold is gone. Any other failure leaves it held until its own deadline.
-          if (businessCode(err) === 'RESERVATION_NOT_PAYABLE') hold.status = 'EXPIRED';
-          hold.busy = null;
-          changed = true;
-          if (status === 'PAYING') setStatus('ACTIVE');
-          throw asUpdateFailure(err);
-        }
+      const seen = payments.get(paymentId);
+      if (seen) {
+        await condition(() => seen.outcome !== undefined);
+        const first = seen.outcome!;
+        if ('failure' in first) throw first.failure;
+        return first.receipt;
       }
-      hold.status = 'CONFIRMED';
-      hold.busy = null;
+      const payment: Payment = { reservationId };
+      payments.set(paymentId, payment);
+      paying = paymentId;
+      const hold = book.begin(reservationId, 'paying');
+      publish([{ key: searchAttributes.paymentStartedAt, value: new Date() }]);
+      const outcome = await runPaymentSaga(
+        {
+          debit: () => saga.debitWallet({ paymentId, userId: input.userId, reservationId }),
+          confirm: () => saga.confirmPayment({ paymentId, reservationId }),
+          refund: () => compensation.refundPayment({ paymentId, userId: input.userId, reservationId }),
+        },
+        (work) => CancellationScope.nonCancellable(work),
+      );
+      paying = undefined;
       changed = true;
-      await releaseAll('CANCELLED');
-      await endSession('COMPLETED', [hold]);
-      return { paymentId, reservationId, amount: debited.amount, status: 'COMPLETED', balance: debited.balance };
+      if (outcome.sold) {
+        // The receipt goes back now; the other holds and the session end in the main loop.
+        sold = book.settle(reservationId, 'CONFIRMED');
+        const receipt: PaymentReceipt = { paymentId, reservationId, amount: outcome.amount, status: 'COMPLETED', balance: outcome.balance };
+        payment.outcome = { receipt };
+        publish();
+        return receipt;
+      }
+      // Confirm refused because Postgres no longer holds the reservation (taken over past its
+      // grace): the hold is gone. Any other failure leaves it held until its own deadline.
+      if (businessCode(outcome.error) === 'RESERVATION_NOT_PAYABLE') book.settle(hold.reservationId, 'EXPIRED');
+      else book.abandon(hold.reservationId);
+      const failure = asUpdateFailure(outcome.error);
+      payment.outcome = { failure };
+      publish();
+      throw failure;
     },
     {
-      validator: ({ reservationId }) => {
-        const hold = holds.get(reservationId);
-        if (!hold) throw refuse('RESERVATION_NOT_PAYABLE', 'this journey holds no such reservation');
+      validator: ({ reservationId, paymentId }) => {
+        if (payments.has(paymentId)) return; // a retried payment answers the first one's outcome
+        if (paying) throw refuse('PAYMENT_IN_PROGRESS', 'another payment of this journey is in progress');
+        const hold = book.get(reservationId);
+        if (!hold || hold.unknown) throw refuse('RESERVATION_NOT_PAYABLE', 'this journey holds no such reservation');
         if (hold.status === 'EXPIRED' || (hold.status === 'HELD' && Date.now() >= hold.heldUntilMs)) {
           throw refuse('HOLD_EXPIRED', 'the hold expired before the payment');
         }
-        if (hold.status !== 'HELD' || hold.busy) throw refuse('RESERVATION_NOT_PAYABLE', `the reservation is ${hold.busy ?? hold.status}`);
+        if (status() !== 'ACTIVE') throw refuse('RESERVATION_NOT_PAYABLE', `the journey is ${status()}`);
+        if (hold.status !== 'HELD' || hold.step) throw refuse('RESERVATION_NOT_PAYABLE', `the reservation is ${hold.step ?? hold.status}`);
       },
     },
   );
@@ -232,43 +294,56 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
   setHandler(
     leaveUpdate,
     async () => {
-      await condition(() => !paying());
-      if (status === 'ACTIVE') {
-        await releaseAll('CANCELLED');
-        await endSession('LEFT');
-      }
-      changed = true;
+      await condition(() => !paying);
+      if (status() === 'ACTIVE') await release(book.idle(), 'CANCELLED', { status: 'LEFT', soldSeats: [] });
       return snapshot();
     },
     {
       validator: () => {
-        if (status !== 'ACTIVE' && status !== 'PAYING') throw refuse('QUEUE_TOKEN_NOT_ACTIVE', `the journey is ${status}`);
+        if (status() !== 'ACTIVE' && status() !== 'PAYING') throw refuse('QUEUE_TOKEN_NOT_ACTIVE', `the journey is ${status()}`);
       },
     },
   );
 
-  // The deadline loop: each hold has its own durable deadline, the window has one too. A hold being
-  // paid is left alone; the payment either completes or fails and the loop looks again.
+  // The deadline timer: one sleep for the earliest deadline, kept while that deadline stays the
+  // earliest (a new hold's deadline is never earlier), so a hold or a payment starts no new timer.
+  let timer: { at: number; scope: CancellationScope } | undefined;
+  let deadlineCame = false;
+  const armTimer = (at: number | undefined) => {
+    if (timer?.at === at) return;
+    timer?.scope.cancel();
+    timer = undefined;
+    if (at === undefined) return;
+    const scope = new CancellationScope();
+    timer = { at, scope };
+    scope.run(() => sleep(Math.max(at - Date.now(), 1))).then(
+      () => {
+        if (timer?.scope === scope) timer = undefined;
+        deadlineCame = true;
+      },
+      () => undefined, // cancelled: a new deadline replaced it
+    );
+  };
+
+  // The main loop: due holds (and, once the window is over, the session's end) are released
+  // together in one local activity; after a sale, the other holds and the session's end.
   for (;;) {
     const now = Date.now();
-    await Promise.all(live().filter((h) => !h.busy && now >= h.heldUntilMs).map((h) => release(h, 'EXPIRED')));
-    if (status === 'ACTIVE' && now >= input.activeUntil && !paying()) await endSession('EXPIRED');
-    if (status !== 'ACTIVE' && status !== 'PAYING' && live().length === 0) break;
-    const deadlines = live().filter((h) => !h.busy).map((h) => h.heldUntilMs);
-    if (status === 'ACTIVE') deadlines.push(input.activeUntil);
-    const next = Math.min(...deadlines);
+    if (sold && !ended) {
+      await release(book.idle(), 'CANCELLED', { status: 'COMPLETED', soldSeats: [sold] });
+    } else {
+      const windowOver = !ended && !paying && now >= input.activeUntil;
+      // Once the session has ended nothing is held for a later deadline.
+      const due = ended ? book.idle() : book.due(now);
+      if (due.length || windowOver) await release(due, 'EXPIRED', windowOver ? { status: 'EXPIRED', soldSeats: [] } : undefined);
+    }
+    if (ended && book.live().length === 0) break;
+    const deadlines = [book.nextDeadline(), ended || paying ? undefined : input.activeUntil].filter((d): d is number => d !== undefined);
+    armTimer(deadlines.length ? Math.min(...deadlines) : undefined);
     changed = false;
-    if (Number.isFinite(next)) await condition(() => changed, Math.max(next - Date.now(), 1));
-    else await condition(() => changed);
+    deadlineCame = false;
+    await condition(() => changed || deadlineCame);
   }
   await condition(allHandlersFinished);
   return snapshot();
-}
-
-function view({ reservationId, scheduleId, seatId, seatNumber, price, status, heldUntil }: Hold): HeldSeat {
-  return { reservationId, scheduleId, seatId, seatNumber, price, status, heldUntil };
-}
-
-function unique(values: string[]): string[] {
-  return [...new Set(values)];
 }

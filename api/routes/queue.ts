@@ -111,6 +111,14 @@ export function queueRoutes(deps: AppDeps) {
       const outcome = await room.arrive(concertId, c.get('userId'), counted);
       if (outcome.kind === 'rate-limited') throw joinLimit.refuse(concertId, count, outcome);
       if (outcome.kind === 'closed') throw closedError(outcome.reason);
+      if (outcome.ticket.wakeController) {
+        // Without the wake the fan would wait for a controller that sleeps: on failure the mark goes
+        // back, so the retried join (or the next fan's) wakes it.
+        await journeys.wakeAdmission(concertId).catch(async (err: unknown) => {
+          await room.markControllerAsleep(concertId).catch(() => undefined);
+          throw err;
+        });
+      }
       return c.json(view(outcome.ticket), outcome.ticket.created ? 201 : 200);
     })
     .openapi(current, async (c) => {

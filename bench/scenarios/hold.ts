@@ -1,7 +1,8 @@
 import { outcome } from '../lib/api';
 import type { Fan } from '../lib/fixtures';
+import { describeShape, historyShape } from '../lib/history-shape';
 import { closedLoop } from '../lib/load';
-import type { Scenario } from '../lib/scenario';
+import type { BenchContext, Scenario } from '../lib/scenario';
 
 const CONCURRENCY = 10;
 const MAX_HOLDS_PER_FAN = 4;
@@ -51,6 +52,14 @@ export const hold: Scenario = {
     });
     const holding = fans.filter((f) => f.holds.length > 0).length;
     measured.notes.push(`${measured.statuses[201] ?? 0} holds over ${holding} fans of the pool of ${fans.length}`);
+    measured.notes.push(describeShape('hold', await historyShape(await ctx.stack.temporal(), await journeysOf(ctx, fans.flatMap((f) => f.holds)), 'hold')));
     return [measured];
   },
 };
+
+/** The journeys that hold these reservations (a sample of their histories tells where a hold's time goes). */
+export async function journeysOf(ctx: BenchContext, reservationIds: string[]): Promise<string[]> {
+  const db = await ctx.stack.db();
+  const rows: Array<{ journey_id: string }> = await db.query('SELECT DISTINCT journey_id FROM reservations WHERE id = ANY($1::uuid[]) LIMIT 20', [reservationIds]);
+  return rows.map((r) => r.journey_id);
+}

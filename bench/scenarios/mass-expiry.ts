@@ -11,6 +11,7 @@
 import { Api } from '../lib/api';
 import { withCpu } from '../lib/cpu';
 import { SEAT_PRICE } from '../lib/fixtures';
+import { describeShape, historyShape } from '../lib/history-shape';
 import { mapLimit } from '../lib/load';
 import { linePlot } from '../lib/plots';
 import { sleep, stopChild } from '../lib/proc';
@@ -117,6 +118,7 @@ export const massExpiry: Scenario = {
       const journeyDone = new Map<string, number>();
       for (const r of released) journeyDone.set(r.journey_id, Math.max(journeyDone.get(r.journey_id) ?? -Infinity, Number(r.late_ms)));
       const journeysLate = [...journeyDone.values()].sort((a, b) => a - b);
+      const expiryShape = describeShape('expiry (one journey: its holds and the window)', await historyShape(await ctx.stack.temporal(), [...journeyDone.keys()]));
       const drainSeconds = Math.max(late[late.length - 1] ?? 0, 1) / 1000;
       const row = (name: string, sorted: number[], n: number): Measurement => ({
         name,
@@ -147,6 +149,7 @@ export const massExpiry: Scenario = {
         `the timers released every row by ${drainSeconds.toFixed(1)} s after the deadline: ${Math.round(journeysLate.length / drainSeconds)} journeys/s, ${Math.round(late.length / drainSeconds)} releases/s` +
           (raw ? `; the raw drain of as many timers (temporal-timers) ran at ${Math.round(raw.rate)} timers/s, done ${raw.durationS.toFixed(1)} s after its instant` : ''),
         'rows: mass-expiry = journeys whose timer released all their holds (ms after the deadline); releases = each hold row; bookable = when the last seat read bookable',
+        expiryShape,
       );
       // Of the holds made: seats never held are bookable all along.
       const pct = (n: number) => (100 * n) / Math.max(made, 1);

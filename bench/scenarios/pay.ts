@@ -1,4 +1,6 @@
 import { outcome } from '../lib/api';
+import { describeShape, historyShape } from '../lib/history-shape';
+import { journeysOf } from './hold';
 import type { Fan } from '../lib/fixtures';
 import { closedLoop, mapLimit } from '../lib/load';
 import type { Scenario } from '../lib/scenario';
@@ -50,6 +52,7 @@ export const pay: Scenario = {
     measured.notes.push(
       `${paid.length} payments from ${payers.length} payable fans; those payments also released ${extraHolds(paid)} other holds of the same fans (inside the pay update)`,
     );
+    measured.notes.push(describeShape('pay', await historyShape(await ctx.stack.temporal(), await journeysOf(ctx, paid.map((f) => f.holds[0])), 'pay')));
     return [measured];
   },
 };

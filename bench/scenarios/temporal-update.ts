@@ -1,4 +1,5 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
+import { describeShape, historyShape } from '../lib/history-shape';
 import type { UpdateDefinition } from '@temporalio/common';
 import { closedLoop, mapLimit } from '../lib/load';
 import type { BenchContext, Scenario } from '../lib/scenario';
@@ -41,5 +42,6 @@ export async function rawUpdateLoad(ctx: BenchContext, name: string, update: Upd
     ok: (o) => o === 'ok',
   });
   await mapLimit(sessions, CONCURRENCY, (h) => h.signal(rawStop));
+  measured.notes.push(describeShape(`${name} (raw)`, await historyShape(client, sessions.map((h) => h.workflowId), '*')));
   return [measured];
 }

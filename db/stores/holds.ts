@@ -123,6 +123,56 @@ export class HoldStore {
   }
 
   /**
+   * Ends many holds of one journey at once (EXPIRED or CANCELLED) and frees their seats — each only
+   * while its reservation still holds it — in one statement: one round trip for a journey's whole
+   * batch of due holds. Idempotent. Returns the ids that were still HELD.
+   */
+  async releaseMany(reservationIds: string[], outcome: 'EXPIRED' | 'CANCELLED'): Promise<string[]> {
+    if (!reservationIds.length) return [];
+    const ended = await rows<{ id: string }>(
+      this.db,
+      `WITH ended AS (
+         UPDATE reservations SET status = $2, updated_at = now()
+         WHERE id = ANY($1::uuid[]) AND status = 'HELD'
+         RETURNING id, seat_id
+       ), freed AS (
+         UPDATE seats s SET status = 'AVAILABLE', held_until = NULL, reservation_id = NULL
+         FROM ended WHERE s.id = ended.seat_id AND s.reservation_id = ended.id AND s.status = 'HELD'
+         RETURNING s.id
+       )
+       SELECT id FROM ended`,
+      [reservationIds, outcome],
+    );
+    return ended.map((r) => r.id);
+  }
+
+  /**
+   * The sweeper: expires holds of a concert still HELD past their deadline + grace, which no journey
+   * released (a hold whose step committed after the journey gave up on it, or whose journey is gone).
+   * Such a seat is bookable anyway; this makes the books say so. At most `limit` per call.
+   */
+  async sweepExpired(concertId: string, graceSeconds: number, limit: number): Promise<number> {
+    const swept = await rows<{ id: string }>(
+      this.db,
+      `WITH stale AS (
+         SELECT s.id AS seat_id, s.reservation_id FROM seats s
+         JOIN concert_schedules cs ON cs.id = s.schedule_id
+         WHERE cs.concert_id = $1 AND s.status = 'HELD' AND s.held_until < now() - make_interval(secs => $2)
+         LIMIT $3 FOR UPDATE OF s SKIP LOCKED
+       ), ended AS (
+         UPDATE reservations r SET status = 'EXPIRED', updated_at = now()
+         FROM stale WHERE r.id = stale.reservation_id AND r.status = 'HELD'
+         RETURNING r.id
+       )
+       UPDATE seats s SET status = 'AVAILABLE', held_until = NULL, reservation_id = NULL
+       FROM stale WHERE s.id = stale.seat_id AND s.status = 'HELD'
+       RETURNING s.id`,
+      [concertId, graceSeconds, limit],
+    );
+    return swept.length;
+  }
+
+  /**
    * The sale: reservation CONFIRMED, seat SOLD, payment COMPLETED, in one transaction, only while the
    * reservation is still HELD. Idempotent for the same payment; refused (RESERVATION_NOT_PAYABLE) otherwise.
    */

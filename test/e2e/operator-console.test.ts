@@ -1,3 +1,5 @@
+import { queueKeys } from '../../queue/keys';
+import { admissionWorkflowId } from '../../workflows/definitions';
 import { eventually } from '../support/eventually';
 import { startStack, type Stack } from '../support/stack';
 
@@ -33,4 +35,44 @@ describe('operators find a fan’s journey in Temporal by its search attributes'
       expect(await find(`ReservationIds = '${held.body.reservationId}'`)).toEqual([journey]);
     });
   });
+});
+
+describe('an idle concert costs nothing, and the first fan wakes it', () => {
+  it('the controller sleeps once nobody waits (marked in Redis) and a join wakes it and admits the fan', async () => {
+    const { api, redis, temporal } = stack;
+    const { concertId } = await api.createConcert(3);
+    const asleep = queueKeys(concertId).controllerAsleep;
+    // The controller's first tick finds nobody waiting: it marks itself asleep and waits for a signal.
+    await eventually(async () => expect(await redis.exists(asleep)).toBe(1));
+    const controller = temporal.workflow.getHandle(admissionWorkflowId(concertId));
+    await eventually(async () => expect((await controller.describe()).raw.pendingActivities ?? []).toHaveLength(0));
+    const { fan, queueToken } = await api.admittedFan(concertId, 'first');
+    expect((await api.tokenStatus(fan, queueToken)).body.status).toBe('ACTIVE');
+    // (Once the fan is admitted nobody waits again, so the controller may already have marked itself asleep anew.)
+    const woken = ((await controller.fetchHistory()).events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'wake');
+    expect(woken).toHaveLength(1);
+  });
+});
+
+describe('search attributes stay bounded', () => {
+  it('a fan who holds and cancels 55 times keeps a live journey, found by its current reservation only', async () => {
+    // Before: ReservationIds listed every hold ever made, and past the server's 2 KiB value limit
+    // (about the 53rd hold) the server terminated the journey.
+    const { api, db } = stack;
+    const { concertId, scheduleIds } = await api.createConcert(2);
+    const { fan, queueToken } = await api.admittedFan(concertId, 'indecisive');
+    let last = '';
+    for (let i = 0; i < 55; i++) {
+      const held = await api.hold(fan, queueToken, scheduleIds[0], 1);
+      expect(held.status).toBe(201);
+      last = held.body.reservationId;
+      if (i < 54) expect((await api.call('DELETE', `/reservations/${last}`, { fan })).status).toBe(200);
+    }
+    const [row] = await db.query('SELECT journey_id FROM reservations WHERE id = $1', [last]);
+    expect((await stack.temporal.workflow.getHandle(row.journey_id).describe()).status.name).toBe('RUNNING');
+    await eventually(async () => {
+      expect(await find(`ReservationIds = '${last}'`)).toEqual([row.journey_id]);
+      expect(await find(`Seats = '${scheduleIds[0]}:1' AND ExecutionStatus = 'Running'`)).toEqual([row.journey_id]);
+    });
+  }, 120_000);
 });

@@ -1,8 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
+import { admissionWorkflowId, queueSettingsUpdate, type AdmissionInput } from '../../workflows/definitions';
+import { eventually } from '../support/eventually';
 import { devServerExecutable, ROOT, WORKFLOW_BUNDLE_PATH } from '../support/paths';
 import { startStack, type Stack } from '../support/stack';
 
@@ -11,7 +14,10 @@ import { startStack, type Stack } from '../support/stack';
  * flight. The committed fixture is a real journey (hold, a refused payment, a charge, the sale)
  * recorded from the dev server; `RECORD_JOURNEY_HISTORY=1` records it again.
  */
-const FIXTURE = join(__dirname, '..', 'fixtures', 'journey-history.json');
+const FIXTURES = join(__dirname, '..', 'fixtures');
+const FIXTURE = join(FIXTURES, 'journey-history.json');
+/** Every recorded history: each one a journey or a controller that ran with an earlier version of the code. */
+const RECORDED = readdirSync(FIXTURES).filter((f) => f.endsWith('.json')).sort();
 
 let stack: Stack;
 beforeAll(async () => {
@@ -71,6 +77,11 @@ describe('replaying journey histories with the current code', () => {
     expect(replay(FIXTURE)).toContain('deterministic');
   });
 
+  it.each(RECORDED)('replays the recorded history %s with the current code', async (file) => {
+    const history = JSON.parse(readFileSync(join(FIXTURES, file), 'utf8'));
+    await Worker.runReplayHistory({ workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }, history, file);
+  });
+
   it('refuses a history the code cannot have produced (the replay check can fail)', () => {
     const history = JSON.parse(readFileSync(FIXTURE, 'utf8'));
     const scheduled = history.events.find((e: any) => e.activityTaskScheduledEventAttributes);
@@ -78,5 +89,125 @@ describe('replaying journey histories with the current code', () => {
     const tampered = join(mkdtempSync(join(tmpdir(), 'ovation-replay-')), 'tampered.json');
     writeFileSync(tampered, JSON.stringify(history));
     expect(() => replay(tampered)).toThrow(/nondeterminism/i);
+  });
+});
+
+/**
+ * `RECORD_HISTORIES=1 npx jest test/e2e/replay.test.ts` records, with the code of the moment, the
+ * histories every later change must still replay: journeys that held, paid, cancelled, expired
+ * (holds and the window), left, held several seats at once; and an admission controller that
+ * ticked, admitted a fan, took a settings update and continued as new. Recorded once, before a
+ * change to workflow code, and committed; never re-recorded to make a change pass.
+ */
+const recording = process.env.RECORD_HISTORIES === '1' ? describe : describe.skip;
+/** Recordings of later code versions sit beside the earlier ones: `RECORD_HISTORIES_SUFFIX=-v2` names them `<name>-v2.json`. */
+const SUFFIX = process.env.RECORD_HISTORIES_SUFFIX ?? '';
+recording('recording histories for later replays', () => {
+  // Short holds and windows, so every journey here ends by itself within the test.
+  let short: Stack;
+  let capped: Stack;
+  beforeAll(async () => {
+    short = await startStack({ HOLD_TTL_SECONDS: '2', HOLD_GRACE_SECONDS: '1', ACTIVE_TOKEN_TTL_SECONDS: '6' });
+    // Holds longer than the window: each is capped at the window's end, so all fall due at once with the session's end.
+    capped = await startStack({ HOLD_TTL_SECONDS: '60', HOLD_GRACE_SECONDS: '1', ACTIVE_TOKEN_TTL_SECONDS: '5' });
+  });
+  afterAll(async () => {
+    await short?.stop();
+    await capped?.stop();
+  });
+
+  async function save(on: Stack, name: string, reservationId: string) {
+    const [row] = await on.db.query('SELECT journey_id FROM reservations WHERE id = $1', [reservationId]);
+    const handle = on.temporal.workflow.getHandle(row.journey_id);
+    await handle.result();
+    const history = await handle.fetchHistory();
+    await Worker.runReplayHistory({ workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }, history, row.journey_id);
+    writeFileSync(join(FIXTURES, `${name}${SUFFIX}.json`), historyToJSON(history));
+  }
+
+  it('a hold that expires, then the window', async () => {
+    const { api } = short;
+    const { concertId, scheduleIds } = await api.createConcert(5);
+    const { fan, queueToken } = await api.admittedFan(concertId, 'expired');
+    const held = await api.hold(fan, queueToken, scheduleIds[0], 1);
+    expect(held.status).toBe(201);
+    await save(short, 'journey-expired', held.body.reservationId);
+  });
+
+  it('a refused payment, then the hold expires', async () => {
+    const { api } = short;
+    const { concertId, scheduleIds } = await api.createConcert(5, 90_000);
+    const { fan, queueToken } = await api.admittedFan(concertId, 'broke');
+    const held = await api.hold(fan, queueToken, scheduleIds[0], 2);
+    expect((await api.pay(fan, queueToken, held.body.reservationId)).body.code).toBe('INSUFFICIENT_BALANCE');
+    await save(short, 'journey-pay-refused-expired', held.body.reservationId);
+  });
+
+  it('two holds, one cancelled, the other expires', async () => {
+    const { api } = short;
+    const { concertId, scheduleIds } = await api.createConcert(5);
+    const { fan, queueToken } = await api.admittedFan(concertId, 'canceller');
+    const first = await api.hold(fan, queueToken, scheduleIds[0], 1);
+    const second = await api.hold(fan, queueToken, scheduleIds[0], 2);
+    expect(second.status).toBe(201);
+    expect((await api.call('DELETE', `/reservations/${first.body.reservationId}`, { fan })).status).toBe(200);
+    await save(short, 'journey-cancelled', first.body.reservationId);
+  });
+
+  it('two holds, then the fan leaves', async () => {
+    const { api } = short;
+    const { concertId, scheduleIds } = await api.createConcert(5);
+    const { fan, queueToken } = await api.admittedFan(concertId, 'leaver');
+    const held = await Promise.all([1, 2].map((seat) => api.hold(fan, queueToken, scheduleIds[0], seat)));
+    expect(held.map((h) => h.status)).toEqual([201, 201]);
+    expect((await api.call('DELETE', '/queue-tokens/current', { fan, queueToken })).status).toBeLessThan(300);
+    await save(short, 'journey-left', held[0].body.reservationId);
+  });
+
+  it('three holds at once, a payment, the other two released', async () => {
+    const { api } = short;
+    const { concertId, scheduleIds } = await api.createConcert(5, 10_000);
+    const { fan, queueToken } = await api.admittedFan(concertId, 'buyer');
+    await api.charge(fan, 10_000);
+    const held = await Promise.all([1, 2, 3].map((seat) => api.hold(fan, queueToken, scheduleIds[0], seat)));
+    expect(held.map((h) => h.status)).toEqual([201, 201, 201]);
+    expect((await api.pay(fan, queueToken, held[1].body.reservationId)).status).toBe(201);
+    await save(short, 'journey-several-holds-paid', held[1].body.reservationId);
+  });
+
+  it('three holds at once, all due with the window at the same instant', async () => {
+    const { api } = capped;
+    const { concertId, scheduleIds } = await api.createConcert(5);
+    const { fan, queueToken } = await api.admittedFan(concertId, 'mass');
+    const held = await Promise.all([1, 2, 3].map((seat) => api.hold(fan, queueToken, scheduleIds[0], seat)));
+    expect(held.map((h) => h.status)).toEqual([201, 201, 201]);
+    await save(capped, 'journey-all-due-at-once', held[0].body.reservationId);
+  });
+
+  it('an admission controller that ticks, admits, takes a settings update and continues as new', async () => {
+    const { api, temporal, config } = short;
+    const { concertId } = await api.createConcert(5);
+    // The concert's own controller runs 500 ticks per run; this one continues as new after 30.
+    await temporal.workflow.getHandle(admissionWorkflowId(concertId)).terminate('replaced by a short-run controller for the recording');
+    const input: AdmissionInput = {
+      concertId,
+      // One active place: the second fan keeps waiting, so the controller keeps ticking (it sleeps when nobody waits).
+      settings: { admitPerSecond: 200, maxActive: 1, paused: false },
+      activeTtlSeconds: 600,
+      tickMs: 100,
+      ticksPerRun: 30,
+    };
+    const handle = await temporal.workflow.start('admissionController', { workflowId: admissionWorkflowId(concertId), taskQueue: config.TEMPORAL_TASK_QUEUE, args: [input] });
+    const runId = handle.firstExecutionRunId;
+    await api.admittedFan(concertId, 'admitted');
+    await api.join(await api.newFan('waiting'), concertId);
+    await handle.executeUpdate(queueSettingsUpdate, { args: [{ admitPerSecond: 100, paused: true }] });
+    await handle.executeUpdate(queueSettingsUpdate, { args: [{ paused: false }] });
+    const firstRun = temporal.workflow.getHandle(admissionWorkflowId(concertId), runId);
+    await eventually(async () => expect((await firstRun.describe()).status.name).toBe('CONTINUED_AS_NEW'), { timeoutMs: 30_000 });
+    const history = await firstRun.fetchHistory();
+    await Worker.runReplayHistory({ workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }, history, admissionWorkflowId(concertId));
+    writeFileSync(join(FIXTURES, `admission-controller${SUFFIX}.json`), historyToJSON(history));
+    await handle.terminate('recorded');
   });
 });

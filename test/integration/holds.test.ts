@@ -315,3 +315,35 @@ describe('invariants', () => {
     expect(await findViolations(db)).toEqual([]);
   });
 });
+
+describe('releasing holds in batches, and the sweeper', () => {
+  it('releases a journey’s holds in one statement, each only while it still holds its seat; a retry releases nothing twice', async () => {
+    const c = await newConcert();
+    const held = await Promise.all([1, 2, 3].map((n) => hold(s, c, fans[0], n)));
+    // Seat 3's hold was taken over past its grace by another fan before the batch ran.
+    await db.query(`UPDATE seats SET held_until = now() - interval '1 hour' WHERE reservation_id = $1`, [held[2].reservationId]);
+    const taker = await hold(s, c, fans[1], 3);
+    const ids = held.map((h) => h.reservationId);
+    expect((await s.holds.releaseMany(ids, 'EXPIRED')).sort()).toEqual(ids.slice(0, 2).sort());
+    for (const n of [1, 2]) expect(await seat(c, n)).toMatchObject({ status: 'AVAILABLE', reservation_id: null });
+    expect(await seat(c, 3)).toMatchObject({ status: 'HELD', reservation_id: taker.reservationId });
+    expect((await reservation(ids[0]))?.status).toBe('EXPIRED');
+    expect(await s.holds.releaseMany(ids, 'EXPIRED')).toEqual([]);
+    expect(await s.holds.releaseMany([], 'CANCELLED')).toEqual([]);
+  });
+
+  it('the sweeper expires only holds past their deadline + grace, in its own concert, and frees their seats', async () => {
+    const c = await newConcert();
+    const other = await newConcert();
+    const stale = await hold(s, c, fans[0], 1, { heldUntil: deadlineIn(-(GRACE_SECONDS + 5) * 1000) });
+    const fresh = await hold(s, c, fans[1], 2, { heldUntil: deadlineIn(-1000) }); // past the deadline, within the grace
+    const elsewhere = await hold(s, other, fans[2], 1, { heldUntil: deadlineIn(-(GRACE_SECONDS + 5) * 1000) });
+    expect(await s.holds.sweepExpired(c.concertId, GRACE_SECONDS, 100)).toBe(1);
+    expect((await reservation(stale.reservationId))?.status).toBe('EXPIRED');
+    expect(await seat(c, 1)).toMatchObject({ status: 'AVAILABLE', reservation_id: null });
+    expect((await reservation(fresh.reservationId))?.status).toBe('HELD');
+    expect((await reservation(elsewhere.reservationId))?.status).toBe('HELD');
+    expect(await s.holds.sweepExpired(c.concertId, GRACE_SECONDS, 100)).toBe(0);
+    await s.holds.sweepExpired(other.concertId, GRACE_SECONDS, 100);
+  });
+});

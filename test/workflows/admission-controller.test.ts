@@ -3,7 +3,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { AdmitRequest, AdmitResult } from '../../activities/admission';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { admissionController } from '../../workflows/admission-controller';
-import { queueSettingsUpdate, queueStateQuery, type AdmissionInput, type ServiceHealth } from '../../workflows/definitions';
+import { temporal } from '@temporalio/proto';
+import { queueSettingsUpdate, queueStateQuery, wakeAdmissionSignal, type AdmissionInput, type ServiceHealth } from '../../workflows/definitions';
 import { eventually } from '../support/eventually';
 import { timeSkippingEnv, workflowWorker } from '../support/time-skipping';
 
@@ -24,6 +25,8 @@ class FakeRoom {
   maxActiveSeen = 0;
   /** What the latency window would say when the valve asks (the test plays the service's health). */
   health: ServiceHealth = { holds: 0, payments: 0 };
+  /** Booking has closed on every schedule (the activity reads it from Postgres). */
+  bookingOver = false;
   private ticks = new Map<string, AdmitResult>();
 
   constructor(fans: number) {
@@ -42,7 +45,12 @@ class FakeRoom {
         this.admittedInOrder.push(...batch);
         this.maxActiveSeen = Math.max(this.maxActiveSeen, this.active.size);
         const health = request.healthWindowSeconds ? { health: this.health } : {};
-        const result = { admitted: batch.length, waiting: this.waiting.length, active: this.active.size, ...health };
+        const asleep = request.sleepWhenIdle === true && this.waiting.length === 0;
+        const over = asleep && this.active.size === 0 && this.bookingOver;
+        const result = {
+          admitted: batch.length, waiting: this.waiting.length, active: this.active.size, ...health,
+          ...(asleep && { asleep }), ...(over && { bookingOver: over }),
+        };
         this.ticks.set(request.tickId, result);
         return result;
       },
@@ -71,10 +79,57 @@ async function withController(room: FakeRoom, input: Partial<AdmissionInput>, te
     });
   await worker.runUntil(async () => {
     const handle = await start();
-    await test(handle);
-    await handle.terminate('test over');
+    try {
+      await test(handle);
+    } finally {
+      // A controller left running would hold the shared test server's clock back in later tests.
+      if ((await handle.describe()).status.name === 'RUNNING') await handle.terminate('test over');
+    }
   });
 }
+
+// First in the file: a sleeping controller has no timer, so skipped time must not wait on others'.
+describe('admission controller: idle concerts cost nothing', () => {
+  const { EventType } = temporal.api.enums.v1;
+  const workflowTasks = async (handle: WorkflowHandle) =>
+    ((await handle.fetchHistory()).events ?? []).filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED).length;
+
+  it('with nobody waiting or active it sleeps: no workflow task over a skipped minute; a wake-up admits the next fan', async () => {
+    const room = new FakeRoom(0);
+    await withController(room, {}, async (controller) => {
+      await eventually(async () => expect(room.calls.length).toBe(1));
+      // The first tick found nobody: it sleeps without a timer.
+      await eventually(async () => expect((await controller.describe()).raw.pendingActivities ?? []).toHaveLength(0));
+      const tasks = await workflowTasks(controller);
+      await env.sleep('60s');
+      expect(await workflowTasks(controller)).toBe(tasks);
+      expect(room.calls).toHaveLength(1);
+      // A fan joins (the join took the mark): the API's signal wakes it and the fan is admitted.
+      room.waiting.push(1);
+      await controller.signal(wakeAdmissionSignal);
+      await eventually(async () => expect(room.admittedInOrder).toEqual([1]));
+    });
+  });
+
+  it('an operator’s change wakes a sleeping controller too', async () => {
+    const room = new FakeRoom(0);
+    await withController(room, {}, async (controller) => {
+      await eventually(async () => expect(room.calls.length).toBe(1));
+      await controller.executeUpdate(queueSettingsUpdate, { args: [{ admitPerSecond: 9 }] });
+      await eventually(async () => expect(room.calls.length).toBe(2));
+      expect(room.calls[1].admitPerSecond).toBe(9);
+    });
+  });
+
+  it('ends when booking is over and nobody waits or is active', async () => {
+    const room = new FakeRoom(0);
+    room.bookingOver = true;
+    await withController(room, {}, async (controller) => {
+      await controller.result();
+      expect((await controller.describe()).status.name).toBe('COMPLETED');
+    });
+  });
+});
 
 describe('admission controller', () => {
   it('admits from the head of the queue, in arrival order, at the configured rate', async () => {
@@ -187,12 +242,15 @@ describe('admission controller', () => {
       const room = new FakeRoom(0);
       room.health = healthy;
       await withController(room, { settings: adaptive, adjustEveryMs: 2000 }, async (controller) => {
+        // Nobody waiting: the controller sleeps at once, and the rate stays where it is.
+        await eventually(async () => expect(room.calls.length).toBe(1));
         await env.sleep('6s');
-        await eventually(async () => expect(room.calls.filter((c) => c.healthWindowSeconds).length).toBeGreaterThanOrEqual(3));
+        expect(room.calls).toHaveLength(1);
         room.waiting = Array.from({ length: 1000 }, (_, i) => i + 1);
         room.health = { ...healthy, holdP95Ms: 450 }; // within 20 % of the target
+        await controller.signal(wakeAdmissionSignal);
         await env.sleep('6s');
-        await eventually(async () => expect(room.calls.filter((c) => c.healthWindowSeconds).length).toBeGreaterThanOrEqual(6));
+        await eventually(async () => expect(room.calls.filter((c) => c.healthWindowSeconds).length).toBeGreaterThanOrEqual(3));
         const state = await controller.query(queueStateQuery);
         expect(state.admitPerSecond).toBe(50);
         expect(state.lastAdjustment).toBeUndefined();

@@ -28,6 +28,24 @@ export class FakeJourneyActivities {
     return this.calls.filter((c) => c.name === name).map((c) => c.args);
   }
 
+  /** Every hold released, one entry per hold, whichever activity released it (one by one, or a batch). */
+  released(): Array<{ reservationId: string; outcome: string }> {
+    return this.calls.flatMap((c) => {
+      if (c.name === 'releaseHold') return [{ reservationId: c.args.reservationId, outcome: c.args.outcome }];
+      if (c.name === 'releaseHolds') return c.args.holds.map((h: { reservationId: string }) => ({ reservationId: h.reservationId, outcome: c.args.outcome }));
+      return [];
+    });
+  }
+
+  /** Every end of the session asked for (on its own, or with a batch of releases). */
+  sessionEnds(): any[] {
+    return this.calls.flatMap((c) => {
+      if (c.name === 'endSession') return [c.args];
+      if (c.name === 'releaseHolds' && c.args.session) return [c.args.session];
+      return [];
+    });
+  }
+
   activities(): JourneyActivities {
     const record = (name: string, args: any) => this.calls.push({ name, args });
     return {
@@ -40,6 +58,11 @@ export class FakeJourneyActivities {
         record('releaseHold', r);
         this.maybeFail('releaseHold');
         return true;
+      },
+      releaseHolds: async (r) => {
+        record('releaseHolds', r);
+        this.maybeFail('releaseHolds');
+        return r.holds.map((h) => h.reservationId);
       },
       debitWallet: async (p) => {
         record('debitWallet', p);

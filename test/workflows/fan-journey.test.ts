@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import {
@@ -98,11 +99,11 @@ describe('fan journey: holds and their deadlines', () => {
       const started = Date.now();
       await env.sleep(`${HOLD_TTL - 1}s`);
       expect(await holdStatus(journey, held.reservationId)).toBe('HELD');
-      expect(fakes.named('releaseHold')).toEqual([]);
+      expect(fakes.released()).toEqual([]);
       await env.sleep('2s');
       await eventually(async () => expect(await holdStatus(journey, held.reservationId)).toBe('EXPIRED'));
       timerWallMs = Date.now() - started;
-      expect(fakes.named('releaseHold')).toEqual([expect.objectContaining({ reservationId: held.reservationId, outcome: 'EXPIRED' })]);
+      expect(fakes.released()).toEqual([expect.objectContaining({ reservationId: held.reservationId, outcome: 'EXPIRED' })]);
     });
     // Five simulated minutes, skipped: the whole wait from hold to release costs well under 2 s.
     expect(timerWallMs).toBeLessThan(2000);
@@ -123,7 +124,7 @@ describe('fan journey: holds and their deadlines', () => {
       const held = await hold(journey, 2);
       const cancelled = await journey.executeUpdate(cancelUpdate, { args: [{ reservationId: held.reservationId }] });
       expect(cancelled.status).toBe('CANCELLED');
-      expect(fakes.named('releaseHold')).toEqual([expect.objectContaining({ reservationId: held.reservationId, outcome: 'CANCELLED' })]);
+      expect(fakes.released()).toEqual([expect.objectContaining({ reservationId: held.reservationId, outcome: 'CANCELLED' })]);
       expect(await failureType(journey.executeUpdate(cancelUpdate, { args: [{ reservationId: held.reservationId }] }))).toBe('RESERVATION_NOT_HELD');
     });
   });
@@ -145,18 +146,20 @@ describe('fan journey: holds and their deadlines', () => {
       await eventually(async () => expect(await holdStatus(journey, holds[1].reservationId)).toBe('EXPIRED'));
       expect(await holdStatus(journey, holds[2].reservationId)).toBe('HELD');
       await env.sleep('20s');
-      await eventually(async () => expect(fakes.named('releaseHold')).toHaveLength(4));
+      await eventually(async () => expect(fakes.released()).toHaveLength(4));
     });
   });
 
   it('retries a release that fails transiently and still releases once', async () => {
     const fakes = new FakeJourneyActivities();
-    fakes.failures.releaseHold = ['transient', 'transient'];
+    fakes.failures.releaseHolds = ['transient', 'transient'];
     await withJourney(fakes, async (journey) => {
       const held = await hold(journey, 3);
       await env.sleep(`${HOLD_TTL + 1}s`);
       await eventually(async () => expect(await holdStatus(journey, held.reservationId)).toBe('EXPIRED'));
-      expect(fakes.named('releaseHold')).toHaveLength(3);
+      // Three attempts of one batch, one hold released.
+      expect(fakes.named('releaseHolds')).toHaveLength(3);
+      expect(new Set(fakes.released().map((r) => r.reservationId))).toEqual(new Set([held.reservationId]));
     });
   });
 
@@ -180,7 +183,7 @@ describe('fan journey: holds and their deadlines', () => {
       await eventually(async () => expect(await holdStatus(journey, reservationId)).toBe('EXPIRED'));
       await stopJourney(journey);
     });
-    expect(fakes.named('releaseHold')).toEqual([expect.objectContaining({ reservationId, outcome: 'EXPIRED' })]);
+    expect(fakes.released()).toEqual([expect.objectContaining({ reservationId, outcome: 'EXPIRED' })]);
   });
 });
 
@@ -191,7 +194,7 @@ describe('fan journey: the window', () => {
       await env.sleep(`${WINDOW + 1}s`);
       const result = await journey.result();
       expect(result.status).toBe('EXPIRED');
-      expect(fakes.named('endSession')).toEqual([expect.objectContaining({ status: 'EXPIRED' })]);
+      expect(fakes.sessionEnds()).toEqual([expect.objectContaining({ status: 'EXPIRED' })]);
     });
   });
 
@@ -202,8 +205,8 @@ describe('fan journey: the window', () => {
       const left = await journey.executeUpdate(leaveUpdate, { args: [] });
       expect(left.status).toBe('LEFT');
       expect((await journey.result()).status).toBe('LEFT');
-      expect(fakes.named('releaseHold')).toEqual([expect.objectContaining({ reservationId: held.reservationId, outcome: 'CANCELLED' })]);
-      expect(fakes.named('endSession')).toEqual([expect.objectContaining({ status: 'LEFT' })]);
+      expect(fakes.released()).toEqual([expect.objectContaining({ reservationId: held.reservationId, outcome: 'CANCELLED' })]);
+      expect(fakes.sessionEnds()).toEqual([expect.objectContaining({ status: 'LEFT' })]);
       await expect(hold(journey, 5)).rejects.toThrow(WorkflowNotFoundError);
     });
   });
@@ -221,8 +224,8 @@ describe('fan journey: payment saga', () => {
       const receipt = await pay(journey, first.reservationId);
       expect(receipt).toMatchObject({ reservationId: first.reservationId, amount: 50_000, balance: 50_000, status: 'COMPLETED' });
       expect((await journey.result()).status).toBe('COMPLETED');
-      expect(fakes.named('releaseHold')).toEqual([expect.objectContaining({ reservationId: second.reservationId, outcome: 'CANCELLED' })]);
-      expect(fakes.named('endSession')).toEqual([
+      expect(fakes.released()).toEqual([expect.objectContaining({ reservationId: second.reservationId, outcome: 'CANCELLED' })]);
+      expect(fakes.sessionEnds()).toEqual([
         expect.objectContaining({ status: 'COMPLETED', soldSeats: [expect.objectContaining({ reservationId: first.reservationId })] }),
       ]);
       expect(fakes.named('refundPayment')).toEqual([]);
@@ -262,7 +265,7 @@ describe('fan journey: payment saga', () => {
       expect((await pay(journey, held.reservationId)).status).toBe('COMPLETED');
       await env.sleep('10s');
       expect((await journey.result()).status).toBe('COMPLETED');
-      expect(fakes.named('releaseHold')).toEqual([]);
+      expect(fakes.released()).toEqual([]);
     });
   });
 
@@ -314,5 +317,212 @@ describe('fan journey: payment saga', () => {
       expect(fakes.named('refundPayment')).toHaveLength(3);
       expect(fakes.balance).toBe(100_000);
     });
+  });
+});
+
+/** A promise the test resolves when it wants a blocked step to go on. */
+function gate() {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { open, opened };
+}
+
+/** Runs a journey whose activities the test may hold up (`wrap` replaces some of them). */
+async function withActivities(
+  fakes: FakeJourneyActivities,
+  wrap: (activities: ReturnType<FakeJourneyActivities['activities']>) => void,
+  test: (journey: WorkflowHandle<typeof fanJourney>, input: JourneyInput) => Promise<void>,
+  overrides: Partial<JourneyInput> = {},
+) {
+  const activities = fakes.activities();
+  wrap(activities);
+  const { worker, taskQueue } = await workflowWorker(env, activities);
+  const input: JourneyInput = {
+    concertId: randomUUID(), userId: randomUUID(), token: 't', arrival: 1,
+    activeUntil: (await env.currentTimeMs()) + WINDOW * 1000, holdTtlSeconds: HOLD_TTL, holdGraceSeconds: 3, maxHolds: 4,
+    ...overrides,
+  };
+  await worker.runUntil(async () => {
+    const journey = await env.client.workflow.start<typeof fanJourney>('fanJourney', { workflowId: `journey-test-${randomUUID()}`, taskQueue, args: [input] });
+    try {
+      await test(journey, input);
+    } finally {
+      await stopJourney(journey);
+    }
+  });
+}
+
+const { EventType } = temporal.api.enums.v1;
+const eventTypes = async (journey: WorkflowHandle) => ((await journey.fetchHistory()).events ?? []).map((e) => e.eventType);
+
+describe('fan journey: retries converge, one saga at a time', () => {
+  const pay = (journey: WorkflowHandle, reservationId: string, paymentId = randomUUID()) =>
+    journey.executeUpdate(payUpdate, { args: [{ reservationId, paymentId }] });
+
+  it('a second payment while one is in flight is refused PAYMENT_IN_PROGRESS; the same payment retried answers the same receipt', async () => {
+    const fakes = new FakeJourneyActivities();
+    const debitHeld = gate();
+    let debitStarted!: () => void;
+    const started = new Promise<void>((resolve) => (debitStarted = resolve));
+    await withActivities(
+      fakes,
+      (a) => {
+        const debit = a.debitWallet;
+        a.debitWallet = async (p) => {
+          debitStarted();
+          await debitHeld.opened;
+          return debit(p);
+        };
+      },
+      async (journey) => {
+        const first = await hold(journey, 1);
+        const second = await hold(journey, 2);
+        const paymentId = randomUUID();
+        const paying = pay(journey, first.reservationId, paymentId);
+        await started;
+        expect(await failureType(pay(journey, second.reservationId))).toBe('PAYMENT_IN_PROGRESS');
+        expect((await journey.query(journeyQuery)).status).toBe('PAYING');
+        const retried = pay(journey, first.reservationId, paymentId);
+        debitHeld.open();
+        const [receipt, again] = await Promise.all([paying, retried]);
+        expect(again).toEqual(receipt);
+        expect(fakes.named('debitWallet')).toHaveLength(1);
+        expect(fakes.balance).toBe(50_000); // one seat bought, not two
+        expect((await journey.result()).status).toBe('COMPLETED');
+        expect(fakes.released()).toEqual([{ reservationId: second.reservationId, outcome: 'CANCELLED' }]);
+      },
+    );
+  });
+
+  it('a failed payment retried answers the same failure without running again; the journey stays ACTIVE', async () => {
+    const fakes = new FakeJourneyActivities();
+    fakes.balance = 10_000;
+    await withJourney(fakes, async (journey) => {
+      const held = await hold(journey, 1);
+      const paymentId = randomUUID();
+      expect(await failureType(pay(journey, held.reservationId, paymentId))).toBe('INSUFFICIENT_BALANCE');
+      expect(await failureType(pay(journey, held.reservationId, paymentId))).toBe('INSUFFICIENT_BALANCE');
+      expect(fakes.named('debitWallet')).toHaveLength(1);
+      expect((await journey.query(journeyQuery)).status).toBe('ACTIVE');
+      // A new payment (a new id) after the charge goes through.
+      fakes.balance = 100_000;
+      expect((await pay(journey, held.reservationId)).status).toBe('COMPLETED');
+    });
+  });
+
+  it('the receipt comes back as soon as the confirm commits; the other holds and the session end after', async () => {
+    const fakes = new FakeJourneyActivities();
+    const releaseHeld = gate();
+    await withActivities(
+      fakes,
+      (a) => {
+        const release = a.releaseHolds;
+        a.releaseHolds = async (r) => {
+          await releaseHeld.opened;
+          return release(r);
+        };
+      },
+      async (journey) => {
+        const first = await hold(journey, 1);
+        const second = await hold(journey, 2);
+        const receipt = await pay(journey, first.reservationId);
+        expect(receipt.status).toBe('COMPLETED');
+        expect(fakes.sessionEnds()).toEqual([]); // still held up: the receipt did not wait for it
+        releaseHeld.open();
+        expect((await journey.result()).status).toBe('COMPLETED');
+        // One batch (attempted again if an attempt outlived its timeout while held up here).
+        const batches = fakes.named('releaseHolds');
+        expect(new Set(batches.map((b) => JSON.stringify(b))).size).toBe(1);
+        expect(batches.slice(0, 1)).toEqual([
+          expect.objectContaining({
+            outcome: 'CANCELLED',
+            holds: [expect.objectContaining({ reservationId: second.reservationId })],
+            session: expect.objectContaining({ status: 'COMPLETED', soldSeats: [expect.objectContaining({ reservationId: first.reservationId })] }),
+          }),
+        ]);
+      },
+    );
+  });
+
+  it('a hold retried while its step is in flight answers the same seat, never an empty one', async () => {
+    const fakes = new FakeJourneyActivities();
+    const holdHeld = gate();
+    let holdStarted!: () => void;
+    const started = new Promise<void>((resolve) => (holdStarted = resolve));
+    await withActivities(
+      fakes,
+      (a) => {
+        const holdSeat = a.holdSeat;
+        a.holdSeat = async (r) => {
+          holdStarted();
+          await holdHeld.opened;
+          return holdSeat(r);
+        };
+      },
+      async (journey) => {
+        const reservationId = randomUUID();
+        const first = hold(journey, 5, reservationId);
+        await started;
+        const retried = hold(journey, 5, reservationId);
+        holdHeld.open();
+        const [a, b] = await Promise.all([first, retried]);
+        expect(b).toEqual(a);
+        expect(a).toMatchObject({ seatId: '5', price: 50_000, status: 'HELD' });
+        expect(fakes.named('holdSeat')).toHaveLength(1);
+      },
+    );
+  });
+
+  it('a hold whose step failed without an answer is kept, answered on retry, and otherwise released at its deadline', async () => {
+    const fakes = new FakeJourneyActivities();
+    // Not a business refusal: what a timed-out step looks like to the journey (the row may exist).
+    const lost = () => {
+      throw ApplicationFailure.create({ type: 'StepTimedOut', message: 'no answer', nonRetryable: true });
+    };
+    await withActivities(
+      fakes,
+      (a) => {
+        const holdSeat = a.holdSeat;
+        let calls = 0;
+        a.holdSeat = async (r) => {
+          calls += 1;
+          if (calls === 1 || r.seatNumber === 9) lost();
+          return holdSeat(r);
+        };
+      },
+      async (journey) => {
+        const retried = randomUUID();
+        await expect(hold(journey, 3, retried)).rejects.toThrow(WorkflowUpdateFailedError);
+        // The retry with the same reservation asks Postgres again and answers the hold.
+        expect(await hold(journey, 3, retried)).toMatchObject({ reservationId: retried, seatId: '3', status: 'HELD' });
+        const orphan = randomUUID();
+        await expect(hold(journey, 9, orphan)).rejects.toThrow(WorkflowUpdateFailedError);
+        // Still counted as live (it may hold the seat) ...
+        expect((await journey.query(journeyQuery)).holds.map((h) => h.reservationId)).toEqual([retried, orphan]);
+        await env.sleep(`${HOLD_TTL + 1}s`);
+        // ... and released (conditionally: the release does nothing to a row that never was) at its deadline.
+        await eventually(async () => expect(fakes.released().map((r) => r.reservationId).sort()).toEqual([retried, orphan].sort()));
+      },
+    );
+  });
+
+  it('holds due with the window are released with the session’s end in one local activity; holds start no new timer', async () => {
+    const fakes = new FakeJourneyActivities();
+    await withJourney(
+      fakes,
+      async (journey) => {
+        const holds = [await hold(journey, 1), await hold(journey, 2), await hold(journey, 3)];
+        const types = await eventTypes(journey);
+        expect(types.filter((t) => t === EventType.EVENT_TYPE_TIMER_STARTED)).toHaveLength(1);
+        expect(types.filter((t) => t === EventType.EVENT_TYPE_TIMER_CANCELED)).toHaveLength(0);
+        await env.sleep(`${WINDOW + 1}s`);
+        expect((await journey.result()).status).toBe('EXPIRED');
+        expect(fakes.named('releaseHolds')).toEqual([
+          expect.objectContaining({ outcome: 'EXPIRED', holds: holds.map((h) => expect.objectContaining({ reservationId: h.reservationId })), session: expect.objectContaining({ status: 'EXPIRED' }) }),
+        ]);
+      },
+      // Holds outlast the window: each is capped at its end, all fall due together.
+      { holdTtlSeconds: 3_600 },
+    );
   });
 });
