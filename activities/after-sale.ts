@@ -3,7 +3,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type Redis from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { TicketStore, type ShowRefundProgress, type TicketRefund } from '../db/stores/tickets';
-import { journeyClosed } from '../lib/journeys';
+import { journeyEnded } from '../lib/temporal-errors';
 import { queueKeys } from '../queue/keys';
 import { SeatGate } from '../queue/seat-gate';
 import { admissionWorkflowId, cancelUpdate, leaveUpdate, queueSettingsUpdate, type TicketCancellationInput } from '../workflows/definitions';
@@ -20,7 +20,7 @@ export const QUEUE_CLOSED_CANCELLED = 'CANCELLED';
 
 /** A journey that is gone, or refuses (its hold already ended), needs nothing more from a cancellation. */
 function alreadySettled(err: unknown): boolean {
-  if (journeyClosed(err) || err instanceof WorkflowNotFoundError) return true;
+  if (journeyEnded(err) || err instanceof WorkflowNotFoundError) return true;
   const cause = (err as { cause?: { type?: string } }).cause;
   return cause?.type === 'RESERVATION_NOT_HELD';
 }
@@ -52,7 +52,7 @@ export function createAfterSaleActivities({ db, redis, temporal }: AfterSaleDeps
           .getHandle(admissionWorkflowId(s.concertId))
           .executeUpdate(queueSettingsUpdate, { args: [{ paused: true }] })
           .catch((err) => {
-            if (!(err instanceof WorkflowNotFoundError) && !journeyClosed(err)) throw err;
+            if (!(err instanceof WorkflowNotFoundError) && !journeyEnded(err)) throw err;
           });
       }
       return { scheduleIds, ...(await tickets.showProgress(scheduleIds)) };

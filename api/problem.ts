@@ -5,7 +5,7 @@ import { MaxRetriesPerRequestError } from 'ioredis/built/errors';
 import { DomainError } from '../lib/domain-error';
 import { ErrorCodes, type ErrorCode } from '../lib/error-codes';
 import { isConnectionError } from '../db/pg-errors';
-import { classifyTemporal } from './temporal-errors';
+import { classifyTemporal } from '../lib/temporal-errors';
 
 export interface Problem {
   type: string;

@@ -1,4 +1,4 @@
-import { WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { LatencyWindow, ServedCall } from '../queue/latency-window';
 import type { QueueTicket } from '../queue/waiting-room';
 import {
@@ -21,15 +21,6 @@ import {
   type QueueSettingsPatch,
 } from '../workflows/definitions';
 import type { Config } from './config';
-
-/**
- * True when an update could not reach the journey because it has closed: not found, or admitted just
- * as the workflow completed (the server then aborts the update).
- */
-export function journeyClosed(err: unknown): boolean {
-  if (err instanceof WorkflowNotFoundError) return true;
-  return /update was aborted|workflow execution already completed/i.test(String((err as Error | null)?.message ?? ''));
-}
 
 /**
  * How a fan's journey is started, by the controller's activity or by the API, whichever comes first:

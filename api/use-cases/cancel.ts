@@ -1,7 +1,7 @@
 import type { ReservationStore } from '../../db/stores/reservations';
 import { DomainError } from '../../lib/domain-error';
 import type { Journeys } from '../../lib/journeys';
-import { journeyEnded } from '../temporal-errors';
+import { journeyEnded } from '../../lib/temporal-errors';
 import { ownReservation, publicView } from './views';
 
 /** Release a hold early. The reservation id is in the path, so a retry addresses the same hold. */

@@ -8,7 +8,7 @@ import type { PaymentReceipt } from '../../workflows/definitions';
 import type { Metrics } from '../metrics';
 import { toProblem } from '../problem';
 import { assertTicketFor } from '../queue-guard';
-import { journeyEnded } from '../temporal-errors';
+import { journeyEnded } from '../../lib/temporal-errors';
 import { requestScopedId } from './request-ids';
 import { ownReservation } from './views';
 

@@ -350,10 +350,9 @@ describe('the API SIGKILLed after the commit', () => {
 });
 
 describe('two tabs pay two holds at once', () => {
-  // NEEDS THE JOURNEY BRANCH (`temporal`, issue 20): one saga per journey, a second pay while one is in
-  // flight refused with 409 PAYMENT_IN_PROGRESS. On the journey before it both pay (review M4), so it is
-  // skipped here: un-skip it when the two branches are merged.
-  it.skip('one payment goes through; the other is refused (409 PAYMENT_IN_PROGRESS) or finds its hold released; one debit', async () => {
+  // One saga per journey: a second pay while one is in flight is refused with 409 PAYMENT_IN_PROGRESS,
+  // and once the first completes the session is over (review M4: before, both paid).
+  it('one payment goes through; the other is refused (409 PAYMENT_IN_PROGRESS) or finds its hold released; one debit', async () => {
     const { concertId, scheduleIds } = await stack.api.createConcert(5, 20_000);
     const { fan, queueToken } = await stack.api.admittedFan(concertId);
     await stack.api.charge(fan, 100_000);

@@ -3,7 +3,7 @@ import { ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError, Workflo
 import { ActivityFailure, ApplicationFailure, RetryState, TimeoutFailure, TimeoutType } from '@temporalio/common';
 import Redis from 'ioredis';
 import { isTransient, toProblem } from '../../api/problem';
-import { classifyTemporal, Grpc } from '../../api/temporal-errors';
+import { classifyTemporal, Grpc } from '../../lib/temporal-errors';
 import { uuidV5, requestScopedId } from '../../api/use-cases/request-ids';
 
 /** A gRPC status as @grpc/grpc-js builds it: numeric code, string details. */

@@ -6,7 +6,7 @@ import {
   WorkflowUpdateRPCTimeoutOrCancelledError,
 } from '@temporalio/client';
 import { ApplicationFailure, TemporalFailure, TimeoutFailure } from '@temporalio/common';
-import { isErrorCode, type ErrorCode } from '../lib/error-codes';
+import { isErrorCode, type ErrorCode } from './error-codes';
 
 /** gRPC status codes the API tells apart (grpc/status.proto). */
 export const Grpc = {
@@ -81,5 +81,5 @@ export function grpcCode(err: unknown): number | undefined {
   return status.code;
 }
 
-/** The typed replacement of lib/journeys.ts `journeyClosed`: the call could not reach the journey because it ended. */
+/** The call could not reach the journey because it has ended (not found, or completed as the update arrived). */
 export const journeyEnded = (err: unknown): boolean => classifyTemporal(err)?.kind === 'journey-closed';
