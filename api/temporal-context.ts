@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { Headers } from '@temporalio/common';
-import type { Client, WorkflowClientInterceptor } from '@temporalio/client';
+import type { Client, Connection, WorkflowClientInterceptor } from '@temporalio/client';
 import type { MiddlewareHandler } from 'hono';
 import { REQUEST_ID_HEADER } from '../workflows/definitions';
 import type { AppEnv } from './deps';
@@ -27,7 +27,15 @@ const requestIds = new AsyncLocalStorage<string>();
  * deadline and the request id the client interceptor below reads.
  */
 export function temporalScope(temporal: Client): MiddlewareHandler<AppEnv> {
-  return (c, next) => requestIds.run(c.get('requestId'), () => temporal.connection.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, next));
+  return (c, next) => requestIds.run(c.get('requestId'), () => temporal.connection.withDeadline(deadline(temporal), next));
+}
+
+/** Ours, or an earlier one the caller already set (a test, an embedding server): never a later one. */
+function deadline(temporal: Client): number {
+  const ours = Date.now() + TEMPORAL_DEADLINE_MS;
+  // Every Connection has the store; ConnectionLike (the client's view of it) just does not name it.
+  const outer = (temporal.connection as Partial<Pick<Connection, 'callContextStorage'>>).callContextStorage?.getStore()?.deadline;
+  return outer === undefined ? ours : Math.min(ours, new Date(outer).getTime());
 }
 
 function withRequestId(headers: Headers): Headers {
