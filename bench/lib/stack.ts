@@ -180,13 +180,17 @@ export class Stack {
     return [...(process.env.BENCH_API_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join('dist', 'api', 'server.js')];
   }
 
-  /** The product: `worker/main.ts` and the compiled `api/server.ts`, each in its own process(es). */
+  /** The compiled worker, as the image runs it (docker-compose.yml), like the API: measure what ships. */
+  private workerArgs(): string[] {
+    return [...(process.env.BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join('dist', 'worker', 'main.js')];
+  }
+
+  /** The product, compiled as shipped: the worker and the API, each in its own process(es). */
   async product(): Promise<void> {
     this.productChildren ??= (async () => {
       await Promise.all([this.temporal(), this.buildProduct()]);
       // BENCH_API_NODE_ARGS / BENCH_WORKER_NODE_ARGS: extra node flags, e.g. "--cpu-prof --cpu-prof-dir=bench/out/prof".
-      const nodeArgs = (name: string) => [...(process.env[name]?.split(' ').filter(Boolean) ?? []), '--import', 'tsx'];
-      const worker = launch('worker', 'worker', process.execPath, [...nodeArgs('BENCH_WORKER_NODE_ARGS'), 'worker/main.ts'], productEnv());
+      const worker = launch('worker', 'worker', process.execPath, this.workerArgs(), productEnv({ NODE_ENV: 'production' }));
       const api = launch('api', 'api', process.execPath, this.apiArgs(), productEnv({ NODE_ENV: 'production' }));
       await waitFor('the product worker polling', () => this.workerPolling(BENCH.taskQueue), 180_000, worker);
       await waitFor('the API ready', async () => (await fetch(`${this.apiUrl}/readyz`)).ok, 120_000, api);
