@@ -101,24 +101,29 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
   const snapshot = (): JourneySnapshot => ({ status: status(), activeUntil: input.activeUntil, holds: book.all().map(view) });
   const seat = ({ scheduleId, seatNumber, reservationId }: Hold): SeatRef => ({ scheduleId, seatNumber, reservationId });
 
-  // Search attributes change only when the answer to an operator's query does (README "Find a
-  // fan's journey"): the status, and the schedules / seats / reservations held or bought now.
+  // Search attributes answer operators' queries (README "Find a fan's journey"), and each write is a
+  // visibility update on the server: the status when it changes, and with it the schedules / seats /
+  // reservations held or bought at that moment (paying, sold, ended). A hold alone writes nothing:
+  // live holds are in PostgreSQL (reservations.journey_id) and the `journey` query. (Writing the lists
+  // on every hold cost the server about a third of its CPU per hold: bench/README.md.)
   // The start set JourneyStatus ACTIVE and no lists.
   let published = { status: 'ACTIVE' as JourneyStatus, lookup: JSON.stringify(book.lookup()) };
   const publish = (also: SearchAttributeUpdatePair[] = []) => {
     const now = { status: status(), lookup: JSON.stringify(book.lookup()) };
     const pairs: SearchAttributeUpdatePair[] = [...also];
-    if (now.status !== published.status) pairs.push({ key: searchAttributes.journeyStatus, value: now.status });
-    if (now.lookup !== published.lookup) {
-      const { scheduleIds, seats, reservationIds } = book.lookup();
-      pairs.push(
-        { key: searchAttributes.scheduleIds, value: scheduleIds },
-        { key: searchAttributes.seats, value: seats },
-        { key: searchAttributes.reservationIds, value: reservationIds },
-      );
+    if (now.status !== published.status) {
+      pairs.push({ key: searchAttributes.journeyStatus, value: now.status });
+      if (now.lookup !== published.lookup) {
+        const { scheduleIds, seats, reservationIds } = book.lookup();
+        pairs.push(
+          { key: searchAttributes.scheduleIds, value: scheduleIds },
+          { key: searchAttributes.seats, value: seats },
+          { key: searchAttributes.reservationIds, value: reservationIds },
+        );
+      }
+      published = now;
     }
     if (pairs.length) upsertSearchAttributes(pairs);
-    published = now;
   };
 
   // One local activity at a time. Two in flight at once each resolve in an activation of their own
