@@ -205,6 +205,9 @@ export function adminRoutes(deps: AppDeps) {
   const tickets = new TicketStore(deps.db);
   const afterSale = new AfterSale(deps.temporal, deps.config.TEMPORAL_TASK_QUEUE);
 
+  // The operators' namespace is guarded as a whole, not route by route (every route here declares
+  // AdminKey): an unknown /admin path answers 401 like a known one, so a caller without the key
+  // learns nothing of which operator routes exist.
   app.use('/admin/*', requireAdmin(deps.config.ADMIN_API_KEY));
 
   /** The controller's settings and its valve's last move, with the live counts from Redis. */

@@ -7,7 +7,7 @@ import { WaitingRoom } from '../../queue/waiting-room';
 import { requireUser } from '../auth';
 import type { AppDeps, AppEnv } from '../deps';
 import { assertTicketFor, queueToken } from '../queue-guard';
-import { router } from '../router';
+import { router, secured } from '../router';
 import { matchesIfNoneMatch, Snapshots, type Snapshot } from '../snapshot';
 import { bearerAndQueueToken, limitQuery, problems, Uuid } from '../schemas';
 
@@ -107,7 +107,7 @@ export function catalogRoutes(deps: AppDeps) {
   const app = router();
   const catalog = new CatalogStore(deps.db);
   const room = new WaitingRoom(deps.redis);
-  const admitted = [requireUser(deps.config.AUTH_SECRET), queueToken(room, { requireActive: true })] as const;
+  const guards = { Bearer: requireUser(deps.config.AUTH_SECRET), QueueToken: queueToken(room, { requireActive: true }) };
   const grace = deps.config.HOLD_GRACE_SECONDS;
   // A schedule's concert and size never change: the lookup is cached for the process's life.
   const schedules = new Map<string, ScheduleRef>();
@@ -130,17 +130,14 @@ export function catalogRoutes(deps: AppDeps) {
     return c.body(snapshot.body, 200, { ...headers, 'Content-Type': 'application/json' });
   };
 
-  app.use('/concerts/:concertId/schedules', ...admitted);
-  app.use('/schedules/:scheduleId/seats', ...admitted);
-
   return app
     .openapi(listConcerts, async (c) => c.json({ items: await catalog.listConcerts() }, 200))
-    .openapi(listSchedules, async (c) => {
+    .openapi(secured(listSchedules, guards), async (c) => {
       const { concertId } = c.req.valid('param');
       assertTicketFor(c.get('ticket'), concertId);
       return send(c, await openSchedules.get(concertId)) as never;
     })
-    .openapi(listSeats, async (c) => {
+    .openapi(secured(listSeats, guards), async (c) => {
       const { scheduleId } = c.req.valid('param');
       const { status, limit, cursor } = c.req.valid('query');
       const schedule = await scheduleRef(catalog, schedules, scheduleId);

@@ -1,3 +1,4 @@
+import type { MiddlewareHandler } from 'hono';
 import { createRoute, z } from '@hono/zod-openapi';
 import { CatalogStore } from '../../db/stores/catalog';
 import { DomainError } from '../../lib/domain-error';
@@ -6,10 +7,10 @@ import { parseToken } from '../../queue/token';
 import { etaSeconds, retryAfterSeconds } from '../../queue/poll-interval';
 import { closedError, WaitingRoom, type QueueTicket } from '../../queue/waiting-room';
 import { requireUser } from '../auth';
-import type { AppDeps } from '../deps';
+import type { AppDeps, AppEnv } from '../deps';
 import { checkTicket, queueToken } from '../queue-guard';
 import { RateLimit } from '../rate-limit';
-import { router } from '../router';
+import { router, secured } from '../router';
 import { bearer, bearerAndQueueToken, problems, rateLimited, Uuid } from '../schemas';
 
 const Ticket = z
@@ -64,6 +65,9 @@ const leave = createRoute({
   responses: { 200: { description: 'Left', content: json }, ...problems(401, 403, 413, 503) },
 });
 
+/** The status script checks the poll's queue token itself (queue-guard.ts reads its answer). */
+const checkedByTheStatusScript: MiddlewareHandler<AppEnv> = (_c, next) => next();
+
 export function queueRoutes(deps: AppDeps) {
   const app = router();
   const room = new WaitingRoom(deps.redis);
@@ -88,12 +92,15 @@ export function queueRoutes(deps: AppDeps) {
   // the limits counted by the join and status scripts themselves, so each is one Redis round trip.
   const joinLimit = new RateLimit('join', deps.config);
   const pollLimit = new RateLimit('poll', deps.config);
-  app.use('/concerts/:concertId/queue-tokens', auth);
-  app.use('/queue-tokens/current', auth);
-  app.on('DELETE', '/queue-tokens/current', queueToken(room, { requireActive: false }));
+  const guards = {
+    Bearer: auth,
+    QueueToken: queueToken(room, { requireActive: false }),
+  };
+  // The poll checks its queue token inside the status script, with its rate limits: one round trip.
+  const pollGuards = { Bearer: auth, QueueToken: checkedByTheStatusScript };
 
   return app
-    .openapi(join, async (c) => {
+    .openapi(secured(join, guards), async (c) => {
       const { concertId } = c.req.valid('param');
       const count = joinLimit.count(c);
       const blocked = joinLimit.blockedFor(concertId, count);
@@ -121,7 +128,7 @@ export function queueRoutes(deps: AppDeps) {
       }
       return c.json(view(outcome.ticket), outcome.ticket.created ? 201 : 200);
     })
-    .openapi(current, async (c) => {
+    .openapi(secured(current, pollGuards), async (c) => {
       // The token check and the poll's rate limits in one script (queue-guard.ts checks the answer).
       const token = c.req.header('x-queue-token');
       const concertId = parseToken(token)?.concertId;
@@ -138,7 +145,7 @@ export function queueRoutes(deps: AppDeps) {
       }
       return c.json(body, 200);
     })
-    .openapi(leave, async (c) => {
+    .openapi(secured(leave, guards), async (c) => {
       const ticket = c.get('ticket');
       if (ticket.status === 'WAITING') {
         const after = await room.leaveWaiting(ticket.token, ticket.userId);

@@ -6,7 +6,7 @@ import { DomainError } from '../../lib/domain-error';
 import { requireUser } from '../auth';
 import type { AppDeps } from '../deps';
 import { idempotent } from '../idempotency';
-import { router } from '../router';
+import { router, secured } from '../router';
 import { bearer, idempotencyHeader, limitQuery, problems, Uuid } from '../schemas';
 
 const Refund = z
@@ -86,19 +86,17 @@ export function ticketRoutes(deps: AppDeps) {
   const tickets = new TicketStore(deps.db);
   const idempotency = new IdempotencyStore(deps.db);
   const afterSale = new AfterSale(deps.temporal, deps.config.TEMPORAL_TASK_QUEUE);
-  const auth = requireUser(deps.config.AUTH_SECRET);
-  app.use('/tickets', auth);
-  app.use('/tickets/*', auth);
+  const guards = { Bearer: requireUser(deps.config.AUTH_SECRET) };
 
   return app
-    .openapi(list, async (c) => {
+    .openapi(secured(list, guards), async (c) => {
       const { limit, cursor } = c.req.valid('query');
       const decoded = cursor ? decodeTicketCursor(cursor) : undefined;
       if (decoded === null) throw new DomainError('VALIDATION_FAILED', 'cursor: not a cursor this API returned');
       const page = await tickets.listForUser(c.get('userId'), limit, decoded);
       return c.json({ items: page.items, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) }, 200);
     })
-    .openapi(cancel, async (c) => {
+    .openapi(secured(cancel, guards), async (c) => {
       const { reservationId } = c.req.valid('param');
       const userId = c.get('userId');
       return idempotent(c, idempotency, 'POST /tickets/{reservationId}/cancellation', { reservationId }, async () => {
