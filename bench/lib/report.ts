@@ -272,7 +272,7 @@ the box has ${CORES * 100}%).
 
 ${mdTable(HEAD, summaryRows(run))}
 
-Issue 15's targets, this run:
+Targets (issues 19 and 25), this run:
 
 ${mdTable(['row', 'target', 'measured', 'met'], targetRows(run))}
 `;
