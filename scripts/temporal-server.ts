@@ -10,7 +10,7 @@ import { mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { SEARCH_ATTRIBUTE_TYPES } from '../workflows/definitions';
+import { AFTER_SALE_SEARCH_ATTRIBUTE_TYPES, SEARCH_ATTRIBUTE_TYPES } from '../workflows/definitions';
 import { DATA_DIR, temporalCli, TOOLS_DIR, TUNED_DYNAMIC_CONFIG } from './temporal-dev-server';
 
 export const TEMPORAL_SERVER_VERSION = 'v1.29.1';
@@ -104,11 +104,13 @@ async function registerNamespace(address: string, namespace: string): Promise<vo
     temporal('operator', 'namespace', 'create', '--namespace', namespace, '--retention', '72h');
     return false;
   }, 60_000);
-  for (const [attribute, type] of Object.entries(SEARCH_ATTRIBUTE_TYPES)) {
-    const listed = () => temporal('operator', 'search-attribute', 'list', '--namespace', namespace).stdout.includes(attribute);
-    if (listed()) continue;
-    const created = temporal('operator', 'search-attribute', 'create', '--namespace', namespace, '--name', attribute, '--type', type);
-    if (created.status !== 0 && !listed()) throw new Error(`search attribute ${attribute}: ${created.stderr}`);
+  // Each service learns of a new namespace on its own cache refresh: retry until the attribute is listed.
+  for (const [attribute, type] of Object.entries({ ...SEARCH_ATTRIBUTE_TYPES, ...AFTER_SALE_SEARCH_ATTRIBUTE_TYPES })) {
+    await waitFor(`search attribute ${attribute}`, async () => {
+      if (temporal('operator', 'search-attribute', 'list', '--namespace', namespace).stdout.includes(attribute)) return true;
+      temporal('operator', 'search-attribute', 'create', '--namespace', namespace, '--name', attribute, '--type', type);
+      return false;
+    }, 60_000);
   }
 }
 

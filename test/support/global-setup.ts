@@ -7,6 +7,7 @@ import Redis from 'ioredis';
 import { createDataSource } from '../../db/data-source';
 import { migrate } from '../../db/migrate';
 import { TUNED_DYNAMIC_CONFIG } from '../../scripts/temporal-dev-server';
+import { startTemporalServer, type TemporalServer } from '../../scripts/temporal-server';
 import { WORKFLOW_INTERCEPTOR_MODULES } from '../../worker/request-context';
 import { afterSaleSearchAttributes, searchAttributes } from '../../workflows/definitions';
 import { devServerExecutable, WORKFLOW_BUNDLE_PATH } from './paths';
@@ -37,6 +38,13 @@ export default async function globalSetup(): Promise<void> {
   mkdirSync(dirname(WORKFLOW_BUNDLE_PATH), { recursive: true });
   writeFileSync(WORKFLOW_BUNDLE_PATH, code);
 
+  if (process.env.OVATION_TEST_TEMPORAL === 'server') {
+    // `npm run test:cluster`: the production shape, the Temporal server on PostgreSQL (scripts/temporal-server.ts).
+    const server = await startTemporalServer({ name: `temporal_${testDatabaseName()}`, databaseUrl, frontendPort: TEST_SERVER_FRONTEND_PORT });
+    process.env.TEMPORAL_ADDRESS = server.address;
+    (globalThis as { __temporalServer?: TemporalServer }).__temporalServer = server;
+    return;
+  }
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: devServerExecutable(),
@@ -46,6 +54,13 @@ export default async function globalSetup(): Promise<void> {
   });
   process.env.TEMPORAL_ADDRESS = env.address;
   (globalThis as { __temporalEnv?: TestWorkflowEnvironment }).__temporalEnv = env;
+}
+
+/** The real server's gRPC port in `npm run test:cluster` (its other services take the next 13 ports). */
+const TEST_SERVER_FRONTEND_PORT = 7633;
+
+function testDatabaseName(): string {
+  return new URL(process.env.DATABASE_URL!).pathname.slice(1);
 }
 
 const quietLogger = {

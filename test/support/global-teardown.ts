@@ -1,5 +1,8 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TemporalServer } from '../../scripts/temporal-server';
 
 export default async function globalTeardown(): Promise<void> {
-  await (globalThis as { __temporalEnv?: TestWorkflowEnvironment }).__temporalEnv?.teardown();
+  const shared = globalThis as { __temporalEnv?: TestWorkflowEnvironment; __temporalServer?: TemporalServer };
+  await shared.__temporalEnv?.teardown();
+  await shared.__temporalServer?.stop();
 }

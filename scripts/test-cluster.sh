@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# `npm run test:cluster`: the end-to-end, scale-out and crash suites against the production shape of
+# Temporal, the real server (frontend, history, matching, worker) on PostgreSQL with SQL visibility,
+# instead of the CLI's dev server. Provisions like `npm test`, plus the server's build (cached).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+mkdir -p .data
+export PROVISION_STARTED_FILE="$ROOT/.data/started-by-npm-test-cluster"
+: >"$PROVISION_STARTED_FILE"
+trap 'bash "$ROOT/scripts/stop-services.sh" "$PROVISION_STARTED_FILE"' EXIT
+export DATABASE_URL="${TEST_DATABASE_URL:-postgres://ovation:ovation@127.0.0.1:5432/ovation_test_cluster}"
+export REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/8}"
+export OVATION_TEST_TEMPORAL=server
+unset TEMPORAL_ADDRESS
+bash scripts/provision.sh --test
+bash scripts/provision-temporal-server.sh
+npx jest --selectProjects e2e chaos --testPathPatterns 'test/e2e/(journey|holds|payments|queue|scale-out|after-sale|operator-console)\.test\.ts|test/chaos/crashes\.test\.ts' "$@"
