@@ -6,8 +6,9 @@ import { DomainError } from '../../lib/domain-error';
 import { requireUser } from '../auth';
 import type { AppDeps } from '../deps';
 import { idempotent } from '../idempotency';
+import { ActionLimit, actionLimits } from '../rate-limit';
 import { router } from '../router';
-import { bearer, idempotencyHeader, limitQuery, problems, Uuid } from '../schemas';
+import { bearer, idempotencyHeader, limitQuery, problems, rateLimited, Uuid } from '../schemas';
 
 const Refund = z
   .object({
@@ -73,6 +74,7 @@ const cancel = createRoute({
   responses: {
     200: { description: 'Cancelled and refunded', content: { 'application/json': { schema: TicketCancellation } } },
     ...problems(400, 401, 403, 404, 409, 413, 422, 503),
+    ...rateLimited,
   },
 });
 
@@ -89,6 +91,7 @@ export function ticketRoutes(deps: AppDeps) {
   const auth = requireUser(deps.config.AUTH_SECRET);
   app.use('/tickets', auth);
   app.use('/tickets/*', auth);
+  app.on('POST', '/tickets/:reservationId/cancellation', new ActionLimit(deps.redis, 'ticket-cancel', actionLimits(deps.config, 'ticket-cancel')).middleware);
 
   return app
     .openapi(list, async (c) => {
