@@ -78,21 +78,34 @@ export class CatalogStore {
     return rows.length > 0;
   }
 
-  async listConcerts(): Promise<Array<{ concertId: string; title: string; description?: string; schedules: Array<{ scheduleId: string; startsAt: string }> }>> {
-    const rows: Array<{ id: string; title: string; description: string | null; schedules: Array<{ scheduleId: string; startsAt: string }> }> =
+  /**
+   * One page of concerts, oldest first, each with its schedules: keyset-paged on (created_at, id)
+   * through their index, so a page costs its own rows whatever the catalog's size.
+   */
+  async listConcerts(q: { limit: number; cursor?: ConcertCursor } = { limit: 100 }): Promise<{ items: ConcertSummary[]; nextCursor?: string }> {
+    const rows: Array<{ id: string; title: string; description: string | null; created: string; schedules: Array<{ scheduleId: string; startsAt: string }> }> =
       await this.db.query(
-        `SELECT c.id, c.title, c.description,
+        `WITH page AS (
+           SELECT id, title, description, created_at FROM concerts
+           WHERE $1::timestamptz IS NULL OR (created_at, id) > ($1::timestamptz, $2::uuid)
+           ORDER BY created_at, id LIMIT $3
+         )
+         SELECT c.id, c.title, c.description,
+                to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created,
                 COALESCE(json_agg(json_build_object('scheduleId', s.id, 'startsAt', s.starts_at) ORDER BY s.starts_at)
                          FILTER (WHERE s.id IS NOT NULL), '[]') AS schedules
-         FROM concerts c LEFT JOIN concert_schedules s ON s.concert_id = c.id
-         GROUP BY c.id ORDER BY c.created_at, c.id`,
+         FROM page c LEFT JOIN concert_schedules s ON s.concert_id = c.id
+         GROUP BY c.id, c.title, c.description, c.created_at ORDER BY c.created_at, c.id`,
+        [q.cursor?.createdAt ?? null, q.cursor?.id ?? null, q.limit + 1],
       );
-    return rows.map((r) => ({
+    const items = rows.slice(0, q.limit).map((r) => ({
       concertId: r.id,
       title: r.title,
       ...(r.description !== null ? { description: r.description } : {}),
       schedules: r.schedules.map((s) => ({ scheduleId: s.scheduleId, startsAt: new Date(s.startsAt).toISOString() })),
     }));
+    const last = rows[q.limit - 1];
+    return { items, ...(rows.length > q.limit && last ? { nextCursor: encodeConcertCursor({ createdAt: last.created, id: last.id }) } : {}) };
   }
 
   /** Schedules whose booking window is open now, with live available-seat counts. */
@@ -189,4 +202,29 @@ export class CatalogStore {
 /** A timestamptz as JavaScript's `toISOString()` writes it (UTC, milliseconds, `Z`). */
 function ISO(column: string): string {
   return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+}
+
+export interface ConcertSummary {
+  concertId: string;
+  title: string;
+  description?: string;
+  schedules: Array<{ scheduleId: string; startsAt: string }>;
+}
+
+/** Where the next page of concerts starts: after this concert (its creation time, to the microsecond, and id). */
+export interface ConcertCursor {
+  createdAt: string;
+  id: string;
+}
+
+export function encodeConcertCursor(cursor: ConcertCursor): string {
+  return Buffer.from(`${cursor.createdAt}|${cursor.id}`).toString('base64url');
+}
+
+/** The cursor a page answered, or null for anything else (never an error from PostgreSQL). */
+export function decodeConcertCursor(cursor: string): ConcertCursor | null {
+  const [createdAt, id, extra] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  if (extra !== undefined || !createdAt || !id || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/.test(createdAt) || Number.isNaN(Date.parse(createdAt))) return null;
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id)) return null;
+  return { createdAt, id };
 }
