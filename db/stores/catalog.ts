@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import type { SeatStatus } from '../entities';
+import { rows } from '../sql';
 import { inTransaction } from '../transaction';
 
 export interface NewSchedule {
@@ -38,14 +39,30 @@ const BOOKABLE = `(s.status = 'AVAILABLE' OR (s.status = 'HELD' AND s.held_until
 export class CatalogStore {
   constructor(private readonly db: DataSource) {}
 
-  /** A concert with its schedules and every seat (1..N per schedule), in one transaction. */
-  async createConcert(c: { title: string; description?: string; schedules: NewSchedule[] }): Promise<{ concertId: string; schedules: ScheduleSummary[] }> {
-    const concertId = randomUUID();
+  /**
+   * A concert with its schedules and every seat (1..N per schedule), in one transaction. With `ids`
+   * (derived from an operator's Idempotency-Key) a repeated creation finds the concert the first one
+   * made and answers it, never a duplicate.
+   */
+  async createConcert(
+    c: { title: string; description?: string; schedules: NewSchedule[] },
+    ids?: { concertId: string; scheduleIds: string[] },
+  ): Promise<{ concertId: string; schedules: ScheduleSummary[]; existed: boolean }> {
+    const concertId = ids?.concertId ?? randomUUID();
     const schedules: ScheduleSummary[] = [];
+    let existed = false;
     await inTransaction(this.db, async (tx) => {
-      await tx.query('INSERT INTO concerts (id, title, description) VALUES ($1, $2, $3)', [concertId, c.title, c.description ?? null]);
-      for (const s of c.schedules) {
-        const scheduleId = randomUUID();
+      const inserted = await rows(tx, 'INSERT INTO concerts (id, title, description) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING RETURNING 1', [
+        concertId,
+        c.title,
+        c.description ?? null,
+      ]);
+      if (inserted.length === 0) {
+        existed = true;
+        return;
+      }
+      for (const [i, s] of c.schedules.entries()) {
+        const scheduleId = ids?.scheduleIds[i] ?? randomUUID();
         await tx.query(
           `INSERT INTO concert_schedules (id, concert_id, starts_at, booking_opens_at, booking_closes_at, total_seats)
            VALUES ($1, $2, $3, $4, $5, $6)`,
@@ -65,7 +82,26 @@ export class CatalogStore {
         });
       }
     });
-    return { concertId, schedules };
+    if (existed) return { concertId, schedules: await this.scheduleSummaries(concertId, ids?.scheduleIds ?? []), existed };
+    return { concertId, schedules, existed };
+  }
+
+  /** The schedules of a concert, in the order of `order` (ids), then by start. */
+  private async scheduleSummaries(concertId: string, order: string[]): Promise<ScheduleSummary[]> {
+    const found: Array<{ id: string; starts_at: Date; booking_opens_at: Date; booking_closes_at: Date; total_seats: number }> = await this.db.query(
+      'SELECT id, starts_at, booking_opens_at, booking_closes_at, total_seats FROM concert_schedules WHERE concert_id = $1 ORDER BY starts_at, id',
+      [concertId],
+    );
+    const rank = (id: string) => (order.includes(id) ? order.indexOf(id) : order.length);
+    return found
+      .sort((a, b) => rank(a.id) - rank(b.id))
+      .map((r) => ({
+        scheduleId: r.id,
+        startsAt: r.starts_at.toISOString(),
+        bookingOpensAt: r.booking_opens_at.toISOString(),
+        bookingClosesAt: r.booking_closes_at.toISOString(),
+        totalSeats: r.total_seats,
+      }));
   }
 
   async concertIds(): Promise<string[]> {
