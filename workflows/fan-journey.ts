@@ -216,16 +216,20 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
   let holdAttempts = 0;
   let updatesAccepted = 0;
   let updatesInFlight = 0;
+  // The handler's own promise goes back to the SDK, untouched: an extra await here would move each
+  // update's completion a microtask later, and with it the order of commands that recorded
+  // histories replay.
   const counted =
     <A extends unknown[], R>(handler: (...args: A) => Promise<R>) =>
-    async (...args: A): Promise<R> => {
+    (...args: A): Promise<R> => {
       updatesAccepted++;
       updatesInFlight++;
-      try {
-        return await handler(...args);
-      } finally {
+      const done = () => {
         updatesInFlight--;
-      }
+      };
+      const answer = handler(...args);
+      void answer.then(done, done);
+      return answer;
     };
   const withinBudget = (what: 'hold' | 'update' | 'leave') => {
     if (updatesInFlight >= JOURNEY_BUDGET.inFlight) throw refuse('RATE_LIMITED', `at most ${JOURNEY_BUDGET.inFlight} requests of one journey at once`);

@@ -260,7 +260,10 @@ export function encodeConcertCursor(cursor: ConcertCursor): string {
 /** The cursor a page answered, or null for anything else (never an error from PostgreSQL). */
 export function decodeConcertCursor(cursor: string): ConcertCursor | null {
   const [createdAt, id, extra] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  if (extra !== undefined || !createdAt || !id || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/.test(createdAt) || Number.isNaN(Date.parse(createdAt))) return null;
+  if (extra !== undefined || !createdAt || !id || !/^(19[7-9]\d|[2-9]\d{3})-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/.test(createdAt)) return null;
+  // A real instant (no 30 February): PostgreSQL would refuse it with an error, not an empty page.
+  const ms = Date.parse(`${createdAt.slice(0, 23)}Z`);
+  if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 23) !== createdAt.slice(0, 23)) return null;
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id)) return null;
   return { createdAt, id };
 }
