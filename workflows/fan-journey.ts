@@ -17,16 +17,19 @@ import { asUpdateFailure, businessCode, refuse } from './failures';
 import {
   cancelUpdate,
   holdUpdate,
+  JOURNEY_BUDGET,
   journeyQuery,
   leaveUpdate,
   payUpdate,
   searchAttributes,
+  type CancelRequest,
   type HeldSeat,
-  JOURNEY_BUDGET,
+  type HoldRequest,
   type JourneyInput,
   type JourneySnapshot,
   type JourneyStatus,
   type PaymentReceipt,
+  type PayRequest,
 } from './definitions';
 import { HoldBook, view, type Hold } from './hold-book';
 import { legacyFanJourney } from './legacy/fan-journey-v1';
@@ -242,7 +245,7 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
 
   setHandler(
     holdUpdate,
-    counted(async (request) => {
+    counted(async (request: HoldRequest): Promise<HeldSeat> => {
       if (book.get(request.reservationId) || refusals.has(request.reservationId)) return answerRetriedHold(request.reservationId);
       holdAttempts++;
       return takeSeat(book.add(request, Math.min(Date.now() + input.holdTtlSeconds * 1000, input.activeUntil)));
@@ -260,7 +263,7 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
 
   setHandler(
     cancelUpdate,
-    counted(async ({ reservationId }) => {
+    counted(async ({ reservationId }: CancelRequest): Promise<HeldSeat> => {
       const hold = book.get(reservationId)!;
       await release([hold], 'CANCELLED');
       return view(hold);
@@ -276,7 +279,7 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
 
   setHandler(
     payUpdate,
-    counted(async ({ reservationId, paymentId }): Promise<PaymentReceipt> => {
+    counted(async ({ reservationId, paymentId }: PayRequest): Promise<PaymentReceipt> => {
       const seen = payments.get(paymentId);
       if (seen) {
         await condition(() => seen.outcome !== undefined);
@@ -334,7 +337,7 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
 
   setHandler(
     leaveUpdate,
-    counted(async () => {
+    counted(async (): Promise<JourneySnapshot> => {
       await condition(() => !paying);
       if (status() === 'ACTIVE') await release(book.idle(), 'CANCELLED', { status: 'LEFT', soldSeats: [] });
       return snapshot();

@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { UserStore } from '../../db/stores/users';
 import { issueAccessToken } from '../auth';
 import type { AppDeps } from '../deps';
-import { router } from '../router';
+import { limited, router } from '../router';
 import { ActionLimit, actionLimits } from '../rate-limit';
 import { problems, rateLimited, Text } from '../schemas';
 
@@ -23,7 +23,7 @@ export function usersRoutes(deps: AppDeps) {
   const users = new UserStore(deps.db);
   // Accounts are free, so per-user limits would be defeated by minting users: signing up is limited per address.
   const signupLimit = new ActionLimit(deps.redis, 'signup', actionLimits(deps.config, 'signup'));
-  return app.openapi({ ...createUser, middleware: [signupLimit.middleware] }, async (c) => {
+  return app.openapi(limited(createUser, signupLimit), async (c) => {
     const { name } = c.req.valid('json');
     const user = await users.create(name);
     const accessToken = await issueAccessToken(user.id, deps.config.AUTH_SECRET, deps.config.ACCESS_TOKEN_TTL_SECONDS);

@@ -50,17 +50,13 @@ export class CatalogStore {
   ): Promise<{ concertId: string; schedules: ScheduleSummary[]; existed: boolean }> {
     const concertId = ids?.concertId ?? randomUUID();
     const schedules: ScheduleSummary[] = [];
-    let existed = false;
-    await inTransaction(this.db, async (tx) => {
+    const existed = await inTransaction(this.db, async (tx) => {
       const inserted = await rows(tx, 'INSERT INTO concerts (id, title, description) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING RETURNING 1', [
         concertId,
         c.title,
         c.description ?? null,
       ]);
-      if (inserted.length === 0) {
-        existed = true;
-        return;
-      }
+      if (inserted.length === 0) return true;
       for (const [i, s] of c.schedules.entries()) {
         const scheduleId = ids?.scheduleIds[i] ?? randomUUID();
         await tx.query(
@@ -81,6 +77,7 @@ export class CatalogStore {
           totalSeats: s.seatCount,
         });
       }
+      return false;
     });
     if (existed) return { concertId, schedules: await this.scheduleSummaries(concertId, ids?.scheduleIds ?? []), existed };
     return { concertId, schedules, existed };
