@@ -79,15 +79,17 @@ async function honestHolds(ctx: BenchContext, api: Api, scheduleId: string, fans
   const { result: seconds, cpu, window } = await withCpu(async () => {
     const started = performance.now();
     const deadline = started + ctx.durationS * 1000;
+    // At least two holds per fan per window, however short the window (--smoke).
+    const period = Math.min(HONEST_PERIOD_MS, (ctx.durationS * 1000) / 2);
     await Promise.all(
       fans.map(async (fan, i) => {
-        await sleep((HONEST_PERIOD_MS * i) / fans.length); // spread evenly over the period
+        await sleep((period * i) / fans.length); // spread evenly over the period
         while (performance.now() < deadline) {
           const t0 = performance.now();
           const held = await api.call('POST', '/reservations', { user: fan, queueToken: fan.queueToken, body: { scheduleId, seatNumber: fan.seatNumber } });
           recorder.record(performance.now() - t0, outcome(held), held.status === 201);
           if (held.status === 201) await api.call('DELETE', `/reservations/${held.body.reservationId}`, { user: fan });
-          await sleep(Math.max(0, t0 + HONEST_PERIOD_MS - performance.now()));
+          await sleep(Math.max(0, t0 + period - performance.now()));
         }
       }),
     );
