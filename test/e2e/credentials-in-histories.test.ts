@@ -64,12 +64,13 @@ it('a whole story — admitted, held, refused, paid, a ticket given back, the sh
   ];
   for (const workflowId of workflows) {
     const text = historyText(await temporal.workflow.getHandle(workflowId).fetchHistory());
-    expect(text.length).toBeGreaterThan(1000); // a real history, decoded
+    expect(text).toContain(concertId); // a real history, its payloads decoded
     const found = credentials.filter((secret) => text.includes(secret));
     expect({ workflowId, found }).toEqual({ workflowId, found: [] });
   }
   // Each journey's input still names its fan and session: the user id and arrival, not the token.
-  const input = JSON.parse(historyText(await temporal.workflow.getHandle(second.journeyId).fetchHistory())).events[0]
-    .workflowExecutionStartedEventAttributes.input.payloads[0].data;
-  expect(JSON.parse(input)).toMatchObject({ concertId, userId: second.fan.userId, arrival: expect.any(Number) });
+  const started = (await temporal.workflow.getHandle(second.journeyId).fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes;
+  const input = JSON.parse(Buffer.from(started!.input!.payloads![0]!.data!).toString('utf8'));
+  expect(input).toMatchObject({ concertId, userId: second.fan.userId, arrival: expect.any(Number) });
+  expect(input).not.toHaveProperty('token');
 }, 120_000);
