@@ -112,6 +112,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
+/**
+ * Only DATABASE_URL, for the command-line tools that touch nothing but the database (migrate, seed,
+ * the invariant check): they sign no token and check no key, so they need no secret.
+ */
+export function loadDatabaseUrl(env: NodeJS.ProcessEnv = process.env): string {
+  const parsed = schema.shape.DATABASE_URL.safeParse(env.DATABASE_URL);
+  if (!parsed.success) throw new ConfigError(`invalid settings: DATABASE_URL: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  return parsed.data;
+}
+
 /** Only explicit development (or test) mode may run on the public development secrets. */
 export function isDevelopmentMode(nodeEnv: string | undefined): boolean {
   return nodeEnv === 'development' || nodeEnv === 'test';
