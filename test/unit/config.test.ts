@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from '../../lib/config';
+import { ConfigError, loadConfig, loadDatabaseUrl } from '../../lib/config';
 
 const DEV = { NODE_ENV: 'development' };
 
@@ -106,6 +106,12 @@ describe('secure by default (issue 23)', () => {
 
   it.each(['development', 'test'])('NODE_ENV=%s runs on the development secrets', (NODE_ENV) => {
     expect(loadConfig({ NODE_ENV }).ADMIN_API_KEY).toBe('ovation-dev-admin-key');
+  });
+
+  it('the database tools (migrate, seed, the invariant check) need only DATABASE_URL, no secret', () => {
+    expect(loadDatabaseUrl({})).toMatch(/^postgres:\/\//);
+    expect(loadDatabaseUrl({ DATABASE_URL: 'postgres://u:p@db:5432/x' })).toBe('postgres://u:p@db:5432/x');
+    expect(() => loadDatabaseUrl({ DATABASE_URL: 'not a url' })).toThrow('DATABASE_URL');
   });
 
   it('without NODE_ENV but with both secrets starts and uses them', () => {
