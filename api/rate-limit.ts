@@ -130,7 +130,7 @@ export function actionLimits(config: Config, action: CostlyAction): ActionLimits
  * cancellation, an account): per authenticated user and per client address, in fixed windows counted
  * in Redis, so the limit holds across API processes and instances. Each counter is a key of its own
  * (hash-tagged whole, one slot each, single-key scripts: ready for a Redis Cluster); the user's and the
- * address's counts go in one pipeline, one round trip per request. Checked before any PostgreSQL or
+ * address's counts are sent together, one round trip per request. Checked before any PostgreSQL or
  * Temporal work, so a refused request costs nothing else. As with `RateLimit`, a refused user or
  * address is then refused from this process's memory until its window ends.
  */
@@ -160,14 +160,14 @@ export class ActionLimit {
     const blocked = Math.max(0, ...counters.map(({ key }) => (this.blockedUntil.get(key) ?? 0) - nowMs));
     if (blocked > 0) throw new RateLimited(this.action, blocked);
 
+    // Both counts are sent at once (in flight together: one round trip), each a single-key script.
+    // Not a pipeline: on a Redis Cluster the two keys live in different slots, which one pipeline
+    // cannot span; two commands can.
     const windowMs = this.limits.windowSeconds * 1000;
-    const pipeline = this.redis.pipeline();
-    for (const { key, limit } of counters) pipeline.ovCountInWindow(key, limit, windowMs);
-    const answers = (await pipeline.exec()) ?? [];
+    const waits = await Promise.all(counters.map(({ key, limit }) => this.redis.ovCountInWindow(key, limit, windowMs)));
     let waitMs = -1;
-    answers.forEach(([err, wait], i) => {
-      if (err) throw err;
-      if (typeof wait === 'number' && wait >= 0) {
+    waits.forEach((wait, i) => {
+      if (wait >= 0) {
         this.remember(counters[i]!.key, nowMs + wait, nowMs);
         waitMs = Math.max(waitMs, wait);
       }
