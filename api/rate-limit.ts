@@ -142,7 +142,7 @@ export class ActionLimit {
     private readonly action: CostlyAction,
     private readonly limits: ActionLimits,
   ) {
-    if (!('ovCountInWindow' in redis)) redis.defineCommand('ovCountInWindow', { numberOfKeys: 1, lua: COUNT_IN_WINDOW });
+    if (typeof (redis as Partial<Redis>).ovCountInWindow !== 'function') redis.defineCommand('ovCountInWindow', { numberOfKeys: 1, lua: COUNT_IN_WINDOW });
   }
 
   /** The middleware: counts the request, or refuses it 429 RATE_LIMITED with `Retry-After`. */
