@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import type { ChainableCommander } from 'ioredis';
 import type Redis from 'ioredis';
 import { HoldStore, type HeldSeatRow, type HoldSeatRequest } from '../db/stores/holds';
 import { WalletStore, type RefundOutcome } from '../db/stores/wallets';
@@ -21,7 +22,9 @@ export interface SeatRef {
 
 /** How a fan's queue session ends, and the seats sold in it (their gates stay closed for good). */
 export interface SessionEnd {
-  token: string;
+  /** Journeys started before issue 23 name their session by its token; new ones by the fan's arrival. */
+  token?: string;
+  arrival?: number;
   userId: string;
   status: 'COMPLETED' | 'EXPIRED' | 'LEFT';
   soldSeats: SeatRef[];
@@ -33,6 +36,20 @@ export interface ReleaseRequest {
   holds: SeatRef[];
   /** Set when the journey's session ends with this release (the window is over, a sale, the fan left). */
   session?: SessionEnd;
+}
+
+/** Adds the END_SESSION script for `session` to a pipeline: by its token (older journeys) or by the fan's arrival. */
+function endSessionIn(pipeline: ChainableCommander, concertId: string, session: SessionEnd): void {
+  if (session.token) {
+    const token = parseToken(session.token);
+    if (!token) return;
+    const own = queueKeys(token.concertId);
+    pipeline.ovEndSession(own.token(token.secret), own.active, own.fan(session.userId), session.userId, token.secret, session.status);
+  } else if (session.arrival !== undefined) {
+    const own = queueKeys(concertId);
+    const fan = own.fan(session.userId);
+    pipeline.ovEndSession(fan, own.active, fan, session.userId, '', session.status, session.arrival);
+  }
 }
 
 /** The fan journey's side effects. Each is idempotent: a retry after a crash changes nothing twice. */
@@ -65,13 +82,9 @@ export function createJourneyActivities({ db, redis }: JourneyDeps) {
       const pipeline = redis.pipeline();
       for (const h of r.holds) pipeline.ovGateRelease(keys.seatGate(h.scheduleId, h.seatNumber), h.reservationId);
       const session = r.session;
-      const token = session && parseToken(session.token);
       if (session) {
         for (const seat of session.soldSeats) pipeline.ovGateSeal(keys.seatGate(seat.scheduleId, seat.seatNumber), seat.reservationId);
-        if (token) {
-          const own = queueKeys(token.concertId);
-          pipeline.ovEndSession(own.token(token.secret), own.active, own.fan(session.userId), session.userId, token.secret, session.status);
-        }
+        endSessionIn(pipeline, r.concertId, session);
       }
       if (pipeline.length) {
         for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
@@ -92,9 +105,14 @@ export function createJourneyActivities({ db, redis }: JourneyDeps) {
     },
 
     /** Ends the fan's queue session and keeps the gates of sold seats closed for good. */
-    async endSession(s: { token: string; userId: string; concertId: string; status: 'COMPLETED' | 'EXPIRED' | 'LEFT'; soldSeats: SeatRef[] }): Promise<void> {
+    async endSession(s: SessionEnd & { concertId: string }): Promise<void> {
       await Promise.all(s.soldSeats.map((seat) => gate.seal(s.concertId, seat.scheduleId, seat.seatNumber, seat.reservationId)));
-      await room.endSession(s.token, s.userId, s.status);
+      if (s.token) await room.endSession(s.token, s.userId, s.status);
+      else {
+        const pipeline = redis.pipeline();
+        endSessionIn(pipeline, s.concertId, s);
+        for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
+      }
     },
   };
 }

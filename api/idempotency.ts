@@ -19,12 +19,21 @@ export interface Answer {
  * hold, payment or ledger row. An answer that is not final (a 5xx, a 429: the outcome is unknown or
  * the request was not taken) is not stored; the key stays taken, "in doubt", and the next request with
  * it runs again and converges on what really happened. Without a key a retry is a new request.
+ *
+ * Keys are scoped to the authenticated user, or to `owner` where the caller is no user (the operator).
  */
-export async function idempotent(c: Context<AppEnv>, store: IdempotencyStore, endpoint: string, request: unknown, run: (key?: string) => Promise<Answer>): Promise<Response> {
+export async function idempotent(
+  c: Context<AppEnv>,
+  store: IdempotencyStore,
+  endpoint: string,
+  request: unknown,
+  run: (key?: string) => Promise<Answer>,
+  owner: string = c.get('userId'),
+): Promise<Response> {
   const key = c.req.header('idempotency-key');
   if (key === undefined) return respond(c, await run());
   if (key.length < 1 || key.length > 128) throw new DomainError('VALIDATION_FAILED', 'Idempotency-Key must be 1 to 128 characters');
-  const userId = c.get('userId');
+  const userId = owner;
   const hash = createHash('sha256').update(JSON.stringify(request)).digest('hex');
   const claim = await store.claim(userId, endpoint, key, hash);
   if (claim.kind === 'mismatch') {

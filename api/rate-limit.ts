@@ -1,4 +1,6 @@
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import type Redis from 'ioredis';
+import type { Result } from 'ioredis';
 import type { Config } from '../lib/config';
 import { DomainError } from '../lib/domain-error';
 import type { RateCount, RateRefusal } from '../queue/waiting-room';
@@ -74,4 +76,115 @@ export class RateLimited extends DomainError {
     super('RATE_LIMITED', `too many ${action} requests: retry after ${retryAfter} s`);
     this.retryAfterSeconds = retryAfter;
   }
+}
+
+/** The costly actions limited per user and per client address (`ActionLimit`). */
+export type CostlyAction = 'hold' | 'cancel' | 'pay' | 'charge' | 'ticket-cancel' | 'signup';
+
+/**
+ * One fixed-window counter: counts the request and, over the limit, answers the milliseconds until
+ * its window ends (else -1). Every request counts, refused or not, so a flood stays refused until it
+ * stops. One key per script: each counter is its own Redis Cluster slot.
+ */
+const COUNT_IN_WINDOW = `
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if n <= tonumber(ARGV[1]) then return -1 end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  ttl = tonumber(ARGV[2])
+end
+return ttl
+`;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    ovCountInWindow(counter: string, limit: number, windowMs: number): Result<number, Context>;
+  }
+}
+
+export interface ActionLimits {
+  /** Requests per window and user; undefined: this action is not limited per user (e.g. signing up). */
+  perUser?: number;
+  perAddress: number;
+  windowSeconds: number;
+  trustedProxyHops: number;
+}
+
+/** The limits of each costly action, from the settings. */
+export function actionLimits(config: Config, action: CostlyAction): ActionLimits {
+  if (action === 'signup') {
+    return { perAddress: config.USER_SIGNUPS_PER_IP, windowSeconds: config.USER_SIGNUP_WINDOW_SECONDS, trustedProxyHops: config.TRUSTED_PROXY_HOPS };
+  }
+  return {
+    perUser: config.ACTION_LIMIT_PER_USER,
+    perAddress: config.ACTION_LIMIT_PER_IP,
+    windowSeconds: config.ACTION_LIMIT_WINDOW_SECONDS,
+    trustedProxyHops: config.TRUSTED_PROXY_HOPS,
+  };
+}
+
+/**
+ * The abuse limit of one costly action (a hold, a cancellation, a payment, a charge, a ticket
+ * cancellation, an account): per authenticated user and per client address, in fixed windows counted
+ * in Redis, so the limit holds across API processes and instances. Each counter is a key of its own
+ * (hash-tagged whole, one slot each, single-key scripts: ready for a Redis Cluster); the user's and the
+ * address's counts are sent together, one round trip per request. Checked before any PostgreSQL or
+ * Temporal work, so a refused request costs nothing else. As with `RateLimit`, a refused user or
+ * address is then refused from this process's memory until its window ends.
+ */
+export class ActionLimit {
+  private readonly blockedUntil = new Map<string, number>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly action: CostlyAction,
+    private readonly limits: ActionLimits,
+  ) {
+    if (typeof (redis as Partial<Redis>).ovCountInWindow !== 'function') redis.defineCommand('ovCountInWindow', { numberOfKeys: 1, lua: COUNT_IN_WINDOW });
+  }
+
+  /** The middleware: counts the request, or refuses it 429 RATE_LIMITED with `Retry-After`. */
+  readonly middleware: MiddlewareHandler<AppEnv> = async (c, next) => {
+    await this.check(c.get('userId') as string | undefined, clientAddress(c, this.limits.trustedProxyHops) ?? null);
+    await next();
+  };
+
+  /** Counts one request of `userId` from `address`; throws `RateLimited` over either limit. */
+  async check(userId: string | undefined, address: string | null, nowMs = Date.now()): Promise<void> {
+    const counters: Array<{ key: string; limit: number }> = [];
+    if (userId && this.limits.perUser !== undefined) counters.push({ key: actionCounterKey(this.action, 'user', userId), limit: this.limits.perUser });
+    if (address) counters.push({ key: actionCounterKey(this.action, 'ip', address), limit: this.limits.perAddress });
+    if (counters.length === 0) return;
+    const blocked = Math.max(0, ...counters.map(({ key }) => (this.blockedUntil.get(key) ?? 0) - nowMs));
+    if (blocked > 0) throw new RateLimited(this.action, blocked);
+
+    // Both counts are sent at once (in flight together: one round trip), each a single-key script.
+    // Not a pipeline: on a Redis Cluster the two keys live in different slots, which one pipeline
+    // cannot span; two commands can.
+    const windowMs = this.limits.windowSeconds * 1000;
+    const waits = await Promise.all(counters.map(({ key, limit }) => this.redis.ovCountInWindow(key, limit, windowMs)));
+    let waitMs = -1;
+    waits.forEach((wait, i) => {
+      if (wait >= 0) {
+        this.remember(counters[i]!.key, nowMs + wait, nowMs);
+        waitMs = Math.max(waitMs, wait);
+      }
+    });
+    if (waitMs >= 0) throw new RateLimited(this.action, waitMs);
+  }
+
+  private remember(key: string, until: number, nowMs: number): void {
+    if (this.blockedUntil.size >= MAX_BLOCKS) {
+      for (const [k, u] of this.blockedUntil) if (u <= nowMs) this.blockedUntil.delete(k);
+      if (this.blockedUntil.size >= MAX_BLOCKS) this.blockedUntil.clear();
+    }
+    this.blockedUntil.set(key, until);
+  }
+}
+
+/** The counter of one action for one user or address: the whole key is its hash tag (its own slot). */
+export function actionCounterKey(action: CostlyAction, scope: 'user' | 'ip', id: string): string {
+  return `rate:{${action}:${scope}:${id}}`;
 }

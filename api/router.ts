@@ -37,6 +37,11 @@ export function secured<R extends RouteConfig>(route: R, guards: Guards): R {
   return createRoute({ ...route, middleware: [...middleware, ...asArray(route.middleware)] }) as R;
 }
 
+/** The route with an abuse limit's middleware run after its guards (the user is known by then). */
+export function limited<R extends RouteConfig>(route: R, limit: { middleware: MiddlewareHandler<AppEnv> }): R {
+  return { ...route, middleware: [...asArray(route.middleware), limit.middleware] } as R;
+}
+
 function asArray<T>(value: T | T[] | undefined): T[] {
   return value === undefined ? [] : Array.isArray(value) ? value : [value];
 }

@@ -1,4 +1,4 @@
-import { loadConfig } from '../lib/config';
+import { loadDatabaseUrl } from '../lib/config';
 import { createDataSource } from './data-source';
 
 /** Applies pending migrations (idempotent). `npm run migrate`; also part of `npm start`. */
@@ -14,7 +14,7 @@ export async function migrate(databaseUrl: string): Promise<string[]> {
 }
 
 if (require.main === module) {
-  migrate(loadConfig().DATABASE_URL)
+  migrate(loadDatabaseUrl())
     .then((applied) => console.log(applied.length ? `migrated: ${applied.join(', ')}` : 'schema up to date'))
     .catch((err) => {
       console.error('migration failed:', err);

@@ -1,4 +1,4 @@
-import { loadConfig } from '../lib/config';
+import { loadDatabaseUrl } from '../lib/config';
 import { createDataSource } from './data-source';
 import { CatalogStore } from './stores/catalog';
 
@@ -33,7 +33,7 @@ export async function seedDemo(databaseUrl: string): Promise<string | null> {
 }
 
 if (require.main === module) {
-  seedDemo(loadConfig().DATABASE_URL)
+  seedDemo(loadDatabaseUrl())
     .then((id) => console.log(id ? `seeded demo concert ${id}` : 'catalog not empty: seed skipped'))
     .catch((err) => {
       console.error('seed failed:', err);

@@ -1,8 +1,11 @@
 import { z } from 'zod';
 
 /**
- * Every setting of API.md, read and validated once. Local development runs with no environment at
- * all; in production (NODE_ENV=production) a missing secret is a start-up error, never a default.
+ * Every setting of API.md, read and validated once. Secure by default: only in explicit development
+ * mode (NODE_ENV=development or test; `npm start` and the tests set it) do the secrets fall back to
+ * public development values. Otherwise — NODE_ENV=production or unset — a missing AUTH_SECRET or
+ * ADMIN_API_KEY is a start-up error: a process started without NODE_ENV must not sign tokens with a
+ * key anyone can read in this repository.
  */
 const DEV_AUTH_SECRET = 'ovation-dev-only-auth-secret-change-me';
 const DEV_ADMIN_API_KEY = 'ovation-dev-admin-key';
@@ -10,7 +13,7 @@ const DEV_ADMIN_API_KEY = 'ovation-dev-admin-key';
 const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
 const schema = z.object({
-  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  NODE_ENV: z.enum(['development', 'test', 'production']).optional(),
   DATABASE_URL: z.string().url().default('postgres://ovation:ovation@127.0.0.1:5432/ovation'),
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379/0'),
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
@@ -51,6 +54,27 @@ const schema = z.object({
   RATE_LIMIT_WINDOW_SECONDS: seconds(1),
   RATE_LIMIT_PER_USER: z.coerce.number().int().positive().default(20),
   RATE_LIMIT_PER_IP: z.coerce.number().int().positive().default(1000),
+  /**
+   * Abuse limits on the costly actions (a Temporal update, a PostgreSQL transaction or money): holds,
+   * hold cancellations, payments, wallet charges, ticket cancellations, per user and per client
+   * address, in fixed windows of ACTION_LIMIT_WINDOW_SECONDS counted in Redis. A fan who holds a few
+   * seats, pays once and maybe gives a ticket back never comes near them; a script looping
+   * hold/cancel does. Load tests raise them.
+   */
+  ACTION_LIMIT_WINDOW_SECONDS: seconds(60),
+  ACTION_LIMIT_PER_USER: z.coerce.number().int().positive().default(30),
+  ACTION_LIMIT_PER_IP: z.coerce.number().int().positive().default(3000),
+  /** Accounts one client address may create per USER_SIGNUP_WINDOW_SECONDS (per-user limits are worthless if users are free). */
+  USER_SIGNUPS_PER_IP: z.coerce.number().int().positive().default(20),
+  USER_SIGNUP_WINDOW_SECONDS: seconds(3600),
+  /**
+   * A journey's own budget, checked by its update validators so that it refuses (429) long before
+   * Temporal's caps (10 updates in flight, 2,000 in total per workflow) would leave it stuck.
+   */
+  JOURNEY_MAX_HOLD_ATTEMPTS: z.coerce.number().int().positive().default(100),
+  JOURNEY_MAX_UPDATES: z.coerce.number().int().positive().max(1500).default(500),
+  /** How long an Idempotency-Key's answer is kept; older records are pruned by the worker. */
+  IDEMPOTENCY_RETENTION_SECONDS: seconds(24 * 3600),
   /** Reverse proxies in front of the API whose X-Forwarded-For entry is believed; 0: clients connect directly. */
   TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).default(0),
   /** Where OpenTelemetry spans go (lib/tracing.ts): nowhere by default. */
@@ -72,9 +96,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid settings: ${problems.join('; ')}`);
   }
   const settings = parsed.data;
-  if (settings.NODE_ENV === 'production') {
+  if (!isDevelopmentMode(settings.NODE_ENV)) {
     const missing = (['AUTH_SECRET', 'ADMIN_API_KEY'] as const).filter((k) => !settings[k]);
-    if (missing.length > 0) throw new ConfigError(`missing secret(s) in production: ${missing.join(', ')}`);
+    if (missing.length > 0) {
+      throw new ConfigError(`missing secret(s) ${missing.join(', ')}: set them, or NODE_ENV=development for the public development values`);
+    }
   }
   if (settings.QUEUE_MIN_ADMIT_PER_SECOND > settings.QUEUE_MAX_ADMIT_PER_SECOND) {
     throw new ConfigError('invalid settings: QUEUE_MIN_ADMIT_PER_SECOND must not exceed QUEUE_MAX_ADMIT_PER_SECOND');
@@ -84,4 +110,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     AUTH_SECRET: settings.AUTH_SECRET ?? DEV_AUTH_SECRET,
     ADMIN_API_KEY: settings.ADMIN_API_KEY ?? DEV_ADMIN_API_KEY,
   };
+}
+
+/**
+ * Only DATABASE_URL, for the command-line tools that touch nothing but the database (migrate, seed,
+ * the invariant check): they sign no token and check no key, so they need no secret.
+ */
+export function loadDatabaseUrl(env: NodeJS.ProcessEnv = process.env): string {
+  const parsed = schema.shape.DATABASE_URL.safeParse(env.DATABASE_URL);
+  if (!parsed.success) throw new ConfigError(`invalid settings: DATABASE_URL: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  return parsed.data;
+}
+
+/** Only explicit development (or test) mode may run on the public development secrets. */
+export function isDevelopmentMode(nodeEnv: string | undefined): boolean {
+  return nodeEnv === 'development' || nodeEnv === 'test';
 }

@@ -63,6 +63,8 @@ export class Journeys {
       holdTtlSeconds: config.HOLD_TTL_SECONDS,
       holdGraceSeconds: config.HOLD_GRACE_SECONDS,
       maxHolds: config.MAX_HOLDS_PER_FAN,
+      maxHoldAttempts: config.JOURNEY_MAX_HOLD_ATTEMPTS,
+      maxUpdates: config.JOURNEY_MAX_UPDATES,
     };
   }
 

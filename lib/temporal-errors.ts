@@ -21,6 +21,8 @@ export const Grpc = {
 
 /** The failure type the server gives an accepted update whose workflow completed before it did. */
 const UPDATE_OUTLIVED_WORKFLOW = 'AcceptedUpdateCompletedWorkflow';
+/** The server's failure for an update the workflow task completed without processing (it never ran). */
+const UNPROCESSED_UPDATE = 'UnprocessedUpdate';
 
 /**
  * What a failed Temporal call means for the request, read from the SDK's error classes and gRPC
@@ -45,6 +47,9 @@ export function classifyTemporal(err: unknown): TemporalOutcome | undefined {
     for (let cause: unknown = err; cause instanceof Error; cause = (cause as { cause?: unknown }).cause) {
       if (cause instanceof ApplicationFailure && isErrorCode(cause.type)) return { kind: 'refused', code: cause.type, detail: cause.message || cause.type };
       if (cause instanceof ApplicationFailure && cause.type === UPDATE_OUTLIVED_WORKFLOW) return { kind: 'journey-closed' };
+      // The server dropped an update its worker's task did not answer (seen with 20 updates sent to one
+      // journey at once, past its cap of 10 in flight): it never ran, so a retry is safe.
+      if (cause instanceof ApplicationFailure && cause.type === UNPROCESSED_UPDATE) return { kind: 'unavailable' };
       // A step that timed out inside the journey may still commit (a late database write).
       if (cause instanceof TimeoutFailure) return { kind: 'outcome-unknown' };
     }

@@ -82,6 +82,9 @@ if t[2] == 'WAITING' then
     redis.call('ZREM', KEYS[2], t[1])
     redis.call('HSET', KEYS[1], 'status', reason)
     redis.call('EXPIRE', KEYS[1], 86400)
+    -- The fan's pointer (same prefix and slot) expires with the token it names.
+    local fanKey = (string.gsub(KEYS[1], 'token:.*$', 'fan:' .. t[1]))
+    if redis.call('GET', fanKey) == string.match(KEYS[1], 'token:(.*)$') then redis.call('EXPIRE', fanKey, 86400) end
     t[2] = reason
   else
     local rank = redis.call('ZRANK', KEYS[2], t[1])
@@ -99,6 +102,9 @@ if t[2] ~= 'WAITING' then return t[2] end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[1], 'status', 'LEFT')
 redis.call('EXPIRE', KEYS[1], 86400)
+-- The fan's pointer (same prefix and slot as the token) expires with the token it names.
+local fanKey = (string.gsub(KEYS[1], 'token:.*$', 'fan:' .. ARGV[1]))
+if redis.call('GET', fanKey) == string.match(KEYS[1], 'token:(.*)$') then redis.call('EXPIRE', fanKey, 86400) end
 return 'LEFT'
 `;
 
@@ -123,6 +129,7 @@ if n > 0 then
       local tokenKey = ARGV[5] .. 'token:' .. secret
       redis.call('HSET', tokenKey, 'status', 'ACTIVE', 'activeUntil', activeUntil)
       redis.call('PEXPIREAT', tokenKey, activeUntil + 86400000)
+      redis.call('PEXPIREAT', ARGV[5] .. 'fan:' .. userId, activeUntil + 86400000)
       redis.call('ZADD', KEYS[2], activeUntil, userId)
       admitted[#admitted + 1] = userId .. ' ' .. secret .. ' ' .. popped[i + 1]
     end
@@ -135,15 +142,29 @@ return result
 `;
 
 const END_SESSION = `
--- KEYS: token, active, fan · ARGV: userId, secret, finalStatus · ends an ACTIVE session once
-local t = redis.call('HMGET', KEYS[1], 'userId', 'status')
-if t[1] ~= ARGV[1] then return false end
-if t[2] == 'ACTIVE' then
-  redis.call('HSET', KEYS[1], 'status', ARGV[3])
-  redis.call('EXPIRE', KEYS[1], 86400)
+-- KEYS: token, active, fan · ARGV: userId, secret, finalStatus[, arrival] · ends an ACTIVE session once
+-- A journey holds no credential (issue 23): it passes secret '' and its arrival number instead (and
+-- the fan's pointer again as KEYS[1]); the session is then the one the fan's pointer names, if its
+-- arrival is the journey's (the token's key, same prefix and slot as the pointer, is derived here).
+local tokenKey, secret = KEYS[1], ARGV[2]
+if secret == '' then
+  secret = redis.call('GET', KEYS[3])
+  if not secret then return false end
+  tokenKey = string.sub(KEYS[3], 1, #KEYS[3] - #('fan:' .. ARGV[1])) .. 'token:' .. secret
 end
-if redis.call('GET', KEYS[3]) == ARGV[2] then redis.call('ZREM', KEYS[2], ARGV[1]) end
-return redis.call('HGET', KEYS[1], 'status')
+local t = redis.call('HMGET', tokenKey, 'userId', 'status', 'arrival')
+if t[1] ~= ARGV[1] then return false end
+if ARGV[4] and ARGV[4] ~= '' and t[3] ~= ARGV[4] then return false end
+if t[2] == 'ACTIVE' then
+  redis.call('HSET', tokenKey, 'status', ARGV[3])
+  redis.call('EXPIRE', tokenKey, 86400)
+end
+if redis.call('GET', KEYS[3]) == secret then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  -- The pointer of a fan who finished expires with the token it names.
+  redis.call('EXPIRE', KEYS[3], 86400)
+end
+return redis.call('HGET', tokenKey, 'status')
 `;
 
 const CLAIM_SEAT = `
@@ -192,7 +213,7 @@ declare module 'ioredis' {
     ): Result<['RATE_LIMITED', number, number] | ['OK', string, string, string, string, number, number, string] | null, Context>;
     ovLeaveWaiting(token: string, waiting: string, userId: string): Result<string | null, Context>;
     ovAdmit(waiting: string, active: string, batch: string, settings: string, nowMs: number, maxBatch: number, maxActive: number, activeTtlMs: number, prefix: string, batchTtlSeconds: number, admitPerSecond: number, paused: number): Result<string, Context>;
-    ovEndSession(token: string, active: string, fan: string, userId: string, secret: string, finalStatus: string): Result<string | null, Context>;
+    ovEndSession(token: string, active: string, fan: string, userId: string, secret: string, finalStatus: string, arrival?: number): Result<string | null, Context>;
     ovClaimSeat(token: string, gate: string, userId: string, reservationId: string, nowMs: number, holdTtlMs: number, graceMs: number): Result<[string, string?, string?], Context>;
     ovGateRelease(gate: string, reservationId: string): Result<number, Context>;
     ovGateSeal(gate: string, reservationId: string): Result<number, Context>;

@@ -1,10 +1,10 @@
 /** `npm run check:invariants`: reports every violation of DESIGN.md's invariants in a live database. */
 import { createDataSource } from '../db/data-source';
 import { findViolations } from '../db/invariants';
-import { loadConfig } from '../lib/config';
+import { loadDatabaseUrl } from '../lib/config';
 
 async function main(): Promise<void> {
-  const db = createDataSource(loadConfig().DATABASE_URL, { poolSize: 1, applicationName: 'ovation-invariants' });
+  const db = createDataSource(loadDatabaseUrl(), { poolSize: 1, applicationName: 'ovation-invariants' });
   await db.initialize();
   try {
     const violations = await findViolations(db);

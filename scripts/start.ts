@@ -12,6 +12,10 @@ import { seedDemo } from '../db/seed';
 import { loadConfig } from '../lib/config';
 import { DATA_DIR, devServerExtraArgs, ROOT, temporalCli } from './temporal-dev-server';
 
+// `npm start` is local development: the public development secrets are allowed here (and only
+// here and in the tests); a process started any other way without NODE_ENV needs real secrets.
+process.env.NODE_ENV ??= 'development';
+
 const UI_PORT = 8233;
 const children: Array<{ name: string; proc: ChildProcess }> = [];
 

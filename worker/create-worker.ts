@@ -32,7 +32,13 @@ export async function createWorker(deps: WorkerDeps, options: Partial<WorkerOpti
     redis: defineQueueScripts(deps.redis),
     temporal,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
-    journey: { holdTtlSeconds: config.HOLD_TTL_SECONDS, holdGraceSeconds: config.HOLD_GRACE_SECONDS, maxHolds: config.MAX_HOLDS_PER_FAN },
+    journey: {
+      holdTtlSeconds: config.HOLD_TTL_SECONDS,
+      holdGraceSeconds: config.HOLD_GRACE_SECONDS,
+      maxHolds: config.MAX_HOLDS_PER_FAN,
+      maxHoldAttempts: config.JOURNEY_MAX_HOLD_ATTEMPTS,
+      maxUpdates: config.JOURNEY_MAX_UPDATES,
+    },
   });
   return Worker.create({
     connection: deps.connection,

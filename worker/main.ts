@@ -8,6 +8,7 @@ import { createRedis, redisReady } from '../lib/redis';
 import { startTracing } from '../lib/tracing';
 import { WaitingRoom } from '../queue/waiting-room';
 import { createWorker } from './create-worker';
+import { startIdempotencyPruning } from './idempotency-pruning';
 import { createWorkerMetrics, sdkPrometheusExporter } from './metrics';
 import { createMetricsApp, serveMetrics } from './metrics-server';
 
@@ -74,8 +75,12 @@ async function main(): Promise<void> {
   await Promise.all(concerts.map((id) => room.markControllerAsleep(id)));
   logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, concerts: concerts.length }, 'worker running');
 
+  // Idempotency records older than their retention are deleted by every worker, in small batches.
+  const stopPruning = startIdempotencyPruning(db, config.IDEMPOTENCY_RETENTION_SECONDS, logger);
+
   // The SDK's runtime shuts the worker down gracefully on SIGINT/SIGTERM: in-flight tasks finish first.
   await worker.run();
+  stopPruning();
   metricsServer?.close();
   await Promise.allSettled([db.destroy(), redis.quit(), clientConnection.close(), connection.close(), tracing?.shutdown()]);
   logger.info('worker stopped');

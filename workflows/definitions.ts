@@ -42,28 +42,55 @@ export type JourneyStatus = 'ACTIVE' | 'PAYING' | 'COMPLETED' | 'EXPIRED' | 'LEF
 export interface JourneyInput {
   concertId: string;
   userId: string;
-  /** The queue token this journey serves; its session ends with the journey. */
-  token: string;
+  /**
+   * The queue token of journeys started before issue 23. A credential has no place in a history
+   * (anyone reading the Temporal UI or an exported history would hold a live token): new journeys
+   * carry none and end their session by the fan's id and `arrival` (the END_SESSION script finds the
+   * session through the fan's pointer).
+   */
+  token?: string;
+  /** The fan's arrival number in the concert's queue: with the user id, it names the session. */
   arrival: number;
   /** End of the active window, epoch ms. No hold outlives it. */
   activeUntil: number;
   holdTtlSeconds: number;
   holdGraceSeconds: number;
   maxHolds: number;
+  /** The journey's budget (absent in journeys started before issue 23: `JOURNEY_BUDGET`). */
+  maxHoldAttempts?: number;
+  maxUpdates?: number;
 }
 
 export interface JourneySettings {
   holdTtlSeconds: number;
   holdGraceSeconds: number;
   maxHolds: number;
+  maxHoldAttempts?: number;
+  maxUpdates?: number;
 }
+
+/**
+ * What one journey may ask of Temporal: Temporal itself caps a workflow at 10 updates in flight and
+ * 2,000 in total, and a journey that reaches either cap is stuck (every later update fails). The
+ * journey's validators refuse RATE_LIMITED well before: a hold/cancel loop stops at `holdAttempts`
+ * and the fan can still pay or leave; `updates` (every accepted update but a leave) stays far below
+ * 2,000; `inFlight` below 10.
+ */
+export const JOURNEY_BUDGET = { holdAttempts: 100, updates: 500, inFlight: 8 } as const;
 
 /** The same input whoever starts the journey first: the controller's activity or the API's Update-with-Start. */
 export function journeyInput(
-  fan: { concertId: string; userId: string; token: string; arrival: number; activeUntil: number },
+  fan: { concertId: string; userId: string; arrival: number; activeUntil: number; token?: string },
   settings: JourneySettings,
 ): JourneyInput {
-  return { ...fan, ...settings };
+  // Picked field by field: nothing else the caller's ticket carries (its token) reaches the history.
+  const { concertId, userId, arrival, activeUntil } = fan;
+  const { maxHoldAttempts, maxUpdates, ...always } = settings;
+  return {
+    concertId, userId, arrival, activeUntil, ...always,
+    ...(maxHoldAttempts !== undefined && { maxHoldAttempts }),
+    ...(maxUpdates !== undefined && { maxUpdates }),
+  };
 }
 
 export type HoldStatus = 'HELD' | 'CONFIRMED' | 'EXPIRED' | 'CANCELLED';

@@ -17,15 +17,19 @@ import { asUpdateFailure, businessCode, refuse } from './failures';
 import {
   cancelUpdate,
   holdUpdate,
+  JOURNEY_BUDGET,
   journeyQuery,
   leaveUpdate,
   payUpdate,
   searchAttributes,
+  type CancelRequest,
   type HeldSeat,
+  type HoldRequest,
   type JourneyInput,
   type JourneySnapshot,
   type JourneyStatus,
   type PaymentReceipt,
+  type PayRequest,
 } from './definitions';
 import { HoldBook, view, type Hold } from './hold-book';
 import { legacyFanJourney } from './legacy/fan-journey-v1';
@@ -154,7 +158,10 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
         concertId: input.concertId,
         outcome,
         holds: holds.map(seat),
-        ...(session && { session: { token: input.token, userId: input.userId, status: session.status, soldSeats: session.soldSeats.map(seat) } }),
+        // A journey started before issue 23 still has its token; a new one is named by its arrival.
+        ...(session && {
+          session: { ...(input.token ? { token: input.token } : { arrival: input.arrival }), userId: input.userId, status: session.status, soldSeats: session.soldSeats.map(seat) },
+        }),
       });
       for (const hold of holds) book.settle(hold.reservationId, outcome);
     } finally {
@@ -207,17 +214,52 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
     return view(hold);
   }
 
+  // The journey's budget (definitions.ts JOURNEY_BUDGET). The counts are of accepted updates, taken
+  // by the handlers, so a replay counts the same; the validators only refuse, and a refused update
+  // leaves nothing in the history, so this changes no command and needs no patch.
+  const budget = {
+    holdAttempts: input.maxHoldAttempts ?? JOURNEY_BUDGET.holdAttempts,
+    updates: input.maxUpdates ?? JOURNEY_BUDGET.updates,
+  };
+  let holdAttempts = 0;
+  let updatesAccepted = 0;
+  let updatesInFlight = 0;
+  // The handler's own promise goes back to the SDK, untouched: an extra await here would move each
+  // update's completion a microtask later, and with it the order of commands that recorded
+  // histories replay.
+  const counted =
+    <A extends unknown[], R>(handler: (...args: A) => Promise<R>) =>
+    (...args: A): Promise<R> => {
+      updatesAccepted++;
+      updatesInFlight++;
+      const done = () => {
+        updatesInFlight--;
+      };
+      const answer = handler(...args);
+      void answer.then(done, done);
+      return answer;
+    };
+  const withinBudget = (what: 'hold' | 'update' | 'leave') => {
+    if (updatesInFlight >= JOURNEY_BUDGET.inFlight) throw refuse('RATE_LIMITED', `at most ${JOURNEY_BUDGET.inFlight} requests of one journey at once`);
+    if (what === 'leave') return; // leaving ends the journey: always allowed
+    if (updatesAccepted >= budget.updates) throw refuse('RATE_LIMITED', `this journey has used all ${budget.updates} of its requests`);
+    if (what === 'hold' && holdAttempts >= budget.holdAttempts) throw refuse('RATE_LIMITED', `this journey has used all ${budget.holdAttempts} of its hold attempts`);
+  };
+
   setHandler(journeyQuery, snapshot);
 
   setHandler(
     holdUpdate,
-    async (request) => {
+    counted(async (request: HoldRequest): Promise<HeldSeat> => {
       if (book.get(request.reservationId) || refusals.has(request.reservationId)) return answerRetriedHold(request.reservationId);
+      holdAttempts++;
       return takeSeat(book.add(request, Math.min(Date.now() + input.holdTtlSeconds * 1000, input.activeUntil)));
-    },
+    }),
     {
       validator: ({ reservationId }) => {
-        if (book.get(reservationId) || refusals.has(reservationId)) return; // a retried update answers with the same hold
+        const retried = book.get(reservationId) || refusals.has(reservationId);
+        withinBudget(retried ? 'update' : 'hold');
+        if (retried) return; // a retried update answers with the same hold
         if (status() !== 'ACTIVE' || Date.now() >= input.activeUntil) throw refuse('QUEUE_TOKEN_NOT_ACTIVE', `the journey is ${status()}`);
         if (book.live().length >= input.maxHolds) throw refuse('HOLD_LIMIT_REACHED', `at most ${input.maxHolds} live holds per fan`);
       },
@@ -226,13 +268,14 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
 
   setHandler(
     cancelUpdate,
-    async ({ reservationId }) => {
+    counted(async ({ reservationId }: CancelRequest): Promise<HeldSeat> => {
       const hold = book.get(reservationId)!;
       await release([hold], 'CANCELLED');
       return view(hold);
-    },
+    }),
     {
       validator: ({ reservationId }) => {
+        withinBudget('update');
         const hold = book.get(reservationId);
         if (!hold || hold.status !== 'HELD' || hold.step) throw refuse('RESERVATION_NOT_HELD', 'the reservation is not held');
       },
@@ -241,7 +284,7 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
 
   setHandler(
     payUpdate,
-    async ({ reservationId, paymentId }): Promise<PaymentReceipt> => {
+    counted(async ({ reservationId, paymentId }: PayRequest): Promise<PaymentReceipt> => {
       const seen = payments.get(paymentId);
       if (seen) {
         await condition(() => seen.outcome !== undefined);
@@ -280,9 +323,10 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
       payment.outcome = { failure };
       publish();
       throw failure;
-    },
+    }),
     {
       validator: ({ reservationId, paymentId }) => {
+        withinBudget('update');
         if (payments.has(paymentId)) return; // a retried payment answers the first one's outcome
         if (paying) throw refuse('PAYMENT_IN_PROGRESS', 'another payment of this journey is in progress');
         const hold = book.get(reservationId);
@@ -298,13 +342,14 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
 
   setHandler(
     leaveUpdate,
-    async () => {
+    counted(async (): Promise<JourneySnapshot> => {
       await condition(() => !paying);
       if (status() === 'ACTIVE') await release(book.idle(), 'CANCELLED', { status: 'LEFT', soldSeats: [] });
       return snapshot();
-    },
+    }),
     {
       validator: () => {
+        withinBudget('leave');
         if (status() !== 'ACTIVE' && status() !== 'PAYING') throw refuse('QUEUE_TOKEN_NOT_ACTIVE', `the journey is ${status()}`);
       },
     },

@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { CatalogStore } from '../../db/stores/catalog';
+import { IdempotencyStore } from '../../db/stores/idempotency';
 import { TicketStore } from '../../db/stores/tickets';
 import { AfterSale } from '../../lib/after-sale';
 import { DEFAULT_REFUND_POLICY, policyProblem } from '../../lib/refund-policy';
@@ -10,10 +12,15 @@ import { WaitingRoom } from '../../queue/waiting-room';
 import { MAX_REFUND_RATE_PER_SECOND, type QueueState } from '../../workflows/definitions';
 import { requireAdmin } from '../auth';
 import type { AppDeps } from '../deps';
+import { idempotent } from '../idempotency';
 import { router } from '../router';
-import { adminKey, IsoTime, problems, Text, Uuid } from '../schemas';
+import { requestScopedId, uuidV5 } from '../use-cases/request-ids';
+import { adminKey, idempotencyHeader, IsoTime, problems, Text, Uuid } from '../schemas';
 
 const DAY = 24 * 3600 * 1000;
+/** The operator's Idempotency-Keys are scoped to this id (the records' owner), as a fan's are to the fan. */
+export const OPERATOR_ID = '00000000-0000-0000-0000-000000000000';
+const CREATE_CONCERT_ENDPOINT = 'POST /admin/concerts';
 
 const RefundPolicy = z
   .object({
@@ -170,9 +177,13 @@ const createConcert = createRoute({
   path: '/admin/concerts',
   tags: ['Operators'],
   summary: 'Create a concert with its schedules and seats, and open its queue',
+  description:
+    'With an Idempotency-Key a retry (say after a 503) answers the same concert, never a duplicate. The queue admits ' +
+    'from the first join even when its admission controller could not be started with the concert (Temporal away): ' +
+    'the first join starts it.',
   security: adminKey,
-  request: { body: { required: true, content: { 'application/json': { schema: NewConcert } } } },
-  responses: { 201: { description: 'Created', content: { 'application/json': { schema: CreatedConcert } } }, ...problems(400, 401, 413, 503) },
+  request: { headers: idempotencyHeader, body: { required: true, content: { 'application/json': { schema: NewConcert } } } },
+  responses: { 201: { description: 'Created', content: { 'application/json': { schema: CreatedConcert } } }, ...problems(400, 401, 413, 422, 503) },
 });
 
 const concertParam = z.object({ concertId: Uuid });
@@ -204,6 +215,7 @@ export function adminRoutes(deps: AppDeps) {
   const room = new WaitingRoom(deps.redis);
   const tickets = new TicketStore(deps.db);
   const afterSale = new AfterSale(deps.temporal, deps.config.TEMPORAL_TASK_QUEUE);
+  const idempotency = new IdempotencyStore(deps.db);
 
   // The operators' namespace is guarded as a whole, not route by route (every route here declares
   // AdminKey): an unknown /admin path answers 401 like a known one, so a caller without the key
@@ -234,10 +246,26 @@ export function adminRoutes(deps: AppDeps) {
         if (bookingOpensAt >= bookingClosesAt) throw new DomainError('VALIDATION_FAILED', 'bookingOpensAt must be before bookingClosesAt');
         return { startsAt, bookingOpensAt, bookingClosesAt, seatCount: s.seatCount, price: s.price };
       });
-      const created = await catalog.createConcert({ title: body.title, description: body.description, schedules });
-      if (body.refundPolicy) await tickets.setRefundPolicy(created.concertId, body.refundPolicy);
-      await journeys.ensureAdmission(created.concertId);
-      return c.json(created, 201);
+      return idempotent(
+        c,
+        idempotency,
+        CREATE_CONCERT_ENDPOINT,
+        body,
+        async (key) => {
+          // With a key, the ids are the key's: a retry finds the concert the first attempt made.
+          const concertId = requestScopedId(OPERATOR_ID, CREATE_CONCERT_ENDPOINT, key);
+          const ids = key === undefined ? undefined : { concertId, scheduleIds: schedules.map((_, i) => uuidV5(`${concertId}\nschedule\n${i}`)) };
+          // The controller's wake mark goes first: from the moment the concert is visible, the first
+          // join takes the mark and starts its admission (signal-with-start), whether or not the
+          // start below gets through. So there is never a concert nobody can be admitted to.
+          await room.markControllerAsleep(concertId);
+          const created = await catalog.createConcert({ title: body.title, description: body.description, schedules }, ids ?? { concertId, scheduleIds: schedules.map(() => randomUUID()) });
+          if (body.refundPolicy) await tickets.setRefundPolicy(created.concertId, body.refundPolicy);
+          await journeys.ensureAdmission(created.concertId);
+          return { status: 201, body: { concertId: created.concertId, schedules: created.schedules } };
+        },
+        OPERATOR_ID,
+      ) as never;
     })
     .openapi(readQueue, async (c) => {
       const { concertId } = c.req.valid('param');

@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { SeatStatus } from '../../db/entities';
-import { CatalogStore, type ScheduleRef } from '../../db/stores/catalog';
+import { CatalogStore, decodeConcertCursor, type ScheduleRef } from '../../db/stores/catalog';
 import { DomainError } from '../../lib/domain-error';
 import { WaitingRoom } from '../../queue/waiting-room';
 import { requireUser } from '../auth';
@@ -21,6 +21,7 @@ const ConcertList = z
         schedules: z.array(z.object({ scheduleId: z.string(), startsAt: z.string() })),
       }),
     ),
+    nextCursor: z.string().optional().openapi({ description: 'Present when more concerts follow: pass it as `cursor` for the next page' }),
   })
   .openapi('ConcertList');
 
@@ -61,8 +62,9 @@ const listConcerts = createRoute({
   method: 'get',
   path: '/concerts',
   tags: ['Catalog'],
-  summary: 'Concerts with their schedules',
-  responses: { 200: { description: 'OK', content: { 'application/json': { schema: ConcertList } } }, ...problems(503) },
+  summary: 'Concerts with their schedules, oldest first, a page at a time',
+  request: { query: z.object({ limit: limitQuery(100, 100), cursor: z.string().max(200).optional() }) },
+  responses: { 200: { description: 'OK', content: { 'application/json': { schema: ConcertList } } }, ...problems(400, 503) },
 });
 
 const listSchedules = createRoute({
@@ -131,7 +133,12 @@ export function catalogRoutes(deps: AppDeps) {
   };
 
   return app
-    .openapi(listConcerts, async (c) => c.json({ items: await catalog.listConcerts() }, 200))
+    .openapi(listConcerts, async (c) => {
+      const { limit, cursor } = c.req.valid('query');
+      const decoded = cursor ? decodeConcertCursor(cursor) : undefined;
+      if (decoded === null) throw new DomainError('VALIDATION_FAILED', 'cursor: not a cursor this API returned');
+      return c.json(await catalog.listConcerts({ limit, cursor: decoded }), 200);
+    })
     .openapi(secured(listSchedules, guards), async (c) => {
       const { concertId } = c.req.valid('param');
       assertTicketFor(c.get('ticket'), concertId);

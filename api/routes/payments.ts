@@ -1,8 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { RouteDeps } from '../deps';
 import { idempotent } from '../idempotency';
-import { router, secured } from '../router';
-import { bearerAndQueueToken, idempotencyHeader, problems, Uuid } from '../schemas';
+import { ActionLimit, actionLimits } from '../rate-limit';
+import { limited, router, secured } from '../router';
+import { bearerAndQueueToken, idempotencyHeader, problems, rateLimited, Uuid } from '../schemas';
 import { PAY_ENDPOINT } from '../use-cases/pay';
 import { reservationGuards } from './reservations';
 
@@ -24,13 +25,14 @@ const pay = createRoute({
   summary: 'Pay a held reservation from my wallet',
   security: bearerAndQueueToken,
   request: { headers: idempotencyHeader, body: { required: true, content: { 'application/json': { schema: PayRequest } } } },
-  responses: { 201: { description: 'Paid', content: { 'application/json': { schema: Payment } } }, ...problems(400, 401, 403, 404, 409, 413, 422, 503) },
+  responses: { 201: { description: 'Paid', content: { 'application/json': { schema: Payment } } }, ...problems(400, 401, 403, 404, 409, 413, 422, 503), ...rateLimited },
 });
 
 export function paymentRoutes(deps: RouteDeps) {
   const app = router();
   const { idempotency, pay: payReservation } = deps.useCases;
-  return app.openapi(secured(pay, reservationGuards(deps)), async (c) => {
+  const payLimit = new ActionLimit(deps.redis, 'pay', actionLimits(deps.config, 'pay'));
+  return app.openapi(secured(limited(pay, payLimit), reservationGuards(deps)), async (c) => {
     const body = c.req.valid('json');
     return idempotent(c, idempotency, PAY_ENDPOINT, body, async (key) => ({
       status: 201,

@@ -6,8 +6,9 @@ import { requireUser } from '../auth';
 import type { RouteDeps } from '../deps';
 import { idempotent } from '../idempotency';
 import { queueToken } from '../queue-guard';
-import { router, secured, type Guards } from '../router';
-import { bearer, bearerAndQueueToken, idempotencyHeader, limitQuery, problems, Uuid } from '../schemas';
+import { ActionLimit, actionLimits } from '../rate-limit';
+import { limited, router, secured, type Guards } from '../router';
+import { bearer, bearerAndQueueToken, idempotencyHeader, limitQuery, problems, rateLimited, Uuid } from '../schemas';
 import { HOLD_ENDPOINT } from '../use-cases/hold';
 import { ownReservation, publicView } from '../use-cases/views';
 
@@ -39,7 +40,7 @@ const hold = createRoute({
   summary: 'Hold a seat for a few minutes',
   security: bearerAndQueueToken,
   request: { headers: idempotencyHeader, body: { required: true, content: { 'application/json': { schema: HoldRequest } } } },
-  responses: { 201: { description: 'Held', content: json }, ...problems(400, 401, 403, 404, 409, 413, 422, 503) },
+  responses: { 201: { description: 'Held', content: json }, ...problems(400, 401, 403, 404, 409, 413, 422, 503), ...rateLimited },
 });
 
 const list = createRoute({
@@ -69,7 +70,7 @@ const cancel = createRoute({
   summary: 'Release my hold early',
   security: bearer,
   request: { headers: idempotencyHeader, params: z.object({ reservationId: Uuid }) },
-  responses: { 200: { description: 'Cancelled', content: json }, ...problems(400, 401, 403, 404, 409, 413, 422, 503) },
+  responses: { 200: { description: 'Cancelled', content: json }, ...problems(400, 401, 403, 404, 409, 413, 422, 503), ...rateLimited },
 });
 
 /** The queue token is checked for its owner here; the hold use case decides what a non-ACTIVE one may still do (replay). */
@@ -81,9 +82,11 @@ export function reservationRoutes(deps: RouteDeps) {
   const app = router();
   const { reservations, idempotency, holdSeat, cancelHold } = deps.useCases;
   const guards = reservationGuards(deps);
+  const holdLimit = new ActionLimit(deps.redis, 'hold', actionLimits(deps.config, 'hold'));
+  const cancelLimit = new ActionLimit(deps.redis, 'cancel', actionLimits(deps.config, 'cancel'));
 
   return app
-    .openapi(secured(hold, guards), async (c) => {
+    .openapi(secured(limited(hold, holdLimit), guards), async (c) => {
       const body = c.req.valid('json');
       return idempotent(c, idempotency, HOLD_ENDPOINT, body, async (key) => ({ status: 201, body: await holdSeat(c.get('ticket'), body, key) })) as never;
     })
@@ -98,7 +101,7 @@ export function reservationRoutes(deps: RouteDeps) {
       const reservation = await ownReservation(reservations, c.req.valid('param').reservationId, c.get('userId'));
       return c.json(publicView(reservation), 200);
     })
-    .openapi(secured(cancel, guards), async (c) => {
+    .openapi(secured(limited(cancel, cancelLimit), guards), async (c) => {
       const { reservationId } = c.req.valid('param');
       return idempotent(c, idempotency, 'DELETE /reservations/{reservationId}', { reservationId }, async () => ({
         status: 200,

@@ -6,8 +6,9 @@ import { DomainError } from '../../lib/domain-error';
 import { requireUser } from '../auth';
 import type { AppDeps } from '../deps';
 import { idempotent } from '../idempotency';
-import { router, secured } from '../router';
-import { bearer, idempotencyHeader, limitQuery, problems, Uuid } from '../schemas';
+import { ActionLimit, actionLimits } from '../rate-limit';
+import { limited, router, secured } from '../router';
+import { bearer, idempotencyHeader, limitQuery, problems, rateLimited, Uuid } from '../schemas';
 
 const Refund = z
   .object({
@@ -73,6 +74,7 @@ const cancel = createRoute({
   responses: {
     200: { description: 'Cancelled and refunded', content: { 'application/json': { schema: TicketCancellation } } },
     ...problems(400, 401, 403, 404, 409, 413, 422, 503),
+    ...rateLimited,
   },
 });
 
@@ -87,6 +89,7 @@ export function ticketRoutes(deps: AppDeps) {
   const idempotency = new IdempotencyStore(deps.db);
   const afterSale = new AfterSale(deps.temporal, deps.config.TEMPORAL_TASK_QUEUE);
   const guards = { Bearer: requireUser(deps.config.AUTH_SECRET) };
+  const cancelLimit = new ActionLimit(deps.redis, 'ticket-cancel', actionLimits(deps.config, 'ticket-cancel'));
 
   return app
     .openapi(secured(list, guards), async (c) => {
@@ -96,7 +99,7 @@ export function ticketRoutes(deps: AppDeps) {
       const page = await tickets.listForUser(c.get('userId'), limit, decoded);
       return c.json({ items: page.items, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) }, 200);
     })
-    .openapi(secured(cancel, guards), async (c) => {
+    .openapi(secured(limited(cancel, cancelLimit), guards), async (c) => {
       const { reservationId } = c.req.valid('param');
       const userId = c.get('userId');
       return idempotent(c, idempotency, 'POST /tickets/{reservationId}/cancellation', { reservationId }, async () => {

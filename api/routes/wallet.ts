@@ -1,10 +1,11 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { DomainError } from '../../lib/domain-error';
 import type { RouteDeps } from '../deps';
-import { router, secured } from '../router';
+import { ActionLimit, actionLimits } from '../rate-limit';
+import { limited, router, secured } from '../router';
 import { requireUser } from '../auth';
 import { idempotent } from '../idempotency';
-import { bearer, idempotencyHeader, limitQuery, problems } from '../schemas';
+import { bearer, idempotencyHeader, limitQuery, problems, rateLimited } from '../schemas';
 
 const Wallet = z.object({ userId: z.string(), balance: z.number().int() }).openapi('Wallet');
 const Charge = z.object({ amount: z.number().int().min(1).max(10_000_000).openapi({ example: 50_000 }) }).openapi('Charge');
@@ -37,7 +38,7 @@ const chargeRoute = createRoute({
   summary: 'Charge my wallet',
   security: bearer,
   request: { headers: idempotencyHeader, body: { required: true, content: { 'application/json': { schema: Charge } } } },
-  responses: { 201: { description: 'Charged', content: { 'application/json': { schema: Charged } } }, ...problems(400, 401, 404, 413, 422, 503) },
+  responses: { 201: { description: 'Charged', content: { 'application/json': { schema: Charged } } }, ...problems(400, 401, 404, 413, 422, 503), ...rateLimited },
 });
 
 const listTransactions = createRoute({
@@ -54,6 +55,7 @@ export function walletRoutes(deps: RouteDeps) {
   const app = router();
   const guards = { Bearer: requireUser(deps.config.AUTH_SECRET) };
   const { wallets, idempotency, chargeWallet } = deps.useCases;
+  const chargeLimit = new ActionLimit(deps.redis, 'charge', actionLimits(deps.config, 'charge'));
   return app
     .openapi(secured(getWallet, guards), async (c) => {
       const userId = c.get('userId');
@@ -61,7 +63,7 @@ export function walletRoutes(deps: RouteDeps) {
       if (balance === null) throw new DomainError('NOT_FOUND', 'no wallet for this user');
       return c.json({ userId, balance }, 200);
     })
-    .openapi(secured(chargeRoute, guards), async (c) => {
+    .openapi(secured(limited(chargeRoute, chargeLimit), guards), async (c) => {
       const body = c.req.valid('json');
       return idempotent(c, idempotency, 'POST /wallet/charges', body, async (key) => ({
         status: 201,

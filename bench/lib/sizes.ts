@@ -37,6 +37,9 @@ export interface Sizes {
   expiryHolds: number;
   /** refund-sweep: paid tickets of the show that is called off. */
   refundTickets: number;
+  /** abuse-loop: honest fans holding every 5 s, and scripted fans looping hold/cancel beside them. */
+  abuseHonestFans: number;
+  abuseLoopers: number;
 }
 
 export const FULL: Sizes = {
@@ -53,6 +56,8 @@ export const FULL: Sizes = {
   rush: { users: 300_000, seconds: 60, tailSeconds: 60, generators: 1, seats: 30_000 },
   expiryHolds: 10_000,
   refundTickets: 30_000,
+  abuseHonestFans: 200,
+  abuseLoopers: 50,
 };
 
 export const SMOKE: Sizes = {
@@ -69,4 +74,6 @@ export const SMOKE: Sizes = {
   rush: { users: 400, seconds: 2, tailSeconds: 3, generators: 1, seats: 200 },
   expiryHolds: 40,
   refundTickets: 200,
+  abuseHonestFans: 10,
+  abuseLoopers: 5,
 };

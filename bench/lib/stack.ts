@@ -77,12 +77,17 @@ export const PRODUCT_SETTINGS: Record<string, string> = {
   // Redis round trips stay in every measured request, as in production.
   RATE_LIMIT_PER_IP: '100000000',
   RATE_LIMIT_PER_USER: '100000000',
+  // The same for holds, cancellations, payments, charges and sign-ups (abuse-loop lowers the per-user
+  // one on its own API to show the limit stopping its looping fans).
+  ACTION_LIMIT_PER_IP: '100000000',
+  ACTION_LIMIT_PER_USER: '100000000',
+  USER_SIGNUPS_PER_IP: '100000000',
   WORKER_METRICS_PORT: String(BENCH.workerMetricsPort),
   WORKER_SDK_METRICS_ADDRESS: `127.0.0.1:${BENCH.workerSdkMetricsPort}`,
 };
 
 /** Product settings a shell may export (lib/config.ts) that the bench leaves at their defaults. */
-const PRODUCT_SETTING = /^(NODE_ENV|ACCESS_TOKEN_|HOLD_|MAX_HOLDS_|QUEUE_|ADMISSION_|ACTIVE_TOKEN_|RATE_LIMIT_|TRUSTED_PROXY_|WORKER_)/;
+const PRODUCT_SETTING = /^(NODE_ENV|ACCESS_TOKEN_|HOLD_|MAX_HOLDS_|QUEUE_|ADMISSION_|ACTIVE_TOKEN_|RATE_LIMIT_|ACTION_LIMIT_|USER_SIGNUP|JOURNEY_MAX_|IDEMPOTENCY_|TRUSTED_PROXY_|WORKER_)/;
 
 export function productEnv(overrides: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !PRODUCT_SETTING.test(key)));

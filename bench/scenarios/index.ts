@@ -1,5 +1,6 @@
 /** Every scenario of `npm run bench`, in run order: ceilings first, on a quiet stack; then the product, reads before writes. */
 import type { Scenario } from '../lib/scenario';
+import { abuseLoop } from './abuse-loop';
 import { admission } from './admission';
 import { contestedSeat } from './contested-seat';
 import { hold } from './hold';
@@ -22,5 +23,5 @@ import { walletRead } from './wallet-read';
 
 export const SCENARIOS: Scenario[] = [
   http, redis, pgHotRow, temporalUpdate, temporalStart, temporalPay, temporalTimers,
-  join, status, walletCharge, walletRead, admission, seats, seats304, hold, contestedSeat, pay, rush, massExpiry, refundSweep,
+  join, status, walletCharge, walletRead, admission, seats, seats304, hold, contestedSeat, pay, abuseLoop, rush, massExpiry, refundSweep,
 ];

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import type { SeatStatus } from '../entities';
+import { rows } from '../sql';
 import { inTransaction } from '../transaction';
 
 export interface NewSchedule {
@@ -38,14 +39,26 @@ const BOOKABLE = `(s.status = 'AVAILABLE' OR (s.status = 'HELD' AND s.held_until
 export class CatalogStore {
   constructor(private readonly db: DataSource) {}
 
-  /** A concert with its schedules and every seat (1..N per schedule), in one transaction. */
-  async createConcert(c: { title: string; description?: string; schedules: NewSchedule[] }): Promise<{ concertId: string; schedules: ScheduleSummary[] }> {
-    const concertId = randomUUID();
+  /**
+   * A concert with its schedules and every seat (1..N per schedule), in one transaction. With `ids`
+   * (derived from an operator's Idempotency-Key) a repeated creation finds the concert the first one
+   * made and answers it, never a duplicate.
+   */
+  async createConcert(
+    c: { title: string; description?: string; schedules: NewSchedule[] },
+    ids?: { concertId: string; scheduleIds: string[] },
+  ): Promise<{ concertId: string; schedules: ScheduleSummary[]; existed: boolean }> {
+    const concertId = ids?.concertId ?? randomUUID();
     const schedules: ScheduleSummary[] = [];
-    await inTransaction(this.db, async (tx) => {
-      await tx.query('INSERT INTO concerts (id, title, description) VALUES ($1, $2, $3)', [concertId, c.title, c.description ?? null]);
-      for (const s of c.schedules) {
-        const scheduleId = randomUUID();
+    const existed = await inTransaction(this.db, async (tx) => {
+      const inserted = await rows(tx, 'INSERT INTO concerts (id, title, description) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING RETURNING 1', [
+        concertId,
+        c.title,
+        c.description ?? null,
+      ]);
+      if (inserted.length === 0) return true;
+      for (const [i, s] of c.schedules.entries()) {
+        const scheduleId = ids?.scheduleIds[i] ?? randomUUID();
         await tx.query(
           `INSERT INTO concert_schedules (id, concert_id, starts_at, booking_opens_at, booking_closes_at, total_seats)
            VALUES ($1, $2, $3, $4, $5, $6)`,
@@ -64,8 +77,28 @@ export class CatalogStore {
           totalSeats: s.seatCount,
         });
       }
+      return false;
     });
-    return { concertId, schedules };
+    if (existed) return { concertId, schedules: await this.scheduleSummaries(concertId, ids?.scheduleIds ?? []), existed };
+    return { concertId, schedules, existed };
+  }
+
+  /** The schedules of a concert, in the order of `order` (ids), then by start. */
+  private async scheduleSummaries(concertId: string, order: string[]): Promise<ScheduleSummary[]> {
+    const found: Array<{ id: string; starts_at: Date; booking_opens_at: Date; booking_closes_at: Date; total_seats: number }> = await this.db.query(
+      'SELECT id, starts_at, booking_opens_at, booking_closes_at, total_seats FROM concert_schedules WHERE concert_id = $1 ORDER BY starts_at, id',
+      [concertId],
+    );
+    const rank = (id: string) => (order.includes(id) ? order.indexOf(id) : order.length);
+    return found
+      .sort((a, b) => rank(a.id) - rank(b.id))
+      .map((r) => ({
+        scheduleId: r.id,
+        startsAt: r.starts_at.toISOString(),
+        bookingOpensAt: r.booking_opens_at.toISOString(),
+        bookingClosesAt: r.booking_closes_at.toISOString(),
+        totalSeats: r.total_seats,
+      }));
   }
 
   async concertIds(): Promise<string[]> {
@@ -78,21 +111,34 @@ export class CatalogStore {
     return rows.length > 0;
   }
 
-  async listConcerts(): Promise<Array<{ concertId: string; title: string; description?: string; schedules: Array<{ scheduleId: string; startsAt: string }> }>> {
-    const rows: Array<{ id: string; title: string; description: string | null; schedules: Array<{ scheduleId: string; startsAt: string }> }> =
+  /**
+   * One page of concerts, oldest first, each with its schedules: keyset-paged on (created_at, id)
+   * through their index, so a page costs its own rows whatever the catalog's size.
+   */
+  async listConcerts(q: { limit: number; cursor?: ConcertCursor } = { limit: 100 }): Promise<{ items: ConcertSummary[]; nextCursor?: string }> {
+    const rows: Array<{ id: string; title: string; description: string | null; created: string; schedules: Array<{ scheduleId: string; startsAt: string }> }> =
       await this.db.query(
-        `SELECT c.id, c.title, c.description,
+        `WITH page AS (
+           SELECT id, title, description, created_at FROM concerts
+           WHERE $1::timestamptz IS NULL OR (created_at, id) > ($1::timestamptz, $2::uuid)
+           ORDER BY created_at, id LIMIT $3
+         )
+         SELECT c.id, c.title, c.description,
+                to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created,
                 COALESCE(json_agg(json_build_object('scheduleId', s.id, 'startsAt', s.starts_at) ORDER BY s.starts_at)
                          FILTER (WHERE s.id IS NOT NULL), '[]') AS schedules
-         FROM concerts c LEFT JOIN concert_schedules s ON s.concert_id = c.id
-         GROUP BY c.id ORDER BY c.created_at, c.id`,
+         FROM page c LEFT JOIN concert_schedules s ON s.concert_id = c.id
+         GROUP BY c.id, c.title, c.description, c.created_at ORDER BY c.created_at, c.id`,
+        [q.cursor?.createdAt ?? null, q.cursor?.id ?? null, q.limit + 1],
       );
-    return rows.map((r) => ({
+    const items = rows.slice(0, q.limit).map((r) => ({
       concertId: r.id,
       title: r.title,
       ...(r.description !== null ? { description: r.description } : {}),
       schedules: r.schedules.map((s) => ({ scheduleId: s.scheduleId, startsAt: new Date(s.startsAt).toISOString() })),
     }));
+    const last = rows[q.limit - 1];
+    return { items, ...(rows.length > q.limit && last ? { nextCursor: encodeConcertCursor({ createdAt: last.created, id: last.id }) } : {}) };
   }
 
   /** Schedules whose booking window is open now, with live available-seat counts. */
@@ -189,4 +235,32 @@ export class CatalogStore {
 /** A timestamptz as JavaScript's `toISOString()` writes it (UTC, milliseconds, `Z`). */
 function ISO(column: string): string {
   return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+}
+
+export interface ConcertSummary {
+  concertId: string;
+  title: string;
+  description?: string;
+  schedules: Array<{ scheduleId: string; startsAt: string }>;
+}
+
+/** Where the next page of concerts starts: after this concert (its creation time, to the microsecond, and id). */
+export interface ConcertCursor {
+  createdAt: string;
+  id: string;
+}
+
+export function encodeConcertCursor(cursor: ConcertCursor): string {
+  return Buffer.from(`${cursor.createdAt}|${cursor.id}`).toString('base64url');
+}
+
+/** The cursor a page answered, or null for anything else (never an error from PostgreSQL). */
+export function decodeConcertCursor(cursor: string): ConcertCursor | null {
+  const [createdAt, id, extra] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  if (extra !== undefined || !createdAt || !id || !/^(19[7-9]\d|[2-9]\d{3})-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/.test(createdAt)) return null;
+  // A real instant (no 30 February): PostgreSQL would refuse it with an error, not an empty page.
+  const ms = Date.parse(`${createdAt.slice(0, 23)}Z`);
+  if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 23) !== createdAt.slice(0, 23)) return null;
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id)) return null;
+  return { createdAt, id };
 }

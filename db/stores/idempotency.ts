@@ -19,6 +19,9 @@ const WAIT_STEP_MS = 25;
  * doubt", and the next request with the key takes it over at once and runs again. That is safe
  * because the effects are keyed by the request (derived ids, the ledger's unique key), so the re-run
  * finds what the first one did instead of doing it twice.
+ *
+ * Records are kept for a retention (24 h by default) and then pruned (`pruneExpired`): a key reused
+ * after that is a new request.
  */
 export class IdempotencyStore {
   constructor(private readonly db: DataSource) {}
@@ -60,6 +63,23 @@ export class IdempotencyStore {
       `UPDATE idempotency_records SET status_code = $4, response_body = $5, in_doubt = false WHERE user_id = $1 AND endpoint = $2 AND key = $3`,
       [userId, endpoint, key, status, JSON.stringify(body)],
     );
+  }
+
+  /**
+   * Deletes at most `limit` records older than the retention, oldest first, and answers how many.
+   * Through the index on `created_at` it reads only expired rows; rows another pruner is deleting
+   * are skipped, not waited for, so concurrent workers share the work. Idempotent.
+   */
+  async pruneExpired(retentionSeconds: number, limit: number, now: Date = new Date()): Promise<number> {
+    const deleted = await rows(
+      this.db,
+      `DELETE FROM idempotency_records WHERE ctid IN (
+         SELECT ctid FROM idempotency_records WHERE created_at < $1::timestamptz - make_interval(secs => $2)
+         ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+       RETURNING 1`,
+      [now.toISOString(), retentionSeconds, limit],
+    );
+    return deleted.length;
   }
 
   /**

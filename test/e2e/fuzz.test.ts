@@ -427,3 +427,52 @@ describe('hostile input against every documented operation', () => {
     );
   });
 });
+
+describe('abuse of one journey (issue 23)', () => {
+  it('a hold/cancel loop stops at the journey’s hold budget (429 with Retry-After) and the journey keeps working: the fan pays a hold it kept', async () => {
+    const { api, temporal, db, config } = stack;
+    const { concertId, scheduleIds } = await api.createConcert(4, 1_000);
+    const { fan, queueToken } = await api.admittedFan(concertId, 'looper');
+    await api.charge(fan, 10_000);
+    const kept = await api.hold(fan, queueToken, scheduleIds[0], 1);
+    expect(kept.status).toBe(201);
+    let refused: Answer | undefined;
+    let attempts = 1;
+    // Never more than the budget plus one: a loop the journey does not stop fails here, not at Temporal's cap.
+    while (!refused && attempts <= config.JOURNEY_MAX_HOLD_ATTEMPTS) {
+      const held = await api.hold(fan, queueToken, scheduleIds[0], 2);
+      attempts++;
+      if (held.status !== 201) {
+        refused = held;
+        break;
+      }
+      expect((await api.call('DELETE', `/reservations/${held.body.reservationId}`, { fan })).status).toBe(200);
+    }
+    expect(refused).toMatchObject({ status: 429, body: { code: 'RATE_LIMITED' } });
+    expect(Number(refused!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(attempts).toBe(config.JOURNEY_MAX_HOLD_ATTEMPTS + 1);
+
+    const paid = await api.pay(fan, queueToken, kept.body.reservationId);
+    expect(paid.status).toBe(201);
+    const [row] = await db.query('SELECT journey_id FROM reservations WHERE id = $1', [kept.body.reservationId]);
+    const handle = temporal.workflow.getHandle(row.journey_id);
+    expect(await handle.result()).toMatchObject({ status: 'COMPLETED' });
+    const accepted = ((await handle.fetchHistory()).events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes).length;
+    expect(accepted).toBeLessThanOrEqual(config.JOURNEY_MAX_UPDATES);
+  }, 120_000);
+
+  it('20 requests at once to one journey: each answered 201, 409, 429 or a transient 503 (never an error), and the journey goes on', async () => {
+    const { api } = stack;
+    const { concertId, scheduleIds } = await api.createConcert(30, 1_000);
+    const { fan, queueToken } = await api.admittedFan(concertId, 'burst');
+    await api.charge(fan, 10_000);
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => api.hold(fan, queueToken, scheduleIds[0], i + 1)));
+    const outcomes = answers.map((a) => `${a.status} ${a.body?.code ?? ''}`.trim());
+    // Past Temporal's cap of 10 updates in flight the server refuses (429) or drops an update the journey's
+    // task did not get to (503, retry): neither ran, and the journey is not stuck.
+    expect(outcomes.filter((o) => !['201', '409 HOLD_LIMIT_REACHED', '429 RATE_LIMITED', '503 DEPENDENCY_UNAVAILABLE'].includes(o))).toEqual([]);
+    const held = answers.find((a) => a.status === 201);
+    expect(held).toBeDefined();
+    expect((await api.pay(fan, queueToken, held!.body.reservationId)).status).toBe(201);
+  }, 120_000);
+});

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createJourneyActivities } from '../../activities/journey';
 import type { Redis } from '../../lib/redis';
 import { queueKeys } from '../../queue/keys';
 import { SeatGate } from '../../queue/seat-gate';
@@ -420,5 +421,60 @@ describe('the contested seat in one round trip: token check + gate claim', () =>
     expect(await claim(active.token, 'active', 1, now + 60_001)).toEqual({ kind: 'not-active', status: 'EXPIRED' });
     expect(await redis.exists(queueKeys(concertId).seatGate('sched', 1))).toBe(0);
     expect(await claim(active.token, 'active', 1, now)).toMatchObject({ kind: 'claimed', concertId, activeUntil: now + 60_000 });
+  });
+});
+
+describe('keys of fans who left or finished expire (issue 23)', () => {
+  const DAY_MS = 86_400_000;
+  const admitAll = (concertId: string, tickId: string, nowMs: number, activeTtlMs = 60_000) =>
+    room.admit(concertId, { tickId, maxBatch: 100, maxActive: 100, activeTtlMs, admitPerSecond: 100, paused: false }, nowMs);
+
+  it('a fan who leaves the queue: the token and the fan’s pointer both expire within a day', async () => {
+    const concertId = newConcert();
+    const ticket = await room.join(concertId, 'leaver');
+    const k = queueKeys(concertId);
+    expect(await redis.ttl(k.fan('leaver'))).toBe(-1); // waiting: kept while the fan waits
+    expect(await room.leaveWaiting(ticket.token, 'leaver')).toBe('LEFT');
+    for (const key of [k.fan('leaver'), k.token(ticket.token.split('.')[1])]) {
+      const ttl = await redis.ttl(key);
+      expect({ key, expires: ttl > 0 && ttl <= 86_400 }).toEqual({ key, expires: true });
+    }
+  });
+
+  it('an admitted fan’s pointer expires a day after the window, with the token; a fan who joins again gets a pointer with no expiry', async () => {
+    const concertId = newConcert();
+    const first = await room.join(concertId, 'admitted');
+    const now = Date.now();
+    const { activeUntil } = await admitAll(concertId, 'a1', now);
+    const k = queueKeys(concertId);
+    const expiresAt = activeUntil + DAY_MS;
+    expect(Math.abs((await redis.pexpiretime(k.fan('admitted'))) - expiresAt)).toBeLessThanOrEqual(1);
+    expect(await redis.pexpiretime(k.token(first.token.split('.')[1]))).toBe(await redis.pexpiretime(k.fan('admitted')));
+    // The window over, the fan comes back: a new waiting token, a pointer that lasts while it waits.
+    await room.join(concertId, 'admitted', activeUntil);
+    expect(await redis.ttl(k.fan('admitted'))).toBe(-1);
+  });
+
+  it('a journey ends its session by the fan’s arrival (no token): COMPLETED, out of the active set, the pointer expiring; another arrival changes nothing', async () => {
+    const concertId = newConcert();
+    const ticket = await room.join(concertId, 'buyer');
+    const now = Date.now();
+    await admitAll(concertId, 'e1', now, 600_000);
+    const k = queueKeys(concertId);
+    const activities = createJourneyActivities({ db: undefined as never, redis });
+    const endBy = (arrival: number) =>
+      activities.releaseHolds({ concertId, outcome: 'CANCELLED', holds: [], session: { userId: 'buyer', arrival, status: 'COMPLETED', soldSeats: [] } });
+
+    await endBy(ticket.arrival + 1); // not this fan's session: nothing happens
+    expect(await mustLookup(ticket.token, now + 1)).toMatchObject({ status: 'ACTIVE' });
+    expect(await redis.zscore(k.active, 'buyer')).not.toBeNull();
+
+    await endBy(ticket.arrival);
+    expect(await mustLookup(ticket.token, now + 1)).toMatchObject({ status: 'COMPLETED' });
+    expect(await redis.zscore(k.active, 'buyer')).toBeNull();
+    const ttl = await redis.ttl(k.fan('buyer'));
+    expect(ttl > 0 && ttl <= 86_400).toBe(true);
+    await endBy(ticket.arrival); // a retried end: the same state
+    expect(await mustLookup(ticket.token, now + 1)).toMatchObject({ status: 'COMPLETED' });
   });
 });

@@ -7,3 +7,8 @@ process.env.LOG_LEVEL ??= 'silent';
 // address: the abuse limits stay out of their way. test/integration/rate-limit.test.ts sets its own.
 process.env.RATE_LIMIT_PER_USER ??= '1000000';
 process.env.RATE_LIMIT_PER_IP ??= '1000000';
+// The same for the costly actions' limits (holds, cancellations, payments, charges, sign-ups):
+// test/e2e/abuse-limits.test.ts runs its own API processes with low ones.
+process.env.ACTION_LIMIT_PER_USER ??= '1000000';
+process.env.ACTION_LIMIT_PER_IP ??= '1000000';
+process.env.USER_SIGNUPS_PER_IP ??= '1000000';

@@ -1,8 +1,10 @@
-import { ConfigError, loadConfig } from '../../lib/config';
+import { ConfigError, loadConfig, loadDatabaseUrl } from '../../lib/config';
 
-describe('settings with nothing in the environment', () => {
+const DEV = { NODE_ENV: 'development' };
+
+describe('settings in development mode with nothing else in the environment', () => {
   it('start local development with the documented defaults', () => {
-    const config = loadConfig({});
+    const config = loadConfig(DEV);
     expect(config).toMatchObject({
       NODE_ENV: 'development',
       DATABASE_URL: expect.stringMatching(/^postgres:\/\//),
@@ -21,13 +23,13 @@ describe('settings with nothing in the environment', () => {
   });
 
   it('give development working secrets so the API can sign tokens and check the admin key', () => {
-    const config = loadConfig({});
+    const config = loadConfig(DEV);
     expect(config.AUTH_SECRET.length).toBeGreaterThanOrEqual(16);
     expect(config.ADMIN_API_KEY.length).toBeGreaterThanOrEqual(8);
   });
 
   it('read numbers given as strings', () => {
-    const config = loadConfig({ PORT: '8080', HOLD_TTL_SECONDS: '120', HOLD_GRACE_SECONDS: '0', QUEUE_ADMIT_PER_SECOND: '2.5' });
+    const config = loadConfig({ ...DEV, PORT: '8080', HOLD_TTL_SECONDS: '120', HOLD_GRACE_SECONDS: '0', QUEUE_ADMIT_PER_SECOND: '2.5' });
     expect(config).toMatchObject({ PORT: 8080, HOLD_TTL_SECONDS: 120, HOLD_GRACE_SECONDS: 0, QUEUE_ADMIT_PER_SECOND: 2.5 });
   });
 });
@@ -52,8 +54,8 @@ describe('invalid settings are refused at start-up', () => {
     ['AUTH_SECRET', 'short'],
     ['ADMIN_API_KEY', 'key'],
   ])('%s=%j is a ConfigError naming the setting', (name, value) => {
-    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
-    expect(() => loadConfig({ [name]: value })).toThrow(name);
+    expect(() => loadConfig({ ...DEV, [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...DEV, [name]: value })).toThrow(name);
   });
 });
 
@@ -80,7 +82,7 @@ describe('secrets in production', () => {
   });
 
   it('never falls back to the development secrets', () => {
-    const dev = loadConfig({});
+    const dev = loadConfig(DEV);
     expect(() => loadConfig({ NODE_ENV: 'production', AUTH_SECRET: '', ADMIN_API_KEY })).toThrow(ConfigError);
     expect(loadConfig({ NODE_ENV: 'production', AUTH_SECRET, ADMIN_API_KEY }).AUTH_SECRET).not.toBe(dev.AUTH_SECRET);
   });
@@ -88,5 +90,47 @@ describe('secrets in production', () => {
   it('with both secrets starts and uses them', () => {
     const config = loadConfig({ NODE_ENV: 'production', AUTH_SECRET, ADMIN_API_KEY });
     expect(config).toMatchObject({ NODE_ENV: 'production', AUTH_SECRET, ADMIN_API_KEY });
+  });
+});
+
+describe('secure by default (issue 23)', () => {
+  it.each([
+    ['no NODE_ENV at all', {}],
+    ['NODE_ENV=production', { NODE_ENV: 'production' }],
+  ])('with %s, missing secrets stop start-up, naming both and how to develop locally', (_what, env) => {
+    const start = () => loadConfig(env);
+    expect(start).toThrow(ConfigError);
+    expect(start).toThrow(/AUTH_SECRET.*ADMIN_API_KEY/);
+    expect(start).toThrow(/NODE_ENV=development/);
+  });
+
+  it.each(['development', 'test'])('NODE_ENV=%s runs on the development secrets', (NODE_ENV) => {
+    expect(loadConfig({ NODE_ENV }).ADMIN_API_KEY).toBe('ovation-dev-admin-key');
+  });
+
+  it('the database tools (migrate, seed, the invariant check) need only DATABASE_URL, no secret', () => {
+    expect(loadDatabaseUrl({})).toMatch(/^postgres:\/\//);
+    expect(loadDatabaseUrl({ DATABASE_URL: 'postgres://u:p@db:5432/x' })).toBe('postgres://u:p@db:5432/x');
+    expect(() => loadDatabaseUrl({ DATABASE_URL: 'not a url' })).toThrow('DATABASE_URL');
+  });
+
+  it('without NODE_ENV but with both secrets starts and uses them', () => {
+    const AUTH_SECRET = 'an-operator-chosen-secret-of-length';
+    const ADMIN_API_KEY = 'an-operator-admin-key';
+    expect(loadConfig({ AUTH_SECRET, ADMIN_API_KEY })).toMatchObject({ AUTH_SECRET, ADMIN_API_KEY });
+  });
+
+  it('has limits on every costly action that a fan never meets, and a journey budget below Temporal’s caps', () => {
+    const config = loadConfig(DEV);
+    expect(config).toMatchObject({
+      ACTION_LIMIT_PER_USER: 30,
+      ACTION_LIMIT_PER_IP: 3000,
+      ACTION_LIMIT_WINDOW_SECONDS: 60,
+      USER_SIGNUPS_PER_IP: 20,
+      USER_SIGNUP_WINDOW_SECONDS: 3600,
+      IDEMPOTENCY_RETENTION_SECONDS: 86_400,
+    });
+    expect(config.JOURNEY_MAX_UPDATES).toBeLessThan(2000);
+    expect(() => loadConfig({ ...DEV, JOURNEY_MAX_UPDATES: '2000' })).toThrow('JOURNEY_MAX_UPDATES');
   });
 });

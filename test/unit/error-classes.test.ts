@@ -57,6 +57,13 @@ describe('Temporal failures by class and gRPC code, never by message', () => {
     }
   });
 
+  it('an update the server dropped unprocessed (a burst past the cap of 10 in flight) is a 503 to retry, not a 500 (issue 23)', () => {
+    const dropped = ApplicationFailure.create({ type: 'UnprocessedUpdate', nonRetryable: true, message: "Workflow Update is rejected because it wasn't processed by worker." });
+    const err = new WorkflowUpdateFailedError('Workflow Update failed', dropped);
+    expect(classifyTemporal(err)).toEqual({ kind: 'unavailable' });
+    expect(toProblem(err)).toMatchObject({ status: 503, code: 'DEPENDENCY_UNAVAILABLE' });
+  });
+
   it('a gRPC code the API does not expect is 500 INTERNAL', () => {
     expect(classifyTemporal(grpc(3, 'invalid argument'))).toBeUndefined();
     expect(toProblem(grpc(3, 'invalid argument'))).toMatchObject({ status: 500, code: 'INTERNAL' });

@@ -526,3 +526,61 @@ describe('fan journey: retries converge, one saga at a time', () => {
     );
   });
 });
+
+describe('fan journey: its budget (issue 23)', () => {
+  it('stops a hold/cancel loop at its hold-attempt budget with RATE_LIMITED, and still pays and ends the session', async () => {
+    const fakes = new FakeJourneyActivities();
+    await withJourney(
+      fakes,
+      async (journey) => {
+        for (let i = 0; i < 4; i++) {
+          const held = await hold(journey, 1);
+          await journey.executeUpdate(cancelUpdate, { args: [{ reservationId: held.reservationId }] });
+        }
+        const kept = await hold(journey, 2); // the 5th and last attempt
+        expect(await failureType(hold(journey, 3))).toBe('RATE_LIMITED');
+        expect(await failureType(hold(journey, 4))).toBe('RATE_LIMITED');
+        // A refused update leaves nothing in the history: the journey's other requests still work.
+        expect(fakes.named('holdSeat')).toHaveLength(5);
+        const receipt = await journey.executeUpdate(payUpdate, { args: [{ reservationId: kept.reservationId, paymentId: randomUUID() }] });
+        expect(receipt.status).toBe('COMPLETED');
+        expect(await journey.result()).toMatchObject({ status: 'COMPLETED' });
+      },
+      { maxHoldAttempts: 5 },
+    );
+  });
+
+  it('refuses every update but a leave once its update budget is spent, so Temporal’s own cap is never reached; leaving still works', async () => {
+    const fakes = new FakeJourneyActivities();
+    await withJourney(
+      fakes,
+      async (journey) => {
+        const held = await hold(journey, 1);
+        await journey.executeUpdate(cancelUpdate, { args: [{ reservationId: held.reservationId }] });
+        const again = await hold(journey, 1); // the 3rd and last update
+        expect(await failureType(journey.executeUpdate(cancelUpdate, { args: [{ reservationId: again.reservationId }] }))).toBe('RATE_LIMITED');
+        expect(await failureType(journey.executeUpdate(payUpdate, { args: [{ reservationId: again.reservationId, paymentId: randomUUID() }] }))).toBe('RATE_LIMITED');
+        expect(await failureType(hold(journey, 2))).toBe('RATE_LIMITED');
+        const left = await journey.executeUpdate(leaveUpdate);
+        expect(left.status).toBe('LEFT');
+        expect(await journey.result()).toMatchObject({ status: 'LEFT' });
+      },
+      { maxUpdates: 3 },
+    );
+  });
+
+  it('carries no queue token: the session ends by the fan’s arrival', async () => {
+    const fakes = new FakeJourneyActivities();
+    await withJourney(
+      fakes,
+      async (journey, { input }) => {
+        await journey.executeUpdate(leaveUpdate);
+        await journey.result();
+        expect(fakes.sessionEnds()).toEqual([{ userId: input.userId, arrival: input.arrival, status: 'LEFT', soldSeats: [] }]);
+        const started = (await journey.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0]?.data;
+        expect(JSON.parse(Buffer.from(started!).toString('utf8'))).not.toHaveProperty('token');
+      },
+      { token: undefined },
+    );
+  });
+});

@@ -117,7 +117,7 @@ export async function legacyFanJourney(input: JourneyInput): Promise<JourneySnap
   async function endSession(final: 'COMPLETED' | 'EXPIRED' | 'LEFT', soldSeats: HeldSeat[] = []): Promise<void> {
     setStatus(final);
     await closeSession({
-      token: input.token,
+      ...(input.token ? { token: input.token } : { arrival: input.arrival }),
       userId: input.userId,
       concertId: input.concertId,
       status: final,
