@@ -6,7 +6,7 @@ import { AggregatorRegistry } from 'prom-client';
 import { createDataSource } from '../db/data-source';
 import { loadConfig, type Config } from '../lib/config';
 import { createLogger, type Logger } from '../lib/logger';
-import { createRedis } from '../lib/redis';
+import { createRedis, redisReady } from '../lib/redis';
 import { startTracing } from '../lib/tracing';
 import { createApp } from './app';
 import { createMetrics } from './metrics';
@@ -130,6 +130,10 @@ async function serveApi(config: Config): Promise<void> {
   const db = createDataSource(config.DATABASE_URL, { applicationName: 'ovation-api' });
   await db.initialize();
   const redis = createRedis(config.REDIS_URL);
+  // Listen once Redis is ready: with the offline queue off, a request that came first would answer
+  // 503 for nothing (seen: a freshly started process of a cluster, its sibling already serving). A
+  // Redis still down after the wait does not stop the start: those requests answer 503 until it is back.
+  await redisReady(redis).catch((err: Error) => logger.warn({ err: err.message }, 'starting before Redis is ready'));
   // Lazy: the API starts (and /readyz reports it) while Temporal is still coming up.
   const connection = Connection.lazy({
     address: config.TEMPORAL_ADDRESS,

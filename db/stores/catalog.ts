@@ -116,7 +116,7 @@ export class CatalogStore {
    * through their index, so a page costs its own rows whatever the catalog's size.
    */
   async listConcerts(q: { limit: number; cursor?: ConcertCursor } = { limit: 100 }): Promise<{ items: ConcertSummary[]; nextCursor?: string }> {
-    const rows: Array<{ id: string; title: string; description: string | null; created: string; schedules: Array<{ scheduleId: string; startsAt: string }> }> =
+    const rows: Array<{ id: string; title: string; description: string | null; created: string; schedules: Array<{ scheduleId: string; startsAtMs: number }> }> =
       await this.db.query(
         `WITH page AS (
            SELECT id, title, description, created_at FROM concerts
@@ -125,7 +125,9 @@ export class CatalogStore {
          )
          SELECT c.id, c.title, c.description,
                 to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created,
-                COALESCE(json_agg(json_build_object('scheduleId', s.id, 'startsAt', s.starts_at) ORDER BY s.starts_at)
+                -- Epoch milliseconds, not the timestamp's JSON text: that text says "BC" for year 0000,
+                -- which JavaScript's Date cannot read.
+                COALESCE(json_agg(json_build_object('scheduleId', s.id, 'startsAtMs', extract(epoch FROM s.starts_at) * 1000) ORDER BY s.starts_at)
                          FILTER (WHERE s.id IS NOT NULL), '[]') AS schedules
          FROM page c LEFT JOIN concert_schedules s ON s.concert_id = c.id
          GROUP BY c.id, c.title, c.description, c.created_at ORDER BY c.created_at, c.id`,
@@ -135,7 +137,7 @@ export class CatalogStore {
       concertId: r.id,
       title: r.title,
       ...(r.description !== null ? { description: r.description } : {}),
-      schedules: r.schedules.map((s) => ({ scheduleId: s.scheduleId, startsAt: new Date(s.startsAt).toISOString() })),
+      schedules: r.schedules.map((s) => ({ scheduleId: s.scheduleId, startsAt: new Date(Number(s.startsAtMs)).toISOString() })),
     }));
     const last = rows[q.limit - 1];
     return { items, ...(rows.length > q.limit && last ? { nextCursor: encodeConcertCursor({ createdAt: last.created, id: last.id }) } : {}) };
