@@ -7,14 +7,13 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { adjustAdmissionRate, DEFAULT_LATENCY_TARGETS } from '../admission-valve';
+import { healthWindowSeconds, validateSettings } from '../queue-settings';
 import type { AdmissionActivities } from '../../activities/admission';
-import { refuse } from '../failures';
 import {
   queueSettingsUpdate,
   queueStateQuery,
   type AdmissionInput,
   type QueueSettings,
-  type QueueSettingsPatch,
   type QueueState,
   type RateAdjustment,
 } from '../definitions';
@@ -27,8 +26,6 @@ const { admitFans } = proxyActivities<AdmissionActivities>({
 /** Ticks before the controller continues as new, far below Temporal's history limits. */
 const DEFAULT_TICKS_PER_RUN = 500;
 const DEFAULT_ADJUST_EVERY_MS = 5_000;
-/** The valve reads the latency of the last this-many seconds: long enough for a p95, short enough to react. */
-const HEALTH_WINDOW_SECONDS = 10;
 
 /**
  * The admission controller as it ran before the `admission-v2` patch (workflows/admission-controller.ts):
@@ -95,35 +92,4 @@ export async function legacyAdmissionController(input: AdmissionInput): Promise<
   }
   await condition(allHandlersFinished);
   await continueAsNew<typeof legacyAdmissionController>({ ...input, settings, admittedTotal, credit, lastAdjustment });
-}
-
-/**
- * The valve judges a rate by the latency it produced: the window starts after the last adjustment
- * (so one slow spell does not back off twice) and spans at most HEALTH_WINDOW_SECONDS.
- */
-function healthWindowSeconds(lastAdjustment: RateAdjustment | undefined): number {
-  const sinceAdjustment = lastAdjustment ? Math.floor((Date.now() - Date.parse(lastAdjustment.at)) / 1000) : Infinity;
-  return Math.max(1, Math.min(HEALTH_WINDOW_SECONDS, sinceAdjustment));
-}
-
-/** Refuses a change that is nonsense alone (a negative rate) or together with the settings it lands on. */
-function validateSettings(patch: QueueSettingsPatch, current: QueueSettings): void {
-  const rate = (name: string, value: number | undefined) => {
-    if (value !== undefined && !(Number.isFinite(value) && value > 0 && value <= 10_000)) {
-      throw refuse('VALIDATION_FAILED', `${name} must be in (0, 10000]`);
-    }
-  };
-  rate('admitPerSecond', patch.admitPerSecond);
-  rate('minAdmitPerSecond', patch.minAdmitPerSecond);
-  rate('maxAdmitPerSecond', patch.maxAdmitPerSecond);
-  const { maxActive, paused, adaptive } = patch;
-  if (maxActive !== undefined && !(Number.isInteger(maxActive) && maxActive >= 1 && maxActive <= 1_000_000)) {
-    throw refuse('VALIDATION_FAILED', 'maxActive must be an integer in [1, 1000000]');
-  }
-  if (paused !== undefined && typeof paused !== 'boolean') throw refuse('VALIDATION_FAILED', 'paused must be a boolean');
-  if (adaptive !== undefined && typeof adaptive !== 'boolean') throw refuse('VALIDATION_FAILED', 'adaptive must be a boolean');
-  const next = { ...current, ...patch };
-  if (next.minAdmitPerSecond > next.maxAdmitPerSecond) {
-    throw refuse('VALIDATION_FAILED', `minAdmitPerSecond (${next.minAdmitPerSecond}) must not exceed maxAdmitPerSecond (${next.maxAdmitPerSecond})`);
-  }
 }
