@@ -56,6 +56,8 @@ export async function createWorker(deps: WorkerDeps, options: Partial<WorkerOpti
     // sticky tasks that wait longer are replayed from full history elsewhere, which a mass expiry
     // would pay for many times over.
     stickyQueueScheduleToStartTimeout: '5s',
+    ...(config.WORKER_WORKFLOW_THREADS && { workflowThreadPoolSize: config.WORKER_WORKFLOW_THREADS }),
+    ...(config.WORKER_MAX_CACHED_WORKFLOWS && { maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS }),
     ...(options.workflowBundle ? {} : { workflowsPath: require.resolve('../workflows') }),
     plugins,
     ...options,
