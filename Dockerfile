@@ -9,7 +9,9 @@ FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 # Manifests (and the project's npm settings) first, so the dependency layer is
 # reused while only sources change.
+# patches/: one-line fixes applied to dependencies by patch-package (postinstall).
 COPY package.json package-lock.json .npmrc ./
+COPY patches ./patches
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build
@@ -18,6 +20,7 @@ RUN npm run build
 FROM ${NODE_IMAGE} AS prod-deps
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
+COPY patches ./patches
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # --- runtime ------------------------------------------------------------------------

@@ -77,6 +77,18 @@ const schema = z.object({
   IDEMPOTENCY_RETENTION_SECONDS: seconds(24 * 3600),
   /** Reverse proxies in front of the API whose X-Forwarded-For entry is believed; 0: clients connect directly. */
   TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).default(0),
+  /** The worker's workflow threads and its cache of running workflows; unset: the SDK's defaults (1 thread, a cache sized to the heap). */
+  WORKER_WORKFLOW_THREADS: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(1).max(16).optional()),
+  WORKER_MAX_CACHED_WORKFLOWS: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(2).optional()),
+  /**
+   * The Web UI's "Stack Trace" tab for running workflows. Off by default: the SDK captures a stack for
+   * every promise a workflow creates to answer it, about half of a journey's workflow CPU (patched
+   * to a switch in patches/@temporalio+worker*.patch; bench/README.md). Turn it on to debug a stuck workflow.
+   */
+  WORKFLOW_STACK_TRACES: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
   /** Where OpenTelemetry spans go (lib/tracing.ts): nowhere by default. */
   OTEL_TRACES_EXPORTER: z.enum(['none', 'otlp', 'console']).default('none'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -40,6 +40,9 @@ export async function createWorker(deps: WorkerDeps, options: Partial<WorkerOpti
       maxUpdates: config.JOURNEY_MAX_UPDATES,
     },
   });
+  // The workflow threads read the switch when they start (patches/@temporalio+worker*.patch): the
+  // environment is the only channel into them, and each Worker starts threads of its own.
+  process.env.OVATION_WORKFLOW_STACK_TRACES = config.WORKFLOW_STACK_TRACES ? 'on' : 'off';
   return Worker.create({
     connection: deps.connection,
     namespace: config.TEMPORAL_NAMESPACE,
@@ -53,6 +56,8 @@ export async function createWorker(deps: WorkerDeps, options: Partial<WorkerOpti
     // sticky tasks that wait longer are replayed from full history elsewhere, which a mass expiry
     // would pay for many times over.
     stickyQueueScheduleToStartTimeout: '5s',
+    ...(config.WORKER_WORKFLOW_THREADS && { workflowThreadPoolSize: config.WORKER_WORKFLOW_THREADS }),
+    ...(config.WORKER_MAX_CACHED_WORKFLOWS && { maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS }),
     ...(options.workflowBundle ? {} : { workflowsPath: require.resolve('../workflows') }),
     plugins,
     ...options,

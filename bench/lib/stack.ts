@@ -89,9 +89,19 @@ export const PRODUCT_SETTINGS: Record<string, string> = {
 /** Product settings a shell may export (lib/config.ts) that the bench leaves at their defaults. */
 const PRODUCT_SETTING = /^(NODE_ENV|ACCESS_TOKEN_|HOLD_|MAX_HOLDS_|QUEUE_|ADMISSION_|ACTIVE_TOKEN_|RATE_LIMIT_|ACTION_LIMIT_|USER_SIGNUP|JOURNEY_MAX_|IDEMPOTENCY_|TRUSTED_PROXY_|WORKER_)/;
 
+/**
+ * BENCH_SETTINGS="WORKER_WORKFLOW_THREADS=2 WORKER_MAX_CACHED_WORKFLOWS=5000": product settings for an
+ * A/B run of a setting (bench/README.md), applied to every product process over the bench's own.
+ */
+const abSettings = (): Record<string, string> =>
+  Object.fromEntries((process.env.BENCH_SETTINGS ?? '').split(/\s+/).filter(Boolean).map((pair) => {
+    const at = pair.indexOf('=');
+    return [pair.slice(0, at), pair.slice(at + 1)];
+  }));
+
 export function productEnv(overrides: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !PRODUCT_SETTING.test(key)));
-  return { ...env, ...PRODUCT_SETTINGS, ...overrides };
+  return { ...env, ...PRODUCT_SETTINGS, ...overrides, ...abSettings() };
 }
 
 const STARTED_SERVICES_FILE = join(OUT_DIR, 'started-services');

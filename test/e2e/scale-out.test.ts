@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { findViolations } from '../../db/invariants';
+import { journeyQuery } from '../../workflows/definitions';
 import { ApiClient } from '../support/api-client';
 import { overHttp, startApi, startWorker, type ServiceProcess } from '../support/processes';
 import { startStack, type Stack } from '../support/stack';
@@ -48,6 +49,12 @@ describe('two APIs and two workers', () => {
     await eventually(async () => expect((await a.tokenStatus(fan, token)).body.status).toBe('ACTIVE'));
     const held = await b.hold(fan, token, scheduleIds[0], 1);
     expect(held.status).toBe(201);
+    // Worker processes run with the SDK's per-promise stack capture off (WORKFLOW_STACK_TRACES, the
+    // patched switch): the Web UI's Stack Trace tab answers "not enabled", every other query answers.
+    const [row] = await stack.db.query('SELECT journey_id FROM reservations WHERE id = $1', [held.body.reservationId]);
+    const journey = stack.temporal.workflow.getHandle(row.journey_id as string);
+    await expect(journey.query('__stack_trace')).rejects.toThrow(/stack traces are not enabled/);
+    expect((await journey.query(journeyQuery)).holds).toHaveLength(1);
     await a.charge(fan, 20_000);
     const paid = await a.pay(fan, token, held.body.reservationId);
     expect(paid.status).toBe(201);

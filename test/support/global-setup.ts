@@ -38,6 +38,11 @@ export default async function globalSetup(): Promise<void> {
   mkdirSync(dirname(WORKFLOW_BUNDLE_PATH), { recursive: true });
   writeFileSync(WORKFLOW_BUNDLE_PATH, code);
 
+  // In-process test workers run like worker processes with the default settings: no per-promise stack
+  // capture (worker/create-worker.ts sets this in a real process; jest's sandboxed process.env does
+  // not reach the SDK's workflow threads, so it is set here, before the test processes start).
+  process.env.OVATION_WORKFLOW_STACK_TRACES = 'off';
+
   if (process.env.OVATION_TEST_TEMPORAL === 'server') {
     // `npm run test:cluster`: the production shape, the Temporal server on PostgreSQL (scripts/temporal-server.ts).
     const server = await startTemporalServer({ name: `temporal_${testDatabaseName()}`, databaseUrl, frontendPort: TEST_SERVER_FRONTEND_PORT });
