@@ -1,5 +1,5 @@
 import type { Context, MiddlewareHandler } from 'hono';
-import type Redis from 'ioredis';
+import type { RedisClient as Redis } from '../lib/redis';
 import type { Result } from 'ioredis';
 import type { Config } from '../lib/config';
 import { DomainError } from '../lib/domain-error';
