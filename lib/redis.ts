@@ -32,6 +32,9 @@ export function createRedis(url: string, clusterNodes?: string): RedisClient {
     // A master that is down fails the commands of its own slots; the client re-reads the slot map
     // every 100 ms to 1 s until it is back, and keeps serving the other masters' slots meanwhile.
     clusterRetryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+    // A command for a dead master is retried through redirections ~100 ms apart before it fails
+    // (then 503): 4 keep that well under a second and still follow a resharding's MOVED then ASK.
+    maxRedirections: 4,
     slotsRefreshTimeout: 2000,
     redisOptions: NODE_OPTIONS,
   });
