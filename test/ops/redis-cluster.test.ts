@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isRedisDown } from '../../api/problem';
 import { ActionLimit, actionCounterKey, RateLimited } from '../../api/rate-limit';
 import { createRedis, redisReady, type Redis, type RedisClient } from '../../lib/redis';
 import { latencyKey, LatencyWindow } from '../../queue/latency-window';
@@ -119,5 +120,17 @@ describe('a Redis Cluster of three masters', () => {
     // Every request counts, the refused one too, in both counters (two single-key scripts: two slots).
     expect(await redis.get(actionCounterKey('hold', 'user', user))).toBe('4');
     expect(await redis.get(actionCounterKey('hold', 'ip', address))).toBe('4');
+  });
+
+  it('fails fast, as a Redis outage the API answers 503, while no master of the cluster answers', async () => {
+    const unreachable = createRedis('redis://unused', '127.0.0.1:1');
+    unreachable.on('error', () => undefined);
+    try {
+      const failure = await unreachable.get('any').then(() => undefined, (err: unknown) => err);
+      expect(failure).toBeInstanceOf(Error);
+      expect(isRedisDown(failure)).toBe(true);
+    } finally {
+      unreachable.disconnect();
+    }
   });
 });
