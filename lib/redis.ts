@@ -69,9 +69,4 @@ export async function redisReady(redis: RedisClient, timeoutMs = 10_000): Promis
   });
 }
 
-/** Every master of a cluster client, or the standalone client itself: for commands that address one server (FLUSHDB, INFO). */
-export function redisServers(redis: RedisClient): Redis[] {
-  return redis instanceof Cluster ? redis.nodes('master') : [redis];
-}
-
 export type { Redis, Cluster };
