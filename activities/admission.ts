@@ -1,6 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { log } from '@temporalio/activity';
-import type Redis from 'ioredis';
+import type { RedisClient as Redis } from '../lib/redis';
 import type { DataSource } from 'typeorm';
 import { HoldStore } from '../db/stores/holds';
 import { LatencyWindow } from '../queue/latency-window';

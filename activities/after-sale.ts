@@ -1,6 +1,6 @@
 import { heartbeat } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type Redis from 'ioredis';
+import type { RedisClient as Redis } from '../lib/redis';
 import type { DataSource } from 'typeorm';
 import { TicketStore, type ShowRefundProgress, type TicketRefund } from '../db/stores/tickets';
 import { journeyEnded } from '../lib/temporal-errors';

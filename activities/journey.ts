@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { ChainableCommander } from 'ioredis';
-import type Redis from 'ioredis';
+import type { RedisClient as Redis } from '../lib/redis';
 import { HoldStore, type HeldSeatRow, type HoldSeatRequest } from '../db/stores/holds';
 import { WalletStore, type RefundOutcome } from '../db/stores/wallets';
 import { queueKeys } from '../queue/keys';

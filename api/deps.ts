@@ -1,5 +1,5 @@
 import type { Client } from '@temporalio/client';
-import type Redis from 'ioredis';
+import type { RedisClient as Redis } from '../lib/redis';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';

@@ -57,11 +57,17 @@ export function problemResponse(c: Context, problem: Problem, headers: Record<st
  */
 const REDIS_UNREACHABLE = new Set(['Connection is closed.', 'Command timed out', "Stream isn't writeable and enableOfflineQueue options is false"]);
 const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+/**
+ * A Redis Cluster client's (lib/redis.ts) plain errors: the slot's master unreachable through every
+ * redirection, no node ready yet, the slot map unreadable (ClusterAllFailedError, a RedisError).
+ */
+const CLUSTER_UNREACHABLE = [/^Too many Cluster redirections\. /, /^Cluster isn't ready and enableOfflineQueue options is false$/, /^Failed to refresh slots cache\.$/];
 
 export function isRedisDown(err: unknown): boolean {
   if (err instanceof MaxRetriesPerRequestError) return true;
   if (!(err instanceof Error)) return false;
   if (REDIS_UNREACHABLE.has(err.message)) return true;
+  if (CLUSTER_UNREACHABLE.some((message) => message.test(err.message))) return true;
   const code = (err as { code?: unknown }).code;
   return typeof code === 'string' && SOCKET_CODES.has(code);
 }

@@ -1,11 +1,12 @@
 import type { Context, MiddlewareHandler } from 'hono';
-import type Redis from 'ioredis';
+import type { RedisClient as Redis } from '../lib/redis';
 import type { Result } from 'ioredis';
 import type { Config } from '../lib/config';
 import { DomainError } from '../lib/domain-error';
 import type { RateCount, RateRefusal } from '../queue/waiting-room';
 import { clientAddress } from './client-address';
 import type { AppEnv } from './deps';
+import { isRedisDown } from './problem';
 
 type Limits = Pick<Config, 'RATE_LIMIT_WINDOW_SECONDS' | 'RATE_LIMIT_PER_USER' | 'RATE_LIMIT_PER_IP' | 'TRUSTED_PROXY_HOPS'>;
 
@@ -164,7 +165,7 @@ export class ActionLimit {
     // Not a pipeline: on a Redis Cluster the two keys live in different slots, which one pipeline
     // cannot span; two commands can.
     const windowMs = this.limits.windowSeconds * 1000;
-    const waits = await Promise.all(counters.map(({ key, limit }) => this.redis.ovCountInWindow(key, limit, windowMs)));
+    const waits = await Promise.all(counters.map(({ key, limit }) => this.redis.ovCountInWindow(key, limit, windowMs).catch(uncounted)));
     let waitMs = -1;
     waits.forEach((wait, i) => {
       if (wait >= 0) {
@@ -182,6 +183,18 @@ export class ActionLimit {
     }
     this.blockedUntil.set(key, until);
   }
+}
+
+/**
+ * A counter Redis cannot count right now lets the request through. On a Redis Cluster a user's or an
+ * address's counter lives on any master, whatever concert the request is for: failing closed would
+ * turn one master's outage into refused holds and payments for a third of all fans on every concert,
+ * while their own concert's keys (token, gate) are on a healthy master. The limits guard against
+ * abuse, not outages; a request that needs the unavailable Redis for its own data still answers 503.
+ */
+function uncounted(err: unknown): number {
+  if (isRedisDown(err)) return -1;
+  throw err;
 }
 
 /** The counter of one action for one user or address: the whole key is its hash tag (its own slot). */

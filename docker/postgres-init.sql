@@ -9,9 +9,9 @@
 CREATE ROLE ovation LOGIN PASSWORD 'ovation';
 CREATE DATABASE ovation OWNER ovation;
 
--- Temporal's persistence and visibility stores. Created here (and temporalio/auto-setup
--- is told SKIP_DB_CREATE=true) so the temporal role needs no CREATEDB; as owner it can
--- still install the trusted btree_gin extension the visibility schema asks for.
+-- Temporal's persistence and visibility stores. Created here (the temporal-schema job only
+-- sets up their schema) so the temporal role needs no CREATEDB; as owner it can still
+-- install the trusted btree_gin extension the visibility schema asks for.
 CREATE ROLE temporal LOGIN PASSWORD 'temporal';
 CREATE DATABASE temporal OWNER temporal;
 CREATE DATABASE temporal_visibility OWNER temporal;

@@ -16,6 +16,8 @@ const schema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).optional(),
   DATABASE_URL: z.string().url().default('postgres://ovation:ovation@127.0.0.1:5432/ovation'),
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379/0'),
+  /** A Redis Cluster's seed nodes, `host:port,host:port`: when set, Ovation uses it instead of REDIS_URL (lib/redis.ts). */
+  REDIS_CLUSTER_NODES: z.preprocess((v) => (v === '' ? undefined : v), z.string().regex(/^\s*[^\s,:]+:\d+\s*(,\s*[^\s,:]+:\d+\s*)*$/, 'host:port,host:port,…').optional()),
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('ovation'),

@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { RedisClient as Redis } from '../lib/redis';
 
 /** The calls whose latency steers the adaptive admission valve. */
 export type ServedCall = 'hold' | 'pay';
@@ -23,7 +23,9 @@ export interface LatencyPercentile {
  * How long holds and payments take, as the API instances see them, shared through Redis so that
  * the admission controller (on any worker) reads one picture of the whole deployment. One histogram
  * per call and second (a hash of bucket → count): recording is one pipelined HINCRBY + EXPIRE,
- * reading a window is one HGETALL per second of it.
+ * reading a window is one HGETALL per second of it, pipelined: every histogram of a call carries the
+ * hash tag `{latency:<call>}`, so on a Redis Cluster a window's keys share one slot (one pipeline, one
+ * master) — the price is that one master takes all of a call's recordings, one HINCRBY per hold or payment.
  */
 export class LatencyWindow {
   constructor(
@@ -32,7 +34,7 @@ export class LatencyWindow {
   ) {}
 
   private key(call: ServedCall, second: number): string {
-    return `latency:${call}:${second}`;
+    return latencyKey(call, second);
   }
 
   async record(call: ServedCall, ms: number): Promise<void> {
@@ -66,4 +68,9 @@ export function percentile(counts: number[], q: number): LatencyPercentile {
   let seen = 0;
   const bucket = counts.findIndex((count) => (seen += count) >= rank);
   return { p95Ms: LATENCY_BOUNDS_MS[bucket], samples };
+}
+
+/** The histogram of one call's completions in one second (epoch seconds), in the call's own hash slot. */
+export function latencyKey(call: ServedCall, second: number): string {
+  return `{latency:${call}}:${second}`;
 }

@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { RedisClient as Redis } from '../lib/redis';
 import { queueKeys } from './keys';
 import { parseToken } from './token';
 

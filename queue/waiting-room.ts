@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { RedisClient as Redis } from '../lib/redis';
 import { DomainError } from '../lib/domain-error';
 import { queueKeys } from './keys';
 import { formatToken, newTokenSecret, parseToken } from './token';

@@ -2,7 +2,9 @@
  * A Redis Cluster of three masters on local ports (`redis-server --cluster-enabled yes`), the shape a
  * production deployment outgrows one Redis with. Each master keeps an append-only file fsynced every
  * second, like the single Redis `scripts/provision.sh` starts, so a master killed and restarted comes
- * back with its slots and at most the last second of writes lost (README, "Redis").
+ * back with its slots and at most the last second of writes lost (README, "Redis"). No replicas, and
+ * `cluster-require-full-coverage no`: while a master is down only the concerts in its slots wait (their
+ * requests answer 503), every other concert's queue carries on.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -13,6 +15,8 @@ export interface RedisCluster {
   ports: number[];
   /** `host:port,host:port,…`, the form REDIS_CLUSTER_NODES takes. */
   nodes: string;
+  /** Empties every master (FLUSHDB on each): a test run's cluster starts clean. */
+  flush(): void;
   /** SIGKILLs one master's process (no shutdown, no final AOF rewrite). */
   kill(port: number): Promise<void>;
   /** Starts a killed master again on its old data; resolves when the cluster reports ok. */
@@ -30,6 +34,9 @@ export async function startRedisCluster(name: string, ports: number[]): Promise<
     const proc = spawn('redis-server', [
       '--port', String(port), '--bind', '127.0.0.1', '--dir', nodeDir,
       '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000',
+      // Without replicas, a master down leaves its slots uncovered: the other masters keep serving
+      // theirs instead of the whole cluster refusing every command (Redis' default).
+      '--cluster-require-full-coverage', 'no',
       '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '',
       '--logfile', join(nodeDir, 'redis.log'),
     ], { stdio: 'ignore' });
@@ -61,6 +68,12 @@ export async function startRedisCluster(name: string, ports: number[]): Promise<
   return {
     ports,
     nodes: ports.map((port) => `127.0.0.1:${port}`).join(','),
+    flush() {
+      for (const port of ports) {
+        const flushed = cli(port, 'flushdb');
+        if (flushed.stdout?.trim() !== 'OK') throw new Error(`FLUSHDB on Redis master ${port} failed: ${flushed.stdout}${flushed.stderr}`);
+      }
+    },
     kill: (port) => stopOne(port, 'SIGKILL'),
     async restart(port) {
       start(port);

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# `npm run test:cluster`: the end-to-end, scale-out and crash suites against the production shape of
-# Temporal, the real server (frontend, history, matching, worker) on PostgreSQL with SQL visibility,
-# instead of the CLI's dev server. Provisions like `npm test`, plus the server's build (cached).
+# `npm run test:cluster`: the end-to-end, scale-out and crash suites against the production shape:
+# the real Temporal server (frontend, history, matching, worker) on PostgreSQL with SQL visibility
+# instead of the CLI's dev server, and a Redis Cluster of three masters (scripts/redis-cluster.ts, on
+# TEST_REDIS_CLUSTER_PORTS, default 7301-7303) instead of one Redis; plus the cluster's own suites:
+# the slot layout (test/ops/redis-cluster.test.ts) and a master killed mid-traffic
+# (test/chaos/redis-master-kill.test.ts, on its own cluster, ports 7311-7313). Provisions like
+# `npm test`, plus the server's build (cached).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -12,7 +16,8 @@ trap 'bash "$ROOT/scripts/stop-services.sh" "$PROVISION_STARTED_FILE"' EXIT
 export DATABASE_URL="${TEST_DATABASE_URL:-postgres://ovation:ovation@127.0.0.1:5432/ovation_test_cluster}"
 export REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/8}"
 export OVATION_TEST_TEMPORAL=server
+export OVATION_TEST_REDIS=cluster # test/support/global-setup.ts starts it and sets REDIS_CLUSTER_NODES
 unset TEMPORAL_ADDRESS
 bash scripts/provision.sh --test
 bash scripts/provision-temporal-server.sh
-npx jest --selectProjects e2e chaos --testPathPatterns 'test/e2e/(journey|holds|payments|queue|scale-out|after-sale|operator-console)\.test\.ts|test/chaos/crashes\.test\.ts' "$@"
+npx jest --selectProjects e2e chaos ops --testPathPatterns 'test/e2e/(journey|holds|payments|queue|scale-out|after-sale|operator-console)\.test\.ts|test/chaos/(crashes|redis-master-kill)\.test\.ts|test/ops/redis-cluster\.test\.ts' "$@"

@@ -1,6 +1,6 @@
 import { Client, type Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import type Redis from 'ioredis';
+import type { Redis, RedisClient } from '../lib/redis';
 import type { DataSource } from 'typeorm';
 import { createActivities } from '../activities';
 import type { Config } from '../lib/config';
@@ -12,7 +12,7 @@ import { requestContextInterceptor, WORKFLOW_INTERCEPTOR_MODULES } from './reque
 export interface WorkerDeps {
   config: Config;
   db: DataSource;
-  redis: Redis;
+  redis: RedisClient;
   /** The worker's own connection (native) and a client for the activities that start workflows. */
   connection: NativeConnection;
   clientConnection: Connection;
@@ -29,7 +29,8 @@ export async function createWorker(deps: WorkerDeps, options: Partial<WorkerOpti
   const temporal = new Client({ connection: deps.clientConnection, namespace: config.TEMPORAL_NAMESPACE, plugins });
   const activities = createActivities({
     db: deps.db,
-    redis: defineQueueScripts(deps.redis),
+    // queue/scripts.ts still types the standalone client; its scripts are the same commands on a Cluster.
+    redis: defineQueueScripts(deps.redis as Redis),
     temporal,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     journey: {

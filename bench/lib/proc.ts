@@ -49,7 +49,8 @@ export function launch(name: string, role: Role, command: string, args: string[]
   return track(name, role, proc);
 }
 
-function track(name: string, role: Role, proc: ChildProcess): Child {
+/** Accounts for a process started elsewhere (e.g. scripts/temporal-server.ts) like a launched one: CPU by role, stopped by `stopAll`. */
+export function track(name: string, role: Role, proc: ChildProcess): Child {
   const child: Child = {
     name,
     role,

@@ -277,3 +277,51 @@ Targets (issues 19 and 25), this run:
 ${mdTable(['row', 'target', 'measured', 'met'], targetRows(run))}
 `;
 }
+
+/** The suffix of a production-shape row's name (`--stack cluster`), e.g. `hold · cluster`. */
+export const CLUSTER_SUFFIX = ' · cluster';
+
+const STACKS_BEGIN = '<!-- stacks: written by `npm run bench -- --stack cluster` -->';
+const STACKS_END = '<!-- /stacks -->';
+
+/**
+ * `--stack cluster`: each scenario's first row on the dev stack beside the same scenario on the
+ * production shape, measured in the same run (same box, same minutes, same sizes).
+ */
+export function stacksSection(run: RunResult, reportFile: string): string {
+  const figures = (m: Measurement | undefined) => (m ? [fmtRate(m.rate), fmtMs(m.p50), fmtMs(m.p95), fmtMs(m.p99), String(m.errors)] : ['—', '—', '—', '—', '—']);
+  const rows = run.scenarios
+    .filter((s) => s.kind === 'product' && run.scenarios.some((c) => c.name === `${s.name}${CLUSTER_SUFFIX}`))
+    .map((s) => {
+      const dev = run.results.get(s.name)?.[0];
+      const cluster = run.results.get(`${s.name}${CLUSTER_SUFFIX}`)?.[0];
+      return [s.name, ...figures(dev), ...figures(cluster), dev && cluster ? ratio(cluster.rate / dev.rate) : '—'];
+    });
+  const head = ['scenario', 'dev rate/s', 'p50', 'p95', 'p99', 'errors', 'cluster rate/s', 'p50', 'p95', 'p99', 'errors', 'cluster ÷ dev'];
+  return `${STACKS_BEGIN}
+## The production shape beside the dev stack
+
+Date: ${run.date} · machine: ${machineLine()} · code: ${run.code} · windows of ${run.durationS} s · report
+[\`${reportFile}\`](${reportFile}). "dev": the Temporal CLI's dev server in memory, one Redis, one API
+(a process per core) and one worker. "cluster": the Temporal server on PostgreSQL with SQL visibility,
+a Redis Cluster of three masters, two API processes and two workers, all on this one box. Latencies in ms.
+
+${mdTable(head, rows)}
+${STACKS_END}
+`;
+}
+
+/** RESULTS.md with its stacks section replaced by `section` (or appended when it has none yet). */
+export function withStacksSection(results: string, section: string): string {
+  const begin = results.indexOf(STACKS_BEGIN);
+  const end = results.indexOf(STACKS_END);
+  if (begin === -1 || end === -1) return `${results.trimEnd()}\n\n${section}`;
+  return `${results.slice(0, begin)}${section}${results.slice(end + STACKS_END.length + 1)}`;
+}
+
+/** The stacks section of a RESULTS.md, if any: a full dev-stack run rewrites the file and keeps it. */
+export function stacksSectionOf(results: string): string | undefined {
+  const begin = results.indexOf(STACKS_BEGIN);
+  const end = results.indexOf(STACKS_END);
+  return begin === -1 || end === -1 ? undefined : results.slice(begin, end + STACKS_END.length + 1);
+}

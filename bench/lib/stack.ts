@@ -2,6 +2,10 @@
  * The bench's own isolated stack: the bench database and Redis db (reset), an in-memory Temporal dev
  * server on its own ports, and the product's worker and API as separate processes. Parts start on
  * first need, so `--only redis` does not wait for Temporal. Nothing here touches the dev or test data.
+ *
+ * `--stack cluster` (shape 'cluster') is the production shape instead: the real Temporal server on
+ * PostgreSQL (scripts/temporal-server.ts, on the same frontend port), a three-master Redis Cluster
+ * (scripts/redis-cluster.ts, BENCH_REDIS_CLUSTER_PORTS), two API processes and two workers.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,8 +16,10 @@ import type { DataSource } from 'typeorm';
 import { createDataSource } from '../../db/data-source';
 import { findViolations, type Violation } from '../../db/invariants';
 import { migrate } from '../../db/migrate';
+import { startRedisCluster, type RedisCluster } from '../../scripts/redis-cluster';
 import { devServerExtraArgs, temporalCli } from '../../scripts/temporal-dev-server';
-import { launch, OUT_DIR, portAnswers, ROOT, runCommand, stopChild, waitFor, type Child } from './proc';
+import { startTemporalServer, type TemporalServer } from '../../scripts/temporal-server';
+import { launch, OUT_DIR, track, portAnswers, ROOT, runCommand, stopChild, waitFor, type Child } from './proc';
 
 /** A port or number from the environment (BENCH_*), or its default. */
 function setting(name: string, fallback: number): number {
@@ -44,6 +50,8 @@ export const BENCH = {
   /** The worker's metrics ports, away from a dev worker's defaults (9464/9465). */
   workerMetricsPort: setting('BENCH_WORKER_METRICS_PORT', 9564),
   workerSdkMetricsPort: setting('BENCH_WORKER_SDK_METRICS_PORT', 9565),
+  /** The production shape's Redis Cluster masters (`--stack cluster`), away from the test suites' 7301-7313. */
+  redisClusterPorts: (process.env.BENCH_REDIS_CLUSTER_PORTS ?? '7351,7352,7353').split(',').map(Number),
   adminKey: 'ovation-bench-admin-key',
   /** The bench signs its rush fans' access tokens with it (bench/lib/users.ts). */
   authSecret: 'ovation-bench-auth-secret-never-in-production',
@@ -106,7 +114,12 @@ export function productEnv(overrides: Record<string, string> = {}): NodeJS.Proce
 
 const STARTED_SERVICES_FILE = join(OUT_DIR, 'started-services');
 
+/** 'dev': the Temporal dev server (in memory), one Redis; 'cluster': the production shape (see above). */
+export type StackShape = 'dev' | 'cluster';
+
 export class Stack {
+  private temporalServer?: TemporalServer;
+  private redisCluster?: RedisCluster;
   private temporalChild?: Promise<Child>;
   private productChildren?: Promise<Child[]>;
   private rawWorkerChild?: Promise<Child>;
@@ -118,6 +131,14 @@ export class Stack {
   readonly redis = new Redis(BENCH.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
   /** Services provision.sh started for us (and the bench must stop); reused ones are left alone. */
   provisioned = false;
+
+  constructor(readonly shape: StackShape = 'dev') {}
+
+  /** The product's settings on this stack: the cluster shape adds its Redis Cluster and two API processes. */
+  productEnv(overrides: Record<string, string> = {}): NodeJS.ProcessEnv {
+    if (this.shape === 'dev') return productEnv(overrides);
+    return productEnv({ REDIS_CLUSTER_NODES: this.redisCluster!.nodes, API_PROCESSES: '2', ...overrides });
+  }
 
   /** PostgreSQL + Redis (provision.sh: reuses what runs), then an empty bench database and Redis db. */
   async prepareData(): Promise<void> {
@@ -142,6 +163,12 @@ export class Stack {
       await pg.end();
     }
     await migrate(BENCH.databaseUrl);
+    if (this.shape === 'cluster') {
+      this.redisCluster = await startRedisCluster('bench', BENCH.redisClusterPorts);
+      this.redisCluster.flush();
+      console.log(`[bench] ${BENCH.database} reset and migrated; Redis Cluster ${this.redisCluster.nodes} up and flushed`);
+      return;
+    }
     await this.redis.connect();
     await this.redis.flushdb();
     console.log(`[bench] ${BENCH.database} reset and migrated; Redis db ${BENCH.redisDb} flushed`);
@@ -149,6 +176,7 @@ export class Stack {
 
   /** The bench's own in-memory Temporal dev server (tuned as in TOOLCHAIN.md), and a client of it. */
   temporal(): Promise<Client> {
+    if (this.shape === 'cluster') return this.temporalOnPostgres();
     this.temporalChild ??= (async () => {
       const cli = temporalCli();
       if (!cli) throw new Error('no Temporal CLI in .tools/bin: run `npm run provision` (needs Go)');
@@ -168,6 +196,21 @@ export class Stack {
       return child;
     })();
     return this.temporalChild.then(() => this.client!);
+  }
+
+  private temporalServerUp?: Promise<void>;
+
+  /** The production shape's Temporal: the real server on the bench's PostgreSQL (its own two databases). */
+  private async temporalOnPostgres(): Promise<Client> {
+    this.temporalServerUp ??= (async () => {
+      this.temporalServer = await startTemporalServer({ name: `temporal_${BENCH.database}`, databaseUrl: BENCH.databaseUrl, frontendPort: BENCH.temporalPort });
+      track('temporal-server', 'temporal', this.temporalServer.process);
+      this.connection = await Connection.connect({ address: TEMPORAL_ADDRESS });
+      this.client = new Client({ connection: this.connection, namespace: 'default' });
+      console.log(`[bench] Temporal server on PostgreSQL up on ${TEMPORAL_ADDRESS}`);
+    })();
+    await this.temporalServerUp;
+    return this.client!;
   }
 
   /** True once a worker polls the task queue (the worker bundles its workflows first). */
@@ -205,12 +248,21 @@ export class Stack {
     this.productChildren ??= (async () => {
       await Promise.all([this.temporal(), this.buildProduct()]);
       // BENCH_API_NODE_ARGS / BENCH_WORKER_NODE_ARGS: extra node flags, e.g. "--cpu-prof --cpu-prof-dir=bench/out/prof".
-      const worker = launch('worker', 'worker', process.execPath, this.workerArgs(), productEnv({ NODE_ENV: 'production' }));
-      const api = launch('api', 'api', process.execPath, this.apiArgs(), productEnv({ NODE_ENV: 'production' }));
-      await waitFor('the product worker polling', () => this.workerPolling(BENCH.taskQueue), 180_000, worker);
+      const worker = launch('worker', 'worker', process.execPath, this.workerArgs(), this.productEnv({ NODE_ENV: 'production' }));
+      // The production shape runs a second worker on the same task queue (its own metrics ports).
+      const workers = [worker];
+      if (this.shape === 'cluster') {
+        workers.push(launch('worker-2', 'worker', process.execPath, this.workerArgs(), this.productEnv({
+          NODE_ENV: 'production',
+          WORKER_METRICS_PORT: String(BENCH.workerMetricsPort + 2),
+          WORKER_SDK_METRICS_ADDRESS: `127.0.0.1:${BENCH.workerSdkMetricsPort + 2}`,
+        })));
+      }
+      const api = launch('api', 'api', process.execPath, this.apiArgs(), this.productEnv({ NODE_ENV: 'production' }));
+      for (const w of workers) await waitFor(`the product worker ${w.name} polling`, () => this.workerPolling(BENCH.taskQueue), 180_000, w);
       await waitFor('the API ready', async () => (await fetch(`${this.apiUrl}/readyz`)).ok, 120_000, api);
-      console.log(`[bench] worker and API up (API ${this.apiUrl})`);
-      return [worker, api];
+      console.log(`[bench] ${workers.length} worker(s) and the API up (API ${this.apiUrl}, ${this.shape} stack)`);
+      return [...workers, api];
     })();
     await this.productChildren;
   }
@@ -223,7 +275,7 @@ export class Stack {
    */
   async expiryApi(activeTtlSeconds: number, settings: Record<string, string> = {}): Promise<{ url: string; child: Child }> {
     await this.product();
-    const env = productEnv({ NODE_ENV: 'production', ...settings, PORT: String(BENCH.expiryApiPort), ACTIVE_TOKEN_TTL_SECONDS: String(activeTtlSeconds) });
+    const env = this.productEnv({ NODE_ENV: 'production', ...settings, PORT: String(BENCH.expiryApiPort), ACTIVE_TOKEN_TTL_SECONDS: String(activeTtlSeconds) });
     const child = launch('expiry-api', 'api', process.execPath, this.apiArgs(), env);
     const url = `http://127.0.0.1:${BENCH.expiryApiPort}`;
     await waitFor('the expiry API ready', async () => (await fetch(`${url}/readyz`)).ok, 120_000, child);
@@ -283,6 +335,12 @@ export class Stack {
     await this.connection?.close().catch(() => undefined);
     await (await this.dataSource?.catch(() => undefined))?.destroy().catch(() => undefined);
     if (this.redis.status === 'ready') await this.redis.quit().catch(() => undefined);
+  }
+
+  /** Stops what this stack started outside `launch` (the production shape's Temporal server and Redis Cluster). */
+  async stopOwnServices(): Promise<void> {
+    await this.temporalServer?.stop();
+    await this.redisCluster?.stop();
   }
 
   /** Stops PostgreSQL/Redis only if provision.sh started them for this run. */

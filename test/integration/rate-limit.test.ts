@@ -7,7 +7,7 @@ import { createApp } from '../../api/app';
 import { createMetrics } from '../../api/metrics';
 import { loadConfig } from '../../lib/config';
 import { createLogger } from '../../lib/logger';
-import { createRedis, redisReady, type Redis } from '../../lib/redis';
+import { createRedis, redisReady, type RedisClient } from '../../lib/redis';
 import type { Fan } from '../support/api-client';
 import { startStack, type Stack } from '../support/stack';
 import { WaitingRoom } from '../../queue/waiting-room';
@@ -25,7 +25,7 @@ const LIMITS = { RATE_LIMIT_PER_USER: '5', RATE_LIMIT_PER_IP: '8', RATE_LIMIT_WI
 let stack: Stack;
 let concertId: string;
 const servers: ServerType[] = [];
-const clients: Redis[] = [];
+const clients: RedisClient[] = [];
 
 beforeAll(async () => {
   stack = await startStack({}, { worker: false });
@@ -40,7 +40,7 @@ afterAll(async () => {
 /** One more API instance on a free port, sharing the stack's Postgres and the test Redis. */
 async function apiInstance(settings: Record<string, string>): Promise<string> {
   const config = loadConfig({ ...process.env, ...settings });
-  const redis = createRedis(config.REDIS_URL);
+  const redis = createRedis(config.REDIS_URL, config.REDIS_CLUSTER_NODES);
   clients.push(redis);
   await redisReady(redis);
   const app = createApp({ config, db: stack.db, redis, temporal: stack.temporal, logger: createLogger('silent', 'test'), metrics: createMetrics() });

@@ -6,6 +6,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import Redis from 'ioredis';
 import { createDataSource } from '../../db/data-source';
 import { migrate } from '../../db/migrate';
+import { startRedisCluster, type RedisCluster } from '../../scripts/redis-cluster';
 import { TUNED_DYNAMIC_CONFIG } from '../../scripts/temporal-dev-server';
 import { startTemporalServer, type TemporalServer } from '../../scripts/temporal-server';
 import { WORKFLOW_INTERCEPTOR_MODULES } from '../../worker/request-context';
@@ -13,7 +14,8 @@ import { afterSaleSearchAttributes, searchAttributes } from '../../workflows/def
 import { devServerExecutable, WORKFLOW_BUNDLE_PATH } from './paths';
 
 /**
- * Once per `npm test`: a clean test database at the current schema, an empty Redis test database,
+ * Once per `npm test`: a clean test database at the current schema, an empty Redis test database
+ * (and, for `npm run test:cluster`, an empty Redis Cluster),
  * the workflow bundle built once for every worker, and one in-memory Temporal dev server (tuned as in
  * TOOLCHAIN.md) shared by the integration and end-to-end suites.
  */
@@ -29,6 +31,15 @@ export default async function globalSetup(): Promise<void> {
   const redis = new Redis(process.env.REDIS_URL!);
   await redis.flushdb();
   await redis.quit();
+  if (process.env.OVATION_TEST_REDIS === 'cluster') {
+    // `npm run test:cluster`: the suites' Redis is a three-master Redis Cluster (scripts/redis-cluster.ts),
+    // emptied like the single Redis above; every client of the run (test processes, spawned API and
+    // worker processes) finds it through REDIS_CLUSTER_NODES.
+    const cluster = await startRedisCluster('test', testClusterPorts());
+    cluster.flush();
+    process.env.REDIS_CLUSTER_NODES = cluster.nodes;
+    (globalThis as { __redisCluster?: RedisCluster }).__redisCluster = cluster;
+  }
 
   const { code } = await bundleWorkflowCode({
     workflowsPath: require.resolve('../../workflows'),
@@ -63,6 +74,11 @@ export default async function globalSetup(): Promise<void> {
 
 /** The real server's gRPC port in `npm run test:cluster` (its other services take the next 13 ports). */
 const TEST_SERVER_FRONTEND_PORT = 7633;
+
+/** The test run's Redis Cluster masters: `TEST_REDIS_CLUSTER_PORTS` (comma-separated), else 7301-7303. */
+function testClusterPorts(): number[] {
+  return (process.env.TEST_REDIS_CLUSTER_PORTS ?? '7301,7302,7303').split(',').map(Number);
+}
 
 function testDatabaseName(): string {
   return new URL(process.env.DATABASE_URL!).pathname.slice(1);

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
-import type Redis from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { createApp } from '../../api/app';
 import { createMetrics } from '../../api/metrics';
@@ -9,7 +8,7 @@ import { requestIdInterceptor } from '../../api/temporal-context';
 import { createDataSource } from '../../db/data-source';
 import { loadConfig, type Config } from '../../lib/config';
 import { createLogger } from '../../lib/logger';
-import { createRedis, redisReady } from '../../lib/redis';
+import { createRedis, redisReady, type Redis, type RedisClient } from '../../lib/redis';
 import type { Tracing } from '../../lib/tracing';
 import { defineQueueScripts } from '../../queue/scripts';
 import { createWorker } from '../../worker/create-worker';
@@ -28,7 +27,7 @@ export function quietTemporalRuntime(): void {
 export interface Stack {
   config: Config;
   db: DataSource;
-  redis: Redis;
+  redis: RedisClient;
   temporal: Client;
   api: ApiClient;
   worker?: Worker;
@@ -51,7 +50,7 @@ export async function startStack(settings: Record<string, string> = {}, opts: { 
   });
   const db = createDataSource(config.DATABASE_URL, { poolSize: 30 });
   await db.initialize();
-  const redis = defineQueueScripts(createRedis(config.REDIS_URL));
+  const redis = defineQueueScripts(createRedis(config.REDIS_URL, config.REDIS_CLUSTER_NODES) as Redis);
   await redisReady(redis);
   const clientConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const { tracing } = opts;
