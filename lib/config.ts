@@ -18,6 +18,11 @@ const schema = z.object({
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379/0'),
   /** A Redis Cluster's seed nodes, `host:port,host:port`: when set, Ovation uses it instead of REDIS_URL (lib/redis.ts). */
   REDIS_CLUSTER_NODES: z.preprocess((v) => (v === '' ? undefined : v), z.string().regex(/^\s*[^\s,:]+:\d+\s*(,\s*[^\s,:]+:\d+\s*)*$/, 'host:port,host:port,…').optional()),
+  /** The API's Redis commands of one event-loop turn sent as one write (standalone Redis only; lib/redis.ts). */
+  REDIS_AUTO_PIPELINING: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('ovation'),
