@@ -1,6 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { DomainError } from '../../lib/domain-error';
-import { isUniqueViolation } from '../pg-errors';
+import { isPurchaseLimit, isUniqueViolation } from '../pg-errors';
 import { rows } from '../sql';
 import { inTransaction } from '../transaction';
 import type { ReservationStatus } from '../entities';
@@ -84,6 +84,9 @@ export class HoldStore {
         return { reservationId: r.reservationId, seatId: String(seatId), price: Number(price), status: 'HELD' as const, heldUntil: new Date(r.heldUntil).toISOString() };
       });
     } catch (err) {
+      // The reservations trigger counts the fan's live seats in the concert (the migration says why
+      // it cannot be raced): over the concert's limit, the whole hold rolled back.
+      if (isPurchaseLimit(err)) throw new DomainError('PURCHASE_LIMIT_REACHED', 'your seats in this concert (bought and held) are at its purchase limit');
       if (!isUniqueViolation(err)) throw err;
       const won = await this.existing(this.db, r.reservationId);
       if (won) return won;
