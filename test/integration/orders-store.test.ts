@@ -119,4 +119,31 @@ describe('orders of several seats', () => {
     expect(confirmed.map((r: { id: string }) => r.id)).toEqual([...sold.reservationIds].sort());
     expect(await findViolations(db)).toEqual([]);
   });
+
+  it('the invariant check catches an order charged other than its seats’ prices, a debit naming other seats, and a half-given-up order', async () => {
+    const c = await createOpenConcert(s, 10, PRICE);
+    const fan = fans[0];
+    const reservationIds = await holdSeats(c, fan, [8, 9]);
+    const order = { paymentId: randomUUID(), userId: fan, reservationId: reservationIds[0], reservationIds };
+    await s.wallets.debitForPayment(order);
+    await s.holds.confirm(order.paymentId, reservationIds);
+    const tampered = async (tamper: string, params: unknown[]): Promise<string[]> => {
+      const runner = db.createQueryRunner();
+      await runner.startTransaction();
+      try {
+        await runner.query(tamper, params);
+        // The checks, inside the transaction that broke the books (rolled back below, unseen by others).
+        const violations = await findViolations({ query: (sql: string) => runner.query(sql) } as unknown as DataSource);
+        return violations.map((v) => v.invariant);
+      } finally {
+        await runner.rollbackTransaction();
+        await runner.release();
+      }
+    };
+    const perOrder = 'money out = seats sold × price, per order: the debit is the sum of its seats’ prices and names exactly its seats';
+    expect(await tampered(`UPDATE payments SET amount = amount + 1 WHERE order_id = $1 AND id <> $1`, [order.paymentId])).toContain(perOrder);
+    expect(await tampered(`UPDATE wallet_transactions SET reservation_ids = ARRAY[$2::uuid] WHERE payment_id = $1`, [order.paymentId, reservationIds[0]])).toContain(perOrder);
+    expect(await tampered(`UPDATE payments SET status = 'FAILED' WHERE id = $1`, [order.paymentId])).toContain('an order is all or nothing: its seats’ payments are all given up or none is');
+    expect(await findViolations(db)).toEqual([]);
+  });
 });
