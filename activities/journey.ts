@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import type { ChainableCommander } from 'ioredis';
 import type { RedisClient as Redis } from '../lib/redis';
 import { HoldStore, type HeldSeatRow, type HoldSeatRequest } from '../db/stores/holds';
-import { WalletStore, type RefundOutcome } from '../db/stores/wallets';
+import { WalletStore, type OrderRef, type RefundOutcome } from '../db/stores/wallets';
 import { queueKeys } from '../queue/keys';
 import { SeatGate } from '../queue/seat-gate';
 import { parseToken } from '../queue/token';
@@ -92,15 +92,17 @@ export function createJourneyActivities({ db, redis }: JourneyDeps) {
       return released;
     },
 
-    async debitWallet(p: { paymentId: string; userId: string; reservationId: string }): Promise<{ amount: number; balance: number }> {
+    // The payment saga's steps take an order: one seat (`reservationId`, as before orders existed) or
+    // several (`reservationIds` too). One debit, one confirm, one refund however many seats.
+    async debitWallet(p: OrderRef): Promise<{ amount: number; balance: number }> {
       return refusalsAreFinal(() => wallets.debitForPayment(p));
     },
 
-    async confirmPayment(p: { paymentId: string; reservationId: string }): Promise<void> {
-      return refusalsAreFinal(() => holds.confirm(p.paymentId, p.reservationId));
+    async confirmPayment(p: Omit<OrderRef, 'userId'>): Promise<void> {
+      return refusalsAreFinal(() => holds.confirm(p.paymentId, p.reservationIds?.length ? p.reservationIds : p.reservationId));
     },
 
-    async refundPayment(p: { paymentId: string; userId: string; reservationId: string }): Promise<RefundOutcome> {
+    async refundPayment(p: OrderRef): Promise<RefundOutcome> {
       return wallets.refundPayment(p);
     },
 

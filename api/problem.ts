@@ -25,6 +25,7 @@ const TITLES: Record<ErrorCode, string> = {
   SEAT_UNAVAILABLE: 'The seat is not available',
   HOLD_EXPIRED: 'The hold has expired',
   HOLD_LIMIT_REACHED: 'Too many live holds',
+  PURCHASE_LIMIT_REACHED: 'Purchase limit reached',
   RESERVATION_NOT_PAYABLE: 'The reservation cannot be paid',
   RESERVATION_NOT_HELD: 'The reservation is not held',
   INSUFFICIENT_BALANCE: 'The wallet balance is too low',

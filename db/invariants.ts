@@ -38,25 +38,48 @@ const CHECKS: Check[] = [
           ) l ON l.user_id = w.user_id
           WHERE w.balance < 0 OR w.balance <> COALESCE(l.total, 0)`,
   },
+  // A payment row is one seat; its order (`COALESCE(order_id, id)`: rows from before orders are
+  // orders of one) owns the saga's ledger entries, keyed by the order's id.
   {
-    name: 'every COMPLETED payment has exactly one PAYMENT ledger entry and no refund',
+    name: 'every COMPLETED payment has exactly one PAYMENT ledger entry (its order’s) and no saga refund',
     sql: `SELECT p.id FROM payments p
           WHERE p.status = 'COMPLETED' AND (
-            (SELECT count(*) FROM wallet_transactions t WHERE t.payment_id = p.id AND t.type = 'PAYMENT') <> 1 OR
-            (SELECT count(*) FROM wallet_transactions t WHERE t.payment_id = p.id AND t.type = 'REFUND') <> 0)`,
+            (SELECT count(*) FROM wallet_transactions t WHERE t.payment_id = COALESCE(p.order_id, p.id) AND t.type = 'PAYMENT') <> 1 OR
+            (SELECT count(*) FROM wallet_transactions t WHERE t.idempotency_key = 'payment:' || COALESCE(p.order_id, p.id) || ':refund') <> 0)`,
   },
   {
-    name: 'every FAILED payment that debited has exactly one REFUND',
+    name: 'every FAILED payment whose order debited has exactly one REFUND',
     sql: `SELECT p.id FROM payments p
           WHERE p.status = 'FAILED'
-            AND (SELECT count(*) FROM wallet_transactions t WHERE t.payment_id = p.id AND t.type = 'PAYMENT') <>
-                (SELECT count(*) FROM wallet_transactions t WHERE t.payment_id = p.id AND t.type = 'REFUND')`,
+            AND (SELECT count(*) FROM wallet_transactions t WHERE t.payment_id = COALESCE(p.order_id, p.id) AND t.type = 'PAYMENT') <>
+                (SELECT count(*) FROM wallet_transactions t WHERE t.idempotency_key = 'payment:' || COALESCE(p.order_id, p.id) || ':refund')`,
   },
   {
     name: 'no payment stays PENDING with money taken for more than 10 minutes (a stuck saga)',
     sql: `SELECT p.id FROM payments p
           WHERE p.status = 'PENDING' AND p.updated_at < now() - interval '10 minutes'
-            AND EXISTS (SELECT 1 FROM wallet_transactions t WHERE t.payment_id = p.id AND t.type = 'PAYMENT')`,
+            AND EXISTS (SELECT 1 FROM wallet_transactions t WHERE t.payment_id = COALESCE(p.order_id, p.id) AND t.type = 'PAYMENT')`,
+  },
+  // --- Orders of several seats (issue 21) ---
+  {
+    name: 'an order is all or nothing: its seats’ payments are all given up or none is',
+    sql: `SELECT COALESCE(order_id, id) AS order_id FROM payments GROUP BY 1
+          HAVING count(*) FILTER (WHERE status = 'FAILED') NOT IN (0, count(*))`,
+  },
+  {
+    name: 'money out = seats sold × price, per order: the debit is the sum of its seats’ prices and names exactly its seats',
+    sql: `SELECT o.order_id, t.amount, o.total FROM (
+            SELECT COALESCE(p.order_id, p.id) AS order_id, sum(r.price) AS total, sum(p.amount) AS recorded,
+                   array_agg(p.reservation_id ORDER BY p.reservation_id) AS seats
+            FROM payments p JOIN reservations r ON r.id = p.reservation_id GROUP BY 1
+          ) o JOIN wallet_transactions t ON t.payment_id = o.order_id AND t.type = 'PAYMENT'
+          WHERE t.amount <> o.total OR o.recorded <> o.total
+             OR (t.reservation_ids IS NOT NULL AND (SELECT array_agg(x ORDER BY x) FROM unnest(t.reservation_ids) x) <> o.seats)`,
+  },
+  {
+    name: 'a sold seat was paid by its own order: a CONFIRMED reservation names a payment of it, COMPLETED or refunded',
+    sql: `SELECT r.id FROM reservations r LEFT JOIN payments p ON p.id = r.payment_id
+          WHERE r.status = 'CONFIRMED' AND (p.id IS NULL OR p.reservation_id <> r.id OR p.status NOT IN ('COMPLETED'))`,
   },
   {
     // Past its deadline + grace a hold is bookable anyway; its journey's timer converges the row. One
@@ -93,7 +116,7 @@ const CHECKS: Check[] = [
                    p.refunded_amount > p.amount
                    OR COALESCE(l.total, 0) <> p.refunded_amount
                    OR COALESCE(l.refunds, 0) <> (CASE WHEN p.refunded_amount > 0 THEN 1 ELSE 0 END)
-                   OR (SELECT count(*) FROM wallet_transactions t WHERE t.payment_id = p.id AND t.type = 'PAYMENT') <> 1
+                   OR (SELECT count(*) FROM wallet_transactions t WHERE t.payment_id = COALESCE(p.order_id, p.id) AND t.type = 'PAYMENT') <> 1
                    OR (SELECT count(*) FROM reservations r WHERE r.id = p.reservation_id AND r.status = 'CANCELLED') <> 1))
              OR (p.status NOT IN ('REFUNDED', 'PARTIALLY_REFUNDED') AND l.refunds IS NOT NULL)`,
   },

@@ -7,6 +7,10 @@ export function sqlState(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/** Raised by the purchase-limit trigger on reservations (migration 1765400000000), a class of our own. */
+export const PURCHASE_LIMIT_SQLSTATE = 'OV001';
+export const isPurchaseLimit = (err: unknown) => sqlState(err) === PURCHASE_LIMIT_SQLSTATE;
+
 export const isUniqueViolation = (err: unknown) => sqlState(err) === '23505';
 /** Serialization failure or deadlock: safe to run the whole transaction again. */
 export const isRetryableConflict = (err: unknown) => ['40001', '40P01'].includes(sqlState(err) ?? '');

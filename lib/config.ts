@@ -35,6 +35,8 @@ const schema = z.object({
   HOLD_TTL_SECONDS: seconds(300),
   HOLD_GRACE_SECONDS: z.coerce.number().int().min(0).default(3),
   MAX_HOLDS_PER_FAN: z.coerce.number().int().positive().default(4),
+  /** A new concert's purchase limit: seats one fan may have sold or held in it (operators change it per concert). */
+  MAX_SEATS_PER_FAN: z.coerce.number().int().positive().max(1000).default(8),
   ACTIVE_TOKEN_TTL_SECONDS: seconds(600),
   QUEUE_ADMIT_PER_SECOND: z.coerce.number().positive().default(50),
   QUEUE_MAX_ACTIVE: z.coerce.number().int().positive().default(1000),

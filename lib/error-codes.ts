@@ -12,6 +12,8 @@ export const ErrorCodes = {
   SEAT_UNAVAILABLE: 409,
   HOLD_EXPIRED: 409,
   HOLD_LIMIT_REACHED: 409,
+  /** The fan's seats in this concert (sold plus live holds, across journeys) are at the concert's purchase limit. */
+  PURCHASE_LIMIT_REACHED: 409,
   RESERVATION_NOT_PAYABLE: 409,
   RESERVATION_NOT_HELD: 409,
   INSUFFICIENT_BALANCE: 409,

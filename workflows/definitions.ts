@@ -118,14 +118,24 @@ export interface CancelRequest {
 }
 
 export interface PayRequest {
+  /** The order's first seat (its only one in a one-seat order). */
   reservationId: string;
-  /** Chosen by the API: the ledger keys `payment:<id>:debit` / `:refund` derive from it. */
+  /**
+   * Every seat of an order of several, `reservationId` first (issue 21); absent for one seat, so a
+   * one-seat payment is the same update as before orders existed.
+   */
+  reservationIds?: string[];
+  /** Chosen by the API: the order's id; the ledger keys `payment:<id>:debit` / `:refund` derive from it. */
   paymentId: string;
 }
 
 export interface PaymentReceipt {
   paymentId: string;
+  /** The order's first seat (its only one in a one-seat order). */
   reservationId: string;
+  /** Every seat the order bought, in the order the request named them. */
+  reservationIds?: string[];
+  /** The order's total: one debit. */
   amount: number;
   status: 'COMPLETED';
   balance: number;

@@ -40,6 +40,13 @@ import { runPaymentSaga } from './payment-saga';
  * workflows/legacy/fan-journey-v1.ts (their histories have no marker for it).
  */
 export const JOURNEY_V2_PATCH = 'journey-v2';
+/**
+ * Orders of several seats (issue 21). A one-seat payment runs the very commands it ran before (the
+ * same three activities, their inputs only gaining an optional field), so histories recorded before
+ * replay without it; a history with an order of several seats carries this marker, where its pay
+ * update began its saga: it needs this version of the code.
+ */
+export const JOURNEY_ORDERS_PATCH = 'journey-orders';
 
 // Holds and releases are local activities: they run in the worker beside the workflow task, cost no
 // extra round trip through the server, and are recorded as markers.
@@ -69,11 +76,14 @@ const saga = proxyActivities<JourneyActivities>({
 /** The compensation (the refund). */
 const compensation = proxyActivities<JourneyActivities>(UNTIL_DONE);
 
-/** A payment the journey saw, by payment id: a retried `pay` answers its outcome. */
+/** A payment (an order of one or more seats) the journey saw, by payment id: a retried `pay` answers its outcome. */
 interface Payment {
-  reservationId: string;
+  reservationIds: string[];
   outcome?: { receipt: PaymentReceipt } | { failure: TemporalFailure };
 }
+
+/** The seats of a pay request, first the one it names alone: one for a one-seat payment. */
+const orderOf = ({ reservationId, reservationIds }: PayRequest): string[] => (reservationIds?.length ? reservationIds : [reservationId]);
 
 /** Refusals of recent hold steps, so a retry that waited for the step answers the same refusal. */
 const REMEMBERED_REFUSALS = 16;
@@ -95,13 +105,13 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
   const refusals = new Map<string, TemporalFailure>();
   /** The payment whose saga runs now: one at a time per fan. */
   let paying: string | undefined;
-  /** The hold that was sold: the session ends COMPLETED (in the main loop, after the receipt). */
-  let sold: Hold | undefined;
+  /** The holds that were sold (one order): the session ends COMPLETED (in the main loop, after the receipt). */
+  let sold: Hold[] = [];
   /** How the session ended (or is ending). */
   let ended: 'COMPLETED' | 'EXPIRED' | 'LEFT' | undefined;
   let changed = false;
 
-  const status = (): JourneyStatus => ended ?? (sold ? 'COMPLETED' : paying ? 'PAYING' : 'ACTIVE');
+  const status = (): JourneyStatus => ended ?? (sold.length ? 'COMPLETED' : paying ? 'PAYING' : 'ACTIVE');
   const snapshot = (): JourneySnapshot => ({ status: status(), activeUntil: input.activeUntil, holds: book.all().map(view) });
   const seat = ({ scheduleId, seatNumber, reservationId }: Hold): SeatRef => ({ scheduleId, seatNumber, reservationId });
 
@@ -284,7 +294,8 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
 
   setHandler(
     payUpdate,
-    counted(async ({ reservationId, paymentId }: PayRequest): Promise<PaymentReceipt> => {
+    counted(async (request: PayRequest): Promise<PaymentReceipt> => {
+      const { reservationId, paymentId } = request;
       const seen = payments.get(paymentId);
       if (seen) {
         await condition(() => seen.outcome !== undefined);
@@ -292,16 +303,21 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
         if ('failure' in first) throw first.failure;
         return first.receipt;
       }
-      const payment: Payment = { reservationId };
+      const seats = orderOf(request);
+      // Several seats: passed on to the saga's steps; one seat: the inputs of before orders existed.
+      const several = seats.length > 1 ? { reservationIds: seats } : undefined;
+      if (several) patched(JOURNEY_ORDERS_PATCH);
+      const payment: Payment = { reservationIds: seats };
       payments.set(paymentId, payment);
       paying = paymentId;
-      const hold = book.begin(reservationId, 'paying');
+      const holds = seats.map((id) => book.begin(id, 'paying'));
       publish([{ key: searchAttributes.paymentStartedAt, value: new Date() }]);
+      const order = { paymentId, userId: input.userId, reservationId, ...several };
       const outcome = await runPaymentSaga(
         {
-          debit: () => saga.debitWallet({ paymentId, userId: input.userId, reservationId }),
-          confirm: () => saga.confirmPayment({ paymentId, reservationId }),
-          refund: () => compensation.refundPayment({ paymentId, userId: input.userId, reservationId }),
+          debit: () => saga.debitWallet(order),
+          confirm: () => saga.confirmPayment({ paymentId, reservationId, ...several }),
+          refund: () => compensation.refundPayment(order),
         },
         (work) => CancellationScope.nonCancellable(work),
       );
@@ -309,33 +325,45 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
       changed = true;
       if (outcome.sold) {
         // The receipt goes back now; the other holds and the session end in the main loop.
-        sold = book.settle(reservationId, 'CONFIRMED');
-        const receipt: PaymentReceipt = { paymentId, reservationId, amount: outcome.amount, status: 'COMPLETED', balance: outcome.balance };
+        sold = holds.map((hold) => book.settle(hold.reservationId, 'CONFIRMED'));
+        const receipt: PaymentReceipt = { paymentId, reservationId, reservationIds: seats, amount: outcome.amount, status: 'COMPLETED', balance: outcome.balance };
         payment.outcome = { receipt };
         publish();
         return receipt;
       }
-      // Confirm refused because Postgres no longer holds the reservation (taken over past its
-      // grace): the hold is gone. Any other failure leaves it held until its own deadline.
-      if (businessCode(outcome.error) === 'RESERVATION_NOT_PAYABLE') book.settle(hold.reservationId, 'EXPIRED');
-      else book.abandon(hold.reservationId);
+      // Confirm refused because Postgres no longer holds a reservation (taken over past its grace):
+      // that hold is gone — the one seat of a one-seat order; in an order of several, those past
+      // their deadline (nothing else takes a seat this journey holds). Every other hold stays held
+      // until its own deadline: nothing of the order was sold.
+      if (businessCode(outcome.error) === 'RESERVATION_NOT_PAYABLE') {
+        for (const hold of holds) {
+          if (holds.length === 1 || Date.now() >= hold.heldUntilMs) book.settle(hold.reservationId, 'EXPIRED');
+          else book.abandon(hold.reservationId);
+        }
+      } else for (const hold of holds) book.abandon(hold.reservationId);
       const failure = asUpdateFailure(outcome.error);
       payment.outcome = { failure };
       publish();
       throw failure;
     }),
     {
-      validator: ({ reservationId, paymentId }) => {
+      validator: (request) => {
+        const { reservationId, paymentId } = request;
         withinBudget('update');
         if (payments.has(paymentId)) return; // a retried payment answers the first one's outcome
         if (paying) throw refuse('PAYMENT_IN_PROGRESS', 'another payment of this journey is in progress');
-        const hold = book.get(reservationId);
-        if (!hold || hold.unknown) throw refuse('RESERVATION_NOT_PAYABLE', 'this journey holds no such reservation');
-        if (hold.status === 'EXPIRED' || (hold.status === 'HELD' && Date.now() >= hold.heldUntilMs)) {
-          throw refuse('HOLD_EXPIRED', 'the hold expired before the payment');
+        const seats = orderOf(request);
+        if (seats[0] !== reservationId || new Set(seats).size !== seats.length) throw refuse('VALIDATION_FAILED', 'an order names each of its seats once, reservationId first');
+        if (seats.length > input.maxHolds) throw refuse('VALIDATION_FAILED', `an order has at most ${input.maxHolds} seats`);
+        for (const id of seats) {
+          const hold = book.get(id);
+          if (!hold || hold.unknown) throw refuse('RESERVATION_NOT_PAYABLE', 'this journey holds no such reservation');
+          if (hold.status === 'EXPIRED' || (hold.status === 'HELD' && Date.now() >= hold.heldUntilMs)) {
+            throw refuse('HOLD_EXPIRED', 'the hold expired before the payment');
+          }
+          if (status() !== 'ACTIVE') throw refuse('RESERVATION_NOT_PAYABLE', `the journey is ${status()}`);
+          if (hold.status !== 'HELD' || hold.step) throw refuse('RESERVATION_NOT_PAYABLE', `the reservation is ${hold.step ?? hold.status}`);
         }
-        if (status() !== 'ACTIVE') throw refuse('RESERVATION_NOT_PAYABLE', `the journey is ${status()}`);
-        if (hold.status !== 'HELD' || hold.step) throw refuse('RESERVATION_NOT_PAYABLE', `the reservation is ${hold.step ?? hold.status}`);
       },
     },
   );
@@ -379,8 +407,8 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
   // together in one local activity; after a sale, the other holds and the session's end.
   for (;;) {
     const now = Date.now();
-    if (sold && !ended) {
-      await release(book.idle(), 'CANCELLED', { status: 'COMPLETED', soldSeats: [sold] });
+    if (sold.length && !ended) {
+      await release(book.idle(), 'CANCELLED', { status: 'COMPLETED', soldSeats: sold });
     } else {
       const windowOver = !ended && !paying && now >= input.activeUntil;
       // Once the session has ended nothing is held for a later deadline.

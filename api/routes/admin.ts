@@ -3,6 +3,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { CatalogStore } from '../../db/stores/catalog';
 import { IdempotencyStore } from '../../db/stores/idempotency';
+import { PurchaseLimitStore } from '../../db/stores/purchase-limits';
 import { TicketStore } from '../../db/stores/tickets';
 import { AfterSale } from '../../lib/after-sale';
 import { DEFAULT_REFUND_POLICY, policyProblem } from '../../lib/refund-policy';
@@ -40,10 +41,25 @@ const RefundPolicy = z
     description: `A fan’s refund when they cancel a paid ticket, copied onto each payment at purchase. Default: ${JSON.stringify(DEFAULT_REFUND_POLICY)}`,
   });
 
+const MaxSeatsPerFan = z
+  .number()
+  .int()
+  .min(1)
+  .max(1000)
+  .openapi({
+    description:
+      'The purchase limit: seats one fan may have in this concert, sold plus live holds, across all their journeys and ' +
+      're-queues (a hold beyond it is 409 PURCHASE_LIMIT_REACHED). Released, expired and cancelled holds and cancelled ' +
+      'tickets give their seats back. Default: MAX_SEATS_PER_FAN (8).',
+  });
+
+const PurchaseLimit = z.object({ concertId: z.string(), maxSeatsPerFan: z.number().int() }).openapi('PurchaseLimit');
+
 const NewConcert = z
   .object({
     title: Text(1, 200),
     refundPolicy: RefundPolicy.optional(),
+    maxSeatsPerFan: MaxSeatsPerFan.optional(),
     description: Text(0, 5000).optional(),
     schedules: z
       .array(
@@ -63,6 +79,7 @@ const NewConcert = z
 const CreatedConcert = z
   .object({
     concertId: z.string(),
+    maxSeatsPerFan: z.number().int(),
     schedules: z.array(
       z.object({ scheduleId: z.string(), startsAt: z.string(), bookingOpensAt: z.string(), bookingClosesAt: z.string(), totalSeats: z.number().int() }),
     ),
@@ -188,6 +205,29 @@ const createConcert = createRoute({
 
 const concertParam = z.object({ concertId: Uuid });
 
+const readPurchaseLimit = createRoute({
+  method: 'get',
+  path: '/admin/concerts/{concertId}/purchase-limit',
+  tags: ['Operators'],
+  summary: 'The concert’s purchase limit per fan',
+  security: adminKey,
+  request: { params: concertParam },
+  responses: { 200: { description: 'OK', content: { 'application/json': { schema: PurchaseLimit } } }, ...problems(400, 401, 404, 503) },
+});
+
+const setPurchaseLimit = createRoute({
+  method: 'put',
+  path: '/admin/concerts/{concertId}/purchase-limit',
+  tags: ['Operators'],
+  summary: 'Change the concert’s purchase limit per fan, live',
+  description:
+    'Applies to every hold from now on, in every journey of the concert. Lowering it below what a fan already has ' +
+    'takes nothing back: that fan’s next hold is refused until they are under it again.',
+  security: adminKey,
+  request: { params: concertParam, body: { required: true, content: { 'application/json': { schema: z.object({ maxSeatsPerFan: MaxSeatsPerFan }).openapi('PurchaseLimitChange') } } } },
+  responses: { 200: { description: 'OK', content: { 'application/json': { schema: PurchaseLimit } } }, ...problems(400, 401, 404, 413, 503) },
+});
+
 const readQueue = createRoute({
   method: 'get',
   path: '/admin/concerts/{concertId}/queue',
@@ -216,6 +256,7 @@ export function adminRoutes(deps: AppDeps) {
   const tickets = new TicketStore(deps.db);
   const afterSale = new AfterSale(deps.temporal, deps.config.TEMPORAL_TASK_QUEUE);
   const idempotency = new IdempotencyStore(deps.db);
+  const purchaseLimits = new PurchaseLimitStore(deps.db);
 
   // The operators' namespace is guarded as a whole, not route by route (every route here declares
   // AdminKey): an unknown /admin path answers 401 like a known one, so a caller without the key
@@ -261,11 +302,25 @@ export function adminRoutes(deps: AppDeps) {
           await room.markControllerAsleep(concertId);
           const created = await catalog.createConcert({ title: body.title, description: body.description, schedules }, ids ?? { concertId, scheduleIds: schedules.map(() => randomUUID()) });
           if (body.refundPolicy) await tickets.setRefundPolicy(created.concertId, body.refundPolicy);
+          const maxSeatsPerFan = body.maxSeatsPerFan ?? deps.config.MAX_SEATS_PER_FAN;
+          await purchaseLimits.set(created.concertId, maxSeatsPerFan);
           await journeys.ensureAdmission(created.concertId);
-          return { status: 201, body: { concertId: created.concertId, schedules: created.schedules } };
+          return { status: 201, body: { concertId: created.concertId, maxSeatsPerFan, schedules: created.schedules } };
         },
         OPERATOR_ID,
       ) as never;
+    })
+    .openapi(readPurchaseLimit, async (c) => {
+      const { concertId } = c.req.valid('param');
+      const maxSeatsPerFan = await purchaseLimits.get(concertId);
+      if (maxSeatsPerFan === null) throw new DomainError('NOT_FOUND', 'no such concert');
+      return c.json({ concertId, maxSeatsPerFan }, 200);
+    })
+    .openapi(setPurchaseLimit, async (c) => {
+      const { concertId } = c.req.valid('param');
+      const { maxSeatsPerFan } = c.req.valid('json');
+      if (!(await purchaseLimits.set(concertId, maxSeatsPerFan))) throw new DomainError('NOT_FOUND', 'no such concert');
+      return c.json({ concertId, maxSeatsPerFan }, 200);
     })
     .openapi(readQueue, async (c) => {
       const { concertId } = c.req.valid('param');

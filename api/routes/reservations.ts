@@ -38,6 +38,10 @@ const hold = createRoute({
   path: '/reservations',
   tags: ['Reservations'],
   summary: 'Hold a seat for a few minutes',
+  description:
+    '409 SEAT_UNAVAILABLE when the seat is held or sold, 409 HOLD_LIMIT_REACHED at MAX_HOLDS_PER_FAN live holds in ' +
+    'this session, 409 PURCHASE_LIMIT_REACHED when the fan’s seats in this concert (sold plus live holds, across all ' +
+    'their sessions) are at the concert’s purchase limit (`maxSeatsPerFan`).',
   security: bearerAndQueueToken,
   request: { headers: idempotencyHeader, body: { required: true, content: { 'application/json': { schema: HoldRequest } } } },
   responses: { 201: { description: 'Held', content: json }, ...problems(400, 401, 403, 404, 409, 413, 422, 503), ...rateLimited },

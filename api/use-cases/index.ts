@@ -31,7 +31,7 @@ export function createUseCases(deps: AppDeps) {
       gate: new SeatGate(deps.redis),
       journeys,
     }),
-    pay: payUseCase({ metrics: deps.metrics, reservations, wallets, journeys }),
+    pay: payUseCase({ metrics: deps.metrics, reservations, wallets, journeys, maxSeatsPerOrder: deps.config.MAX_HOLDS_PER_FAN }),
     cancelHold: cancelHoldUseCase({ reservations, journeys }),
     chargeWallet: chargeWalletUseCase({ wallets }),
   };

@@ -19,16 +19,25 @@ export interface PayDeps {
   reservations: ReservationStore;
   wallets: WalletStore;
   journeys: Journeys;
+  /** An order pays at most this many seats: the live holds one journey may have (MAX_HOLDS_PER_FAN). */
+  maxSeatsPerOrder: number;
 }
 
+/** Whether a receipt is of exactly these seats, in this order (a retry of the same request). */
+const sameSeats = (receipt: PaymentReceipt, seats: string[]) => {
+  const paid = receipt.reservationIds ?? [receipt.reservationId];
+  return paid.length === seats.length && paid.every((id, i) => id === seats[i]);
+};
+
 /**
- * Pay a held reservation from the wallet. The payment id comes from the request (its
- * Idempotency-Key): a retry answers the saga it started (the journey waits for it if in flight),
- * and once the payment completed, the receipt from PostgreSQL, even after the journey ended and the
- * queue token with it.
+ * Pay an order of one or more held reservations from the wallet, all or nothing: one saga in the
+ * journey that holds them debits the total once and confirms every seat in one transaction. The
+ * payment id comes from the request (its Idempotency-Key): a retry answers the saga it started (the
+ * journey waits for it if in flight), and once the payment completed, the receipt from PostgreSQL,
+ * even after the journey ended and the queue token with it.
  */
 export function payUseCase(deps: PayDeps) {
-  const { metrics, reservations, wallets, journeys } = deps;
+  const { metrics, reservations, wallets, journeys, maxSeatsPerOrder } = deps;
 
   /** The first outcome of this payment, when the database already knows it. */
   async function settled(paymentId: string): Promise<PaymentReceipt | undefined> {
@@ -42,29 +51,43 @@ export function payUseCase(deps: PayDeps) {
     return undefined;
   }
 
-  return async function pay(ticket: QueueTicket, reservationId: string, requestKey?: string): Promise<PaymentReceipt> {
+  /**
+   * @param seats one reservation id (`{ "reservationId" }`) or the order's ids (`{ "reservationIds" }`)
+   */
+  return async function pay(ticket: QueueTicket, seats: string | string[], requestKey?: string): Promise<PaymentReceipt> {
+    const ids = typeof seats === 'string' ? [seats] : seats;
+    if (!ids.length || new Set(ids).size !== ids.length) throw new DomainError('VALIDATION_FAILED', 'reservationIds must name each seat once');
+    if (ids.length > maxSeatsPerOrder) throw new DomainError('VALIDATION_FAILED', `an order has at most ${maxSeatsPerOrder} seats`);
     const paymentId = requestScopedId(ticket.userId, PAY_ENDPOINT, requestKey);
-    const reservation = await ownReservation(reservations, reservationId, ticket.userId);
+    const order = await Promise.all(ids.map((id) => ownReservation(reservations, id, ticket.userId)));
     if (requestKey !== undefined) {
       const receipt = await settled(paymentId);
-      if (receipt && receipt.reservationId === reservation.reservationId) return receipt;
+      if (receipt && sameSeats(receipt, ids)) return receipt;
     }
     if (ticket.status !== 'ACTIVE') throw new DomainError('QUEUE_TOKEN_NOT_ACTIVE', `the queue token is ${ticket.status}`);
-    assertTicketFor(ticket, reservation.concertId);
-    if (reservation.status === 'EXPIRED') throw new DomainError('HOLD_EXPIRED', 'the hold expired before the payment');
-    if (reservation.status !== 'HELD') throw new DomainError('RESERVATION_NOT_PAYABLE', `the reservation is ${reservation.status}`);
+    for (const reservation of order) {
+      assertTicketFor(ticket, reservation.concertId);
+      if (reservation.status === 'EXPIRED') throw new DomainError('HOLD_EXPIRED', `the hold ${reservation.reservationId} expired before the payment`);
+      if (reservation.status !== 'HELD') throw new DomainError('RESERVATION_NOT_PAYABLE', `the reservation ${reservation.reservationId} is ${reservation.status}`);
+    }
+    const [first] = order;
+    if (order.some((r) => r.journeyId !== first.journeyId)) throw new DomainError('RESERVATION_NOT_PAYABLE', 'the seats of one order are held in one session');
     try {
-      const receipt = await journeys.pay(reservation.journeyId, { reservationId: reservation.reservationId, paymentId });
+      // One seat: the very update of before orders existed.
+      const request = ids.length > 1 ? { reservationId: first.reservationId, reservationIds: ids, paymentId } : { reservationId: first.reservationId, paymentId };
+      const receipt = await journeys.pay(first.journeyId, request);
       metrics.payments.inc({ outcome: 'completed' });
       return receipt;
     } catch (err) {
       metrics.payments.inc({ outcome: toProblem(err).code.toLowerCase() });
       if (!journeyEnded(err)) throw err;
-      // The journey that held it has ended (paid, expired or left): the database says how.
+      // The journey that held them has ended (paid, expired or left): the database says how.
       const receipt = await settled(paymentId);
       if (receipt) return receipt;
-      const now = await ownReservation(reservations, reservationId, ticket.userId);
-      if (now.status === 'CONFIRMED' || now.status === 'CANCELLED') throw new DomainError('RESERVATION_NOT_PAYABLE', `the reservation is ${now.status}`);
+      for (const id of ids) {
+        const now = await ownReservation(reservations, id, ticket.userId);
+        if (now.status === 'CONFIRMED' || now.status === 'CANCELLED') throw new DomainError('RESERVATION_NOT_PAYABLE', `the reservation ${id} is ${now.status}`);
+      }
       throw new DomainError('HOLD_EXPIRED', 'the hold expired before the payment');
     }
   };

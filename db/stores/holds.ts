@@ -1,7 +1,8 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { DomainError } from '../../lib/domain-error';
-import { isUniqueViolation } from '../pg-errors';
+import { isPurchaseLimit, isUniqueViolation } from '../pg-errors';
 import { rows } from '../sql';
+import { OF_ORDER } from './wallets';
 import { inTransaction } from '../transaction';
 import type { ReservationStatus } from '../entities';
 
@@ -84,6 +85,9 @@ export class HoldStore {
         return { reservationId: r.reservationId, seatId: String(seatId), price: Number(price), status: 'HELD' as const, heldUntil: new Date(r.heldUntil).toISOString() };
       });
     } catch (err) {
+      // The reservations trigger counts the fan's live seats in the concert (the migration says why
+      // it cannot be raced): over the concert's limit, the whole hold rolled back.
+      if (isPurchaseLimit(err)) throw new DomainError('PURCHASE_LIMIT_REACHED', 'your seats in this concert (bought and held) are at its purchase limit');
       if (!isUniqueViolation(err)) throw err;
       const won = await this.existing(this.db, r.reservationId);
       if (won) return won;
@@ -173,33 +177,49 @@ export class HoldStore {
   }
 
   /**
-   * The sale: reservation CONFIRMED, seat SOLD, payment COMPLETED, in one transaction, only while the
-   * reservation is still HELD. Idempotent for the same payment; refused (RESERVATION_NOT_PAYABLE) otherwise.
+   * The sale of an order: every seat's reservation CONFIRMED, seat SOLD and payment COMPLETED, in one
+   * transaction, only while every one of its reservations is still HELD — all or nothing. Idempotent
+   * for the same order; refused (RESERVATION_NOT_PAYABLE, naming the seat) otherwise, and then
+   * nothing of it is sold. `reservationIds` are the seats the debit recorded (one for a one-seat order).
    */
-  async confirm(paymentId: string, reservationId: string): Promise<void> {
+  async confirm(paymentId: string, reservationIds: string | string[]): Promise<void> {
+    const wanted = new Set(typeof reservationIds === 'string' ? [reservationIds] : reservationIds);
     await inTransaction(this.db, async (tx) => {
-      const payment: Array<{ status: string }> = await tx.query('SELECT status FROM payments WHERE id = $1 FOR UPDATE', [paymentId]);
-      if (!payment.length) throw new DomainError('RESERVATION_NOT_PAYABLE', 'no such payment');
-      if (payment[0].status === 'FAILED') throw new DomainError('RESERVATION_NOT_PAYABLE', 'the payment was already given up');
-      const confirmed = await rows<{ seat_id: string }>(
-        tx,
-        `UPDATE reservations SET status = 'CONFIRMED', payment_id = $2, updated_at = now()
-         WHERE id = $1 AND status = 'HELD' RETURNING seat_id`,
-        [reservationId, paymentId],
+      // In id order, as the refund locks them: the two never deadlock.
+      const payments: Array<{ id: string; reservation_id: string; status: string }> = await tx.query(
+        `SELECT id, reservation_id, status FROM payments WHERE ${OF_ORDER} ORDER BY id FOR UPDATE`,
+        [paymentId],
       );
-      if (!confirmed.length) {
-        const current: Array<{ status: string; payment_id: string | null }> = await tx.query(
-          'SELECT status, payment_id FROM reservations WHERE id = $1',
-          [reservationId],
+      if (!payments.length) throw new DomainError('RESERVATION_NOT_PAYABLE', 'no such payment');
+      if (payments.some((p) => p.status === 'FAILED')) throw new DomainError('RESERVATION_NOT_PAYABLE', 'the payment was already given up');
+      if (payments.length !== wanted.size || payments.some((p) => !wanted.has(p.reservation_id))) {
+        throw new DomainError('RESERVATION_NOT_PAYABLE', 'the payment was recorded for other seats');
+      }
+      const confirmed = await rows<{ id: string; seat_id: string }>(
+        tx,
+        `UPDATE reservations r SET status = 'CONFIRMED', payment_id = p.id, updated_at = now()
+         FROM payments p WHERE (p.id = $1 OR p.order_id = $1) AND r.id = p.reservation_id AND r.status = 'HELD'
+         RETURNING r.id, r.seat_id`,
+        [paymentId],
+      );
+      if (confirmed.length < payments.length) {
+        const current: Array<{ id: string; status: string; sold_by: boolean }> = await tx.query(
+          `SELECT r.id, r.status, r.payment_id = p.id AS sold_by FROM payments p JOIN reservations r ON r.id = p.reservation_id
+           WHERE (p.id = $1 OR p.order_id = $1) ORDER BY r.id`,
+          [paymentId],
         );
-        if (current[0]?.status === 'CONFIRMED' && current[0].payment_id === paymentId) return; // a retry
-        throw new DomainError('RESERVATION_NOT_PAYABLE', `the reservation is ${current[0]?.status ?? 'missing'}`);
+        if (!confirmed.length && current.every((r) => r.status === 'CONFIRMED' && r.sold_by)) return; // a retry
+        // Throwing rolls back the seats this statement did confirm: an order is sold whole or not at all.
+        const lost = current.find((r) => r.status !== 'HELD' && !(r.status === 'CONFIRMED' && r.sold_by));
+        throw new DomainError('RESERVATION_NOT_PAYABLE', lost ? `the reservation ${lost.id} is ${lost.status}` : 'a reservation of the order is not held');
       }
       await tx.query(
-        `UPDATE seats SET status = 'SOLD', held_until = NULL WHERE id = $1 AND reservation_id = $2`,
-        [confirmed[0].seat_id, reservationId],
+        `UPDATE seats s SET status = 'SOLD', held_until = NULL
+         FROM unnest($1::bigint[], $2::uuid[]) AS sold (seat_id, reservation_id)
+         WHERE s.id = sold.seat_id AND s.reservation_id = sold.reservation_id`,
+        [confirmed.map((c) => c.seat_id), confirmed.map((c) => c.id)],
       );
-      await tx.query(`UPDATE payments SET status = 'COMPLETED', updated_at = now() WHERE id = $1`, [paymentId]);
+      await tx.query(`UPDATE payments SET status = 'COMPLETED', updated_at = now() WHERE ${OF_ORDER}`, [paymentId]);
     });
   }
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import { DomainError } from '../../lib/domain-error';
 import { inTransaction } from '../transaction';
@@ -13,6 +14,40 @@ export interface LedgerEntry {
 }
 
 export type RefundOutcome = 'REFUNDED' | 'NOTHING_DEBITED' | 'ALREADY_COMPLETED';
+
+/**
+ * An order the payment saga pays: its id is the request's payment id; `reservationId` is its first
+ * seat, `reservationIds` all of them when there are several (a one-seat order leaves it out, as
+ * before orders existed).
+ */
+export interface OrderRef {
+  paymentId: string;
+  userId: string;
+  reservationId: string;
+  reservationIds?: string[];
+}
+
+/**
+ * The payment row of each seat of an order. The first seat's payment id is the order's own, so a
+ * one-seat order is exactly the payment of before; each other seat's is derived from (order, seat),
+ * so every retry of the debit or the refund names the same rows.
+ */
+export function orderSeats(p: Pick<OrderRef, 'paymentId' | 'reservationId' | 'reservationIds'>): Array<{ reservationId: string; paymentId: string }> {
+  const reservationIds = p.reservationIds?.length ? p.reservationIds : [p.reservationId];
+  return reservationIds.map((reservationId, i) => ({ reservationId, paymentId: i === 0 ? p.paymentId : derivedUuid(`${p.paymentId}\n${reservationId}`) }));
+}
+
+/** A name-based UUID (MD5, RFC 9562 version 3 layout): the same name always gives the same id. */
+function derivedUuid(name: string): string {
+  const bytes = createHash('md5').update(name, 'utf8').digest();
+  bytes[6] = (bytes[6] & 0x0f) | 0x30;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** The payments of order `$1`: its seats' rows (and the lone row of a payment recorded before orders). */
+export const OF_ORDER = '(id = $1 OR order_id = $1)';
 
 export const debitKey = (paymentId: string) => `payment:${paymentId}:debit`;
 export const refundKey = (paymentId: string) => `payment:${paymentId}:refund`;
@@ -85,11 +120,13 @@ export class WalletStore {
   }
 
   /**
-   * The saga's debit: records the payment (PENDING) and takes the reservation's price from the
-   * wallet, once per payment id. The amount is the price in the database, never a caller's figure.
-   * Refused for balance: nothing is debited and the payment is FAILED.
+   * The saga's debit of an order: records a PENDING payment per seat (`orderSeats`) and takes the
+   * seats' total from the wallet in one ledger entry naming them, once per order id. The amounts are
+   * the prices in the database, never a caller's figure. Refused for balance: nothing is debited and
+   * the order's payments are FAILED.
    */
-  async debitForPayment(p: { paymentId: string; userId: string; reservationId: string }): Promise<{ amount: number; balance: number }> {
+  async debitForPayment(p: OrderRef): Promise<{ amount: number; balance: number }> {
+    const seats = orderSeats(p);
     const outcome = await inTransaction(this.db, async (tx) => {
       const balance = await this.lockWallet(tx, p.userId);
       const done: Array<{ amount: string; balance_after: string }> = await tx.query(
@@ -98,31 +135,34 @@ export class WalletStore {
       );
       if (done.length) return { amount: Number(done[0].amount), balance: Number(done[0].balance_after) };
 
-      // A payment the saga already gave up (refunded, or refused for balance) never takes money later,
+      // An order the saga already gave up (refunded, or refused for balance) never takes money later,
       // even if a slow earlier attempt of this debit reaches the database after the compensation.
-      const given: Array<{ status: string }> = await tx.query('SELECT status FROM payments WHERE id = $1', [p.paymentId]);
-      if (given[0]?.status === 'FAILED') throw new DomainError('RESERVATION_NOT_PAYABLE', 'this payment was already given up');
-      const reservation: Array<{ price: string; user_id: string }> = await tx.query(
-        'SELECT price, user_id FROM reservations WHERE id = $1',
-        [p.reservationId],
+      const given: Array<{ status: string }> = await tx.query(`SELECT status FROM payments WHERE ${OF_ORDER} AND status = 'FAILED' LIMIT 1`, [p.paymentId]);
+      if (given.length) throw new DomainError('RESERVATION_NOT_PAYABLE', 'this payment was already given up');
+      const reservations: Array<{ id: string; price: string }> = await tx.query(
+        'SELECT id, price FROM reservations WHERE id = ANY($1::uuid[]) AND user_id = $2',
+        [seats.map((seat) => seat.reservationId), p.userId],
       );
-      if (!reservation.length || reservation[0].user_id !== p.userId) throw new DomainError('NOT_FOUND', 'no such reservation of this user');
-      const amount = Number(reservation[0].price);
+      if (reservations.length !== seats.length) throw new DomainError('NOT_FOUND', 'no such reservation of this user');
+      const price = new Map(reservations.map((r) => [r.id, Number(r.price)]));
+      const amount = seats.reduce((total, seat) => total + price.get(seat.reservationId)!, 0);
       await tx.query(
-        `INSERT INTO payments (id, user_id, reservation_id, amount, status) VALUES ($1, $2, $3, $4, 'PENDING')
+        `INSERT INTO payments (id, user_id, reservation_id, amount, status, order_id)
+         SELECT seat.id, $2, seat.reservation_id, seat.amount, 'PENDING', $1
+         FROM unnest($3::uuid[], $4::uuid[], $5::bigint[]) AS seat (id, reservation_id, amount)
          ON CONFLICT (id) DO NOTHING`,
-        [p.paymentId, p.userId, p.reservationId, amount],
+        [p.paymentId, p.userId, seats.map((seat) => seat.paymentId), seats.map((seat) => seat.reservationId), seats.map((seat) => price.get(seat.reservationId)!)],
       );
       if (balance < amount) {
-        await tx.query(`UPDATE payments SET status = 'FAILED', failure_code = 'INSUFFICIENT_BALANCE', updated_at = now() WHERE id = $1`, [p.paymentId]);
+        await tx.query(`UPDATE payments SET status = 'FAILED', failure_code = 'INSUFFICIENT_BALANCE', updated_at = now() WHERE ${OF_ORDER}`, [p.paymentId]);
         return { insufficient: true as const, amount, balance };
       }
       const after = balance - amount;
       await tx.query('UPDATE wallets SET balance = $2, updated_at = now() WHERE user_id = $1', [p.userId, after]);
       await tx.query(
-        `INSERT INTO wallet_transactions (user_id, type, amount, balance_after, payment_id, idempotency_key)
-         VALUES ($1, 'PAYMENT', $2, $3, $4, $5)`,
-        [p.userId, amount, after, p.paymentId, debitKey(p.paymentId)],
+        `INSERT INTO wallet_transactions (user_id, type, amount, balance_after, payment_id, idempotency_key, reservation_ids)
+         VALUES ($1, 'PAYMENT', $2, $3, $4, $5, $6::uuid[])`,
+        [p.userId, amount, after, p.paymentId, debitKey(p.paymentId), seats.map((seat) => seat.reservationId)],
       );
       return { amount, balance: after };
     });
@@ -133,34 +173,36 @@ export class WalletStore {
   }
 
   /**
-   * The saga's compensation: gives back what `debitForPayment` took, once per payment id, and marks
-   * the payment FAILED. A payment that did complete is never refunded.
+   * The saga's compensation: gives back what `debitForPayment` took, once per order id, and marks
+   * the order's payments FAILED. An order that did complete is never refunded.
    */
-  async refundPayment(p: { paymentId: string; userId: string; reservationId: string }): Promise<RefundOutcome> {
+  async refundPayment(p: OrderRef): Promise<RefundOutcome> {
     return inTransaction(this.db, async (tx) => {
-      // Same lock order as the debit (wallet, then payment): the two never deadlock.
+      // Same lock order as the debit (wallet, then payments in id order, as the sale takes them): never a deadlock.
       const balance = await this.lockWallet(tx, p.userId);
-      const payment: Array<{ status: string }> = await tx.query('SELECT status FROM payments WHERE id = $1 FOR UPDATE', [p.paymentId]);
-      if (payment[0]?.status === 'COMPLETED') return 'ALREADY_COMPLETED';
+      const payments: Array<{ status: string }> = await tx.query(`SELECT status FROM payments WHERE ${OF_ORDER} ORDER BY id FOR UPDATE`, [p.paymentId]);
+      if (payments.some((payment) => payment.status === 'COMPLETED')) return 'ALREADY_COMPLETED';
       const entries: Array<{ idempotency_key: string; amount: string }> = await tx.query(
         'SELECT idempotency_key, amount FROM wallet_transactions WHERE idempotency_key = ANY($1)',
         [[debitKey(p.paymentId), refundKey(p.paymentId)]],
       );
       const debit = entries.find((e) => e.idempotency_key === debitKey(p.paymentId));
       const refunded = entries.some((e) => e.idempotency_key === refundKey(p.paymentId));
-      if (payment.length) {
+      if (payments.length) {
         await tx.query(
           `UPDATE payments SET status = 'FAILED', failure_code = COALESCE(failure_code, 'SAGA_COMPENSATED'), updated_at = now()
-           WHERE id = $1 AND status <> 'FAILED'`,
+           WHERE ${OF_ORDER} AND status <> 'FAILED'`,
           [p.paymentId],
         );
       } else {
-        // The debit never got as far as recording the payment: record it as given up, so that a late
-        // attempt of that debit is refused instead of taking money nobody would give back.
+        // The debit never got as far as recording the payments: record them as given up, so that a
+        // late attempt of that debit is refused instead of taking money nobody would give back.
+        const seats = orderSeats(p);
         await tx.query(
-          `INSERT INTO payments (id, user_id, reservation_id, amount, status, failure_code)
-           SELECT $1, $2, id, price, 'FAILED', 'SAGA_COMPENSATED' FROM reservations WHERE id = $3`,
-          [p.paymentId, p.userId, p.reservationId],
+          `INSERT INTO payments (id, user_id, reservation_id, amount, status, failure_code, order_id)
+           SELECT seat.id, $2, r.id, r.price, 'FAILED', 'SAGA_COMPENSATED', $1
+           FROM unnest($3::uuid[], $4::uuid[]) AS seat (id, reservation_id) JOIN reservations r ON r.id = seat.reservation_id`,
+          [p.paymentId, p.userId, seats.map((seat) => seat.paymentId), seats.map((seat) => seat.reservationId)],
         );
       }
       if (!debit) return 'NOTHING_DEBITED';
@@ -177,26 +219,40 @@ export class WalletStore {
   }
 
   /**
-   * What became of a payment, from the database alone: a retried `POST /payments` answers the receipt
-   * of a payment that completed even after its journey ended. `balance` is the balance right after
-   * its debit, as the first answer said.
+   * What became of an order, from the database alone: a retried `POST /payments` answers the receipt
+   * of an order that completed even after its journey ended. `balance` is the balance right after
+   * its debit, as the first answer said; the seats come in the order the request named them.
    */
   async paymentOutcome(paymentId: string): Promise<
-    | { status: 'COMPLETED'; paymentId: string; reservationId: string; amount: number; balance: number }
+    | { status: 'COMPLETED'; paymentId: string; reservationId: string; reservationIds: string[]; amount: number; balance: number }
     | { status: 'PENDING' | 'FAILED'; failureCode: string | null }
     | null
   > {
-    const rows: Array<{ status: 'PENDING' | 'COMPLETED' | 'FAILED'; failure_code: string | null; reservation_id: string; amount: string; balance_after: string | null }> =
-      await this.db.query(
-        `SELECT p.status, p.failure_code, p.reservation_id, p.amount, t.balance_after
-         FROM payments p LEFT JOIN wallet_transactions t ON t.idempotency_key = $2
-         WHERE p.id = $1`,
-        [paymentId, debitKey(paymentId)],
-      );
+    const rows: Array<{
+      status: 'PENDING' | 'COMPLETED' | 'FAILED';
+      failure_code: string | null;
+      reservation_id: string;
+      amount: string;
+      debited: string | null;
+      balance_after: string | null;
+      reservation_ids: string[] | null;
+    }> = await this.db.query(
+      `SELECT p.status, p.failure_code, p.reservation_id, p.amount, t.amount AS debited, t.balance_after, t.reservation_ids
+       FROM payments p LEFT JOIN wallet_transactions t ON t.idempotency_key = $2
+       WHERE p.id = $1`,
+      [paymentId, debitKey(paymentId)],
+    );
     if (!rows.length) return null;
     const [row] = rows;
     if (row.status !== 'COMPLETED') return { status: row.status, failureCode: row.failure_code };
-    return { status: 'COMPLETED', paymentId, reservationId: row.reservation_id, amount: Number(row.amount), balance: Number(row.balance_after) };
+    return {
+      status: 'COMPLETED',
+      paymentId,
+      reservationId: row.reservation_id,
+      reservationIds: row.reservation_ids ?? [row.reservation_id],
+      amount: Number(row.debited ?? row.amount),
+      balance: Number(row.balance_after),
+    };
   }
 
   /** The wallet row under `FOR UPDATE`: every money movement of one user is serialized on it. */

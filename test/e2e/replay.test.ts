@@ -95,8 +95,9 @@ describe('replaying journey histories with the current code', () => {
 /**
  * `RECORD_HISTORIES=1 npx jest test/e2e/replay.test.ts` records, with the code of the moment, the
  * histories every later change must still replay: journeys that held, paid, cancelled, expired
- * (holds and the window), left, held several seats at once; and an admission controller that
- * ticked, admitted a fan, took a settings update and continued as new. Recorded once, before a
+ * (holds and the window), left, held several seats at once, paid an order of several seats (from
+ * -v4 on); and an admission controller that ticked, admitted a fan, took a settings update and
+ * continued as new. Recorded once, before a
  * change to workflow code, and committed; never re-recorded to make a change pass.
  */
 const recording = process.env.RECORD_HISTORIES === '1' ? describe : describe.skip;
@@ -173,6 +174,31 @@ recording('recording histories for later replays', () => {
     expect(held.map((h) => h.status)).toEqual([201, 201, 201]);
     expect((await api.pay(fan, queueToken, held[1].body.reservationId)).status).toBe(201);
     await save(short, 'journey-several-holds-paid', held[1].body.reservationId);
+  });
+
+  it('an order of two of three holds, the third released with the session (issue 21)', async () => {
+    const { api } = short;
+    const { concertId, scheduleIds } = await api.createConcert(5, 10_000);
+    const { fan, queueToken } = await api.admittedFan(concertId, 'orderer');
+    await api.charge(fan, 20_000);
+    const held = await Promise.all([1, 2, 3].map((seat) => api.hold(fan, queueToken, scheduleIds[0], seat)));
+    expect(held.map((h) => h.status)).toEqual([201, 201, 201]);
+    const reservationIds = [held[2].body.reservationId, held[0].body.reservationId];
+    expect((await api.call('POST', '/payments', { fan, queueToken, body: { reservationIds } })).status).toBe(201);
+    await save(short, 'journey-order-paid', reservationIds[0]);
+  });
+
+  it('an order refused for balance, then a charge and the same order paid (issue 21)', async () => {
+    const { api } = short;
+    const { concertId, scheduleIds } = await api.createConcert(5, 10_000);
+    const { fan, queueToken } = await api.admittedFan(concertId, 'short-of-money');
+    await api.charge(fan, 10_000);
+    const held = await Promise.all([4, 5].map((seat) => api.hold(fan, queueToken, scheduleIds[0], seat)));
+    const reservationIds = held.map((h) => h.body.reservationId);
+    expect((await api.call('POST', '/payments', { fan, queueToken, body: { reservationIds } })).body.code).toBe('INSUFFICIENT_BALANCE');
+    await api.charge(fan, 10_000);
+    expect((await api.call('POST', '/payments', { fan, queueToken, body: { reservationIds } })).status).toBe(201);
+    await save(short, 'journey-order-refused-paid', reservationIds[0]);
   });
 
   it('three holds at once, all due with the window at the same instant', async () => {

@@ -584,3 +584,58 @@ describe('fan journey: its budget (issue 23)', () => {
     );
   });
 });
+
+describe('fan journey: orders of several seats (issue 21)', () => {
+  const order = (journey: WorkflowHandle, reservationIds: string[], paymentId = randomUUID()) =>
+    journey.executeUpdate(payUpdate, { args: [{ reservationId: reservationIds[0], reservationIds, paymentId }] });
+
+  it('pays an order in one saga (one debit, one confirm, both naming every seat), sells them all and releases the rest with the session', async () => {
+    const fakes = new FakeJourneyActivities();
+    await withJourney(fakes, async (journey) => {
+      const seats = [await hold(journey, 1), await hold(journey, 2), await hold(journey, 3)];
+      const ordered = [seats[2].reservationId, seats[0].reservationId];
+      const paymentId = randomUUID();
+      const receipt = await order(journey, ordered, paymentId);
+      expect(receipt).toMatchObject({ paymentId, reservationId: ordered[0], reservationIds: ordered, status: 'COMPLETED' });
+      expect(fakes.named('debitWallet')).toEqual([expect.objectContaining({ paymentId, reservationId: ordered[0], reservationIds: ordered })]);
+      expect(fakes.named('confirmPayment')).toEqual([{ paymentId, reservationId: ordered[0], reservationIds: ordered }]);
+      expect((await journey.result()).status).toBe('COMPLETED');
+      expect(fakes.released()).toEqual([{ reservationId: seats[1].reservationId, outcome: 'CANCELLED' }]);
+      expect(fakes.sessionEnds()).toEqual([
+        expect.objectContaining({ status: 'COMPLETED', soldSeats: ordered.map((reservationId) => expect.objectContaining({ reservationId })) }),
+      ]);
+      const snapshot = await journey.query(journeyQuery);
+      expect(snapshot.holds.filter((h) => h.status === 'CONFIRMED').map((h) => h.reservationId).sort()).toEqual([...ordered].sort());
+    });
+  });
+
+  it('a confirm refused for the order refunds it once and sells none: the holds within their deadlines stay held and the fan may pay again', async () => {
+    const fakes = new FakeJourneyActivities();
+    fakes.failures.confirmPayment = ['RESERVATION_NOT_PAYABLE'];
+    await withJourney(fakes, async (journey) => {
+      const ids = [(await hold(journey, 1)).reservationId, (await hold(journey, 2)).reservationId];
+      expect(await failureType(order(journey, ids))).toBe('RESERVATION_NOT_PAYABLE');
+      expect(fakes.named('refundPayment')).toEqual([expect.objectContaining({ reservationIds: ids })]);
+      expect(fakes.balance).toBe(100_000);
+      for (const id of ids) expect(await holdStatus(journey, id)).toBe('HELD');
+      expect((await journey.query(journeyQuery)).status).toBe('ACTIVE');
+      expect((await order(journey, ids)).reservationIds).toEqual(ids);
+    });
+  });
+
+  it('refuses an order naming a seat twice, more seats than a fan may hold, or a seat it does not hold, before anything runs', async () => {
+    const fakes = new FakeJourneyActivities();
+    await withJourney(
+      fakes,
+      async (journey) => {
+        const [a, b] = [(await hold(journey, 1)).reservationId, (await hold(journey, 2)).reservationId];
+        expect(await failureType(order(journey, [a, a]))).toBe('VALIDATION_FAILED');
+        expect(await failureType(order(journey, [a, b, randomUUID()]))).toBe('VALIDATION_FAILED');
+        expect(await failureType(order(journey, [a, randomUUID()]))).toBe('RESERVATION_NOT_PAYABLE');
+        expect(fakes.named('debitWallet')).toEqual([]);
+        expect((await journey.query(journeyQuery)).status).toBe('ACTIVE');
+      },
+      { maxHolds: 2 },
+    );
+  });
+});
