@@ -44,11 +44,10 @@ function endSessionIn(pipeline: ChainableCommander, concertId: string, session: 
     const token = parseToken(session.token);
     if (!token) return;
     const own = queueKeys(token.concertId);
-    pipeline.ovEndSession(own.token(token.secret), own.active, own.fan(session.userId), session.userId, token.secret, session.status);
+    pipeline.ovEndSession(own.session(session.userId), own.active, own.owners, session.userId, token.secret, session.status, '');
   } else if (session.arrival !== undefined) {
     const own = queueKeys(concertId);
-    const fan = own.fan(session.userId);
-    pipeline.ovEndSession(fan, own.active, fan, session.userId, '', session.status, session.arrival);
+    pipeline.ovEndSession(own.session(session.userId), own.active, own.owners, session.userId, '', session.status, String(session.arrival));
   }
 }
 

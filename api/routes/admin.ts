@@ -8,6 +8,7 @@ import { AfterSale } from '../../lib/after-sale';
 import { DEFAULT_REFUND_POLICY, policyProblem } from '../../lib/refund-policy';
 import { DomainError } from '../../lib/domain-error';
 import { Journeys } from '../../lib/journeys';
+import { newQueueSeed } from '../../queue/fair-start';
 import { WaitingRoom } from '../../queue/waiting-room';
 import { MAX_REFUND_RATE_PER_SECOND, type QueueState } from '../../workflows/definitions';
 import { requireAdmin } from '../auth';
@@ -45,6 +46,12 @@ const NewConcert = z
     title: Text(1, 200),
     refundPolicy: RefundPolicy.optional(),
     description: Text(0, 5000).optional(),
+    salesOpenAt: IsoTime.optional().openapi({
+      description:
+        'When the sales open (default: now, no pre-queue). Fans who join before it are pre-queued (status PRE_QUEUE, no ' +
+        'position) and at the opening ordered by a random permutation of a secret seed, published after the opening by ' +
+        'GET /admin/concerts/{concertId}/queue/seed; fans who join later queue behind them in arrival order.',
+    }),
     schedules: z
       .array(
         z.object({
@@ -63,6 +70,7 @@ const NewConcert = z
 const CreatedConcert = z
   .object({
     concertId: z.string(),
+    salesOpenAt: z.string().optional(),
     schedules: z.array(
       z.object({ scheduleId: z.string(), startsAt: z.string(), bookingOpensAt: z.string(), bookingClosesAt: z.string(), totalSeats: z.number().int() }),
     ),
@@ -188,6 +196,31 @@ const createConcert = createRoute({
 
 const concertParam = z.object({ concertId: Uuid });
 
+const QueueSeed = z
+  .object({
+    concertId: z.string(),
+    salesOpenAt: z.string(),
+    seed: z.string().nullable().openapi({ description: 'Hex; null for a concert created before pre-queues existed (it had none)' }),
+    algorithm: z.string(),
+  })
+  .openapi('QueueSeed', {
+    description:
+      'The pre-queue’s order, reproducible by anyone: each pre-queued fan’s score is the first 52 bits of ' +
+      'HMAC-SHA256(key = the seed’s bytes, message = the userId in UTF-8) divided by 2^52; fans are admitted by ' +
+      'ascending score (ties by userId), then every later fan by arrival.',
+  });
+
+const readSeed = createRoute({
+  method: 'get',
+  path: '/admin/concerts/{concertId}/queue/seed',
+  tags: ['Operators'],
+  summary: 'The seed of the pre-queue’s random order, once the sales have opened',
+  description: 'Secret until `salesOpenAt`: before it, 409 `SALES_NOT_OPEN`.',
+  security: adminKey,
+  request: { params: concertParam },
+  responses: { 200: { description: 'OK', content: { 'application/json': { schema: QueueSeed } } }, ...problems(400, 401, 404, 409, 503) },
+});
+
 const readQueue = createRoute({
   method: 'get',
   path: '/admin/concerts/{concertId}/queue',
@@ -239,6 +272,7 @@ export function adminRoutes(deps: AppDeps) {
       const problem = body.refundPolicy && policyProblem(body.refundPolicy);
       if (problem) throw new DomainError('VALIDATION_FAILED', problem);
       const now = Date.now();
+      const salesOpenAt = body.salesOpenAt ? new Date(body.salesOpenAt) : undefined;
       const schedules = body.schedules.map((s) => {
         const startsAt = new Date(s.startsAt);
         const bookingOpensAt = s.bookingOpensAt ? new Date(s.bookingOpensAt) : new Date(now);
@@ -259,13 +293,30 @@ export function adminRoutes(deps: AppDeps) {
           // join takes the mark and starts its admission (signal-with-start), whether or not the
           // start below gets through. So there is never a concert nobody can be admitted to.
           await room.markControllerAsleep(concertId);
-          const created = await catalog.createConcert({ title: body.title, description: body.description, schedules }, ids ?? { concertId, scheduleIds: schedules.map(() => randomUUID()) });
+          const created = await catalog.createConcert(
+            { title: body.title, description: body.description, schedules, salesOpenAt, queueSeed: newQueueSeed() },
+            ids ?? { concertId, scheduleIds: schedules.map(() => randomUUID()) },
+          );
           if (body.refundPolicy) await tickets.setRefundPolicy(created.concertId, body.refundPolicy);
           await journeys.ensureAdmission(created.concertId);
-          return { status: 201, body: { concertId: created.concertId, schedules: created.schedules } };
+          const opening = await catalog.fairStart(created.concertId);
+          const opensAt = new Date(opening?.opensAtMs ?? now).toISOString();
+          return { status: 201, body: { concertId: created.concertId, salesOpenAt: opensAt, schedules: created.schedules } };
         },
         OPERATOR_ID,
       ) as never;
+    })
+    .openapi(readSeed, async (c) => {
+      const { concertId } = c.req.valid('param');
+      const opening = await catalog.fairStart(concertId);
+      if (!opening) throw new DomainError('NOT_FOUND', 'no such concert');
+      if (Date.now() < opening.opensAtMs) throw new DomainError('SALES_NOT_OPEN', 'the seed stays secret until the sales open');
+      return c.json({
+        concertId,
+        salesOpenAt: new Date(opening.opensAtMs).toISOString(),
+        seed: opening.seed,
+        algorithm: 'HMAC-SHA256(seed, userId): first 52 bits / 2^52, ascending, ties by userId',
+      }, 200);
     })
     .openapi(readQueue, async (c) => {
       const { concertId } = c.req.valid('param');
