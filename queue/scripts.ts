@@ -143,7 +143,7 @@ return 'LEFT'
 `;
 
 const ADMIT = `${SESSION_TTL}
--- KEYS: waiting, active, batch, settings, owners, session(candidate 1), …, session(candidate k)
+-- KEYS: waiting, active, batch, settings, owners, …  (then session(candidate 1), …, session(candidate k))
 -- ARGV: nowMs, maxBatch, maxActive, activeTtlMs, batchTtlSeconds, admitPerSecond, paused,
 --       candidate 1 userId, …, candidate k userId
 -- The candidates are the head of the waiting set as the caller read it just before (ZRANGE): their
