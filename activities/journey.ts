@@ -103,6 +103,16 @@ export function createJourneyActivities({ db, redis }: JourneyDeps) {
       return wallets.refundPayment(p);
     },
 
+    /**
+     * NO_SHOW_SECONDS after admission: ends the session NO_SHOW, freeing its active slot, unless the
+     * fan has made a request since admission (one script: the check and the end are atomic, so a
+     * request that lands meanwhile is never lost). True when the fan was a no-show.
+     */
+    async endIfNoShow(s: { concertId: string; userId: string; arrival: number }): Promise<boolean> {
+      const k = queueKeys(s.concertId);
+      return (await redis.ovEndIfNoShow(k.session(s.userId), k.active, k.owners, s.userId, String(s.arrival))) === 'NO_SHOW';
+    },
+
     /** Ends the fan's queue session and keeps the gates of sold seats closed for good. */
     async endSession(s: SessionEnd & { concertId: string }): Promise<void> {
       await Promise.all(s.soldSeats.map((seat) => gate.seal(s.concertId, seat.scheduleId, seat.seatNumber, seat.reservationId)));

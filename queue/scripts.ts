@@ -213,6 +213,23 @@ redis.call('EXPIRE', KEYS[1], SESSION_TTL_SECONDS)
 return s[2]
 `;
 
+const END_IF_NO_SHOW = `${SESSION_TTL}
+-- KEYS: session, active, owners · ARGV: userId, arrival
+-- NO_SHOW_SECONDS after admission: a fan who has made no request since (seenAt ≤ admittedAt: every
+-- poll, token check and seat claim records one) loses the window, and the active slot goes to the
+-- next fan at once. Returns 'NO_SHOW'; the status otherwise ('ACTIVE': the fan came); false when
+-- this arrival is not the fan's current session.
+local s = redis.call('HMGET', KEYS[1], 'secret', 'status', 'arrival', 'seenAt', 'admittedAt')
+if not s[1] or s[3] ~= ARGV[2] then return false end
+if s[2] ~= 'ACTIVE' then return s[2] end
+if tonumber(s[4] or '0') > tonumber(s[5] or '0') then return 'ACTIVE' end
+redis.call('HSET', KEYS[1], 'status', 'NO_SHOW')
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], s[1])
+redis.call('EXPIRE', KEYS[1], SESSION_TTL_SECONDS)
+return 'NO_SHOW'
+`;
+
 const CLAIM_SEAT = `
 -- KEYS: session, gate, owners · ARGV: userId, secret, reservationId, nowMs, holdTtlMs, graceMs
 -- The contested seat's path in one round trip: the queue token's check (recording the fan's request,
@@ -266,6 +283,7 @@ declare module 'ioredis' {
     /** Variadic: the number of keys first (5 + one session per candidate), then the keys, then ARGV. */
     ovAdmit(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Result<string, Context>;
     ovEndSession(session: string, active: string, owners: string, userId: string, secret: string, finalStatus: string, arrival: string): Result<string | null, Context>;
+    ovEndIfNoShow(session: string, active: string, owners: string, userId: string, arrival: string): Result<string | null, Context>;
     ovClaimSeat(session: string, gate: string, owners: string, userId: string, secret: string, reservationId: string, nowMs: number, holdTtlMs: number, graceMs: number): Result<[string, string?, string?], Context>;
     ovGateRelease(gate: string, reservationId: string): Result<number, Context>;
     ovGateSeal(gate: string, reservationId: string): Result<number, Context>;
@@ -280,6 +298,7 @@ export const QUEUE_SCRIPTS = {
   ovLeaveWaiting: { numberOfKeys: 3, lua: LEAVE_WAITING },
   ovAdmit: { numberOfKeys: undefined, lua: ADMIT },
   ovEndSession: { numberOfKeys: 3, lua: END_SESSION },
+  ovEndIfNoShow: { numberOfKeys: 3, lua: END_IF_NO_SHOW },
   ovClaimSeat: { numberOfKeys: 3, lua: CLAIM_SEAT },
   ovGateRelease: { numberOfKeys: 1, lua: GATE_RELEASE },
   ovGateSeal: { numberOfKeys: 1, lua: GATE_SEAL },
