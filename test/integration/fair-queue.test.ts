@@ -157,6 +157,17 @@ describe('a fair start: the pre-queue', () => {
     expect(await r.lookup(early.token, 'early-bird', opensAtMs + 2)).toMatchObject({ status: 'WAITING', position: expected.indexOf('early-bird') + 1 });
   }, 120_000);
 
+  it('gives one place and one token to a fan joining 20 times at once before the opening', async () => {
+    const concertId = newConcert();
+    const start = { opensAtMs: Date.now() + 60_000, seed: newQueueSeed() };
+    const r = room();
+    const tickets = await Promise.all(Array.from({ length: 20 }, () => r.join(concertId, 'many-tabs', start.opensAtMs - 1_000, start)));
+    expect(new Set(tickets.map((t) => t.token)).size).toBe(1);
+    expect(tickets.filter((t) => t.created)).toHaveLength(1);
+    expect(await redis.zrange(queueKeys(concertId).waiting, '0', '-1')).toEqual(['many-tabs']);
+    expect(Number(await redis.zscore(queueKeys(concertId).waiting, 'many-tabs'))).toBe(preQueueScore(start.seed, 'many-tabs'));
+  });
+
   it('gives a pre-queued fan one place however often they join, and ignores the arrival order before the opening', async () => {
     const concertId = newConcert();
     const start = { opensAtMs: Date.now() + 60_000, seed: newQueueSeed() };
