@@ -44,10 +44,10 @@ function endSessionIn(pipeline: ChainableCommander, concertId: string, session: 
     const token = parseToken(session.token);
     if (!token) return;
     const own = queueKeys(token.concertId);
-    pipeline.ovEndSession(own.session(session.userId), own.active, own.owners, session.userId, token.secret, session.status, '');
+    pipeline.ovEndSession(own.session(session.userId), own.active, session.userId, token.secret, session.status, '');
   } else if (session.arrival !== undefined) {
     const own = queueKeys(concertId);
-    pipeline.ovEndSession(own.session(session.userId), own.active, own.owners, session.userId, '', session.status, String(session.arrival));
+    pipeline.ovEndSession(own.session(session.userId), own.active, session.userId, '', session.status, String(session.arrival));
   }
 }
 
@@ -110,7 +110,7 @@ export function createJourneyActivities({ db, redis }: JourneyDeps) {
      */
     async endIfNoShow(s: { concertId: string; userId: string; arrival: number }): Promise<boolean> {
       const k = queueKeys(s.concertId);
-      return (await redis.ovEndIfNoShow(k.session(s.userId), k.active, k.owners, s.userId, String(s.arrival))) === 'NO_SHOW';
+      return (await redis.ovEndIfNoShow(k.session(s.userId), k.active, s.userId, String(s.arrival))) === 'NO_SHOW';
     },
 
     /** Ends the fan's queue session and keeps the gates of sold seats closed for good. */

@@ -33,8 +33,9 @@ export const queueKeys = (concertId: string) => {
      */
     session: (userId: string) => `${prefix}session:${userId}`,
     /**
-     * Hash secret → userId of live sessions, so that someone else's token is told apart from an
-     * unknown one (403 vs 401) in the same script. A session's entry goes when the session ends.
+     * Hash secret → userId of each user's current session, so that someone else's token is told
+     * apart from an unknown one (403 vs 401) in the same script. A user's entry is replaced when the
+     * user joins again: one entry per user who ever joined the concert.
      */
     owners: `${prefix}owners`,
     /** One admission tick's outcome, kept so a retried tick admits nobody twice. */

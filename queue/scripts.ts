@@ -118,7 +118,6 @@ if status == 'WAITING' then
   if reason then
     redis.call('ZREM', KEYS[2], ARGV[4])
     redis.call('HSET', KEYS[1], 'status', reason)
-    redis.call('HDEL', KEYS[7], ARGV[5])
     status = reason
   elseif tonumber(ARGV[6]) < tonumber(opensAt) then
     status = 'PRE_QUEUE'
@@ -131,19 +130,18 @@ return {'OK', status, s[3], s[4] or '0', position, redis.call('ZCARD', KEYS[2]),
 `;
 
 const LEAVE_WAITING = `${SESSION_TTL}
--- KEYS: session, waiting, owners · ARGV: userId, secret · a waiting fan leaves; the fans behind move up one place
+-- KEYS: session, waiting · ARGV: userId, secret · a waiting fan leaves; the fans behind move up one place
 local s = redis.call('HMGET', KEYS[1], 'secret', 'status')
 if s[1] ~= ARGV[2] then return false end
 if s[2] ~= 'WAITING' then return s[2] end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[1], 'status', 'LEFT')
 redis.call('EXPIRE', KEYS[1], SESSION_TTL_SECONDS)
-redis.call('HDEL', KEYS[3], ARGV[2])
 return 'LEFT'
 `;
 
 const ADMIT = `${SESSION_TTL}
--- KEYS: waiting, active, batch, settings, owners, …  (then session(candidate 1), …, session(candidate k))
+-- KEYS: waiting, active, batch, settings, …  (then session(candidate 1), …, session(candidate k))
 -- ARGV: nowMs, maxBatch, maxActive, activeTtlMs, batchTtlSeconds, admitPerSecond, paused,
 --       candidate 1 userId, …, candidate k userId
 -- The candidates are the head of the waiting set as the caller read it just before (ZRANGE): their
@@ -162,21 +160,19 @@ if now < tonumber(redis.call('HGET', KEYS[4], 'opensAt') or '0') then n = 0 end
 local activeUntil = now + tonumber(ARGV[4])
 local positionTtl = tonumber(redis.call('HGET', KEYS[4], 'positionTtlMs') or '300000')
 local admitted, dropped = {}, 0
-local candidates = #KEYS - 5
+local candidates = #KEYS - 4
 local i = 1
 while #admitted < n and i <= candidates do
   local userId = ARGV[7 + i]
-  local sessionKey = KEYS[5 + i]
+  local sessionKey = KEYS[4 + i]
   if redis.call('ZSCORE', KEYS[1], userId) then
     local s = redis.call('HMGET', sessionKey, 'secret', 'status', 'arrival', 'seenAt')
     redis.call('ZREM', KEYS[1], userId)
     if s[2] ~= 'WAITING' then
       -- A member without a waiting session (it expired): nobody to admit.
-      if s[1] then redis.call('HDEL', KEYS[5], s[1]) end
     elseif now - tonumber(s[4] or '0') > positionTtl then
       redis.call('HSET', sessionKey, 'status', 'QUEUE_POSITION_EXPIRED')
       redis.call('EXPIRE', sessionKey, SESSION_TTL_SECONDS)
-      redis.call('HDEL', KEYS[5], s[1])
       dropped = dropped + 1
     else
       redis.call('HSET', sessionKey, 'status', 'ACTIVE', 'activeUntil', activeUntil, 'admittedAt', ARGV[1])
@@ -194,7 +190,7 @@ return result
 `;
 
 const END_SESSION = `${SESSION_TTL}
--- KEYS: session, active, owners · ARGV: userId, secret, finalStatus, arrival · ends an ACTIVE session once
+-- KEYS: session, active · ARGV: userId, secret, finalStatus, arrival · ends an ACTIVE session once
 -- A journey holds no credential (issue 23): it passes secret '' and names its session by the fan's
 -- arrival number instead (older journeys pass their token's secret and arrival '').
 -- returns the session's status after the call, or false when the named session is not the fan's
@@ -208,13 +204,12 @@ if s[2] == 'ACTIVE' then
   s[2] = ARGV[3]
 end
 redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('HDEL', KEYS[3], s[1])
 redis.call('EXPIRE', KEYS[1], SESSION_TTL_SECONDS)
 return s[2]
 `;
 
 const END_IF_NO_SHOW = `${SESSION_TTL}
--- KEYS: session, active, owners · ARGV: userId, arrival
+-- KEYS: session, active · ARGV: userId, arrival
 -- NO_SHOW_SECONDS after admission: a fan who has made no request since (seenAt ≤ admittedAt: every
 -- poll, token check and seat claim records one) loses the window, and the active slot goes to the
 -- next fan at once. Returns 'NO_SHOW'; the status otherwise ('ACTIVE': the fan came); false when
@@ -225,7 +220,6 @@ if s[2] ~= 'ACTIVE' then return s[2] end
 if tonumber(s[4] or '0') > tonumber(s[5] or '0') then return 'ACTIVE' end
 redis.call('HSET', KEYS[1], 'status', 'NO_SHOW')
 redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('HDEL', KEYS[3], s[1])
 redis.call('EXPIRE', KEYS[1], SESSION_TTL_SECONDS)
 return 'NO_SHOW'
 `;
@@ -279,11 +273,11 @@ declare module 'ioredis' {
       session: string, waiting: string, settings: string, closed: string, userCounter: string, addressCounter: string, owners: string,
       userLimit: number, addressLimit: number, windowMs: number, userId: string, secret: string, nowMs: number,
     ): Result<['RATE_LIMITED', number, number] | ['FORBIDDEN'] | ['OK', string, string, string, number, number, string, string] | null, Context>;
-    ovLeaveWaiting(session: string, waiting: string, owners: string, userId: string, secret: string): Result<string | null, Context>;
-    /** Variadic: the number of keys first (5 + one session per candidate), then the keys, then ARGV. */
+    ovLeaveWaiting(session: string, waiting: string, userId: string, secret: string): Result<string | null, Context>;
+    /** Variadic: the number of keys first (4 + one session per candidate), then the keys, then ARGV. */
     ovAdmit(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Result<string, Context>;
-    ovEndSession(session: string, active: string, owners: string, userId: string, secret: string, finalStatus: string, arrival: string): Result<string | null, Context>;
-    ovEndIfNoShow(session: string, active: string, owners: string, userId: string, arrival: string): Result<string | null, Context>;
+    ovEndSession(session: string, active: string, userId: string, secret: string, finalStatus: string, arrival: string): Result<string | null, Context>;
+    ovEndIfNoShow(session: string, active: string, userId: string, arrival: string): Result<string | null, Context>;
     ovClaimSeat(session: string, gate: string, owners: string, userId: string, secret: string, reservationId: string, nowMs: number, holdTtlMs: number, graceMs: number): Result<[string, string?, string?], Context>;
     ovGateRelease(gate: string, reservationId: string): Result<number, Context>;
     ovGateSeal(gate: string, reservationId: string): Result<number, Context>;
@@ -295,10 +289,10 @@ export const QUEUE_SCRIPTS = {
   ovJoin: { numberOfKeys: 10, lua: JOIN },
   ovCountArrival: { numberOfKeys: 2, lua: COUNT_ARRIVAL },
   ovStatus: { numberOfKeys: 7, lua: STATUS },
-  ovLeaveWaiting: { numberOfKeys: 3, lua: LEAVE_WAITING },
+  ovLeaveWaiting: { numberOfKeys: 2, lua: LEAVE_WAITING },
   ovAdmit: { numberOfKeys: undefined, lua: ADMIT },
-  ovEndSession: { numberOfKeys: 3, lua: END_SESSION },
-  ovEndIfNoShow: { numberOfKeys: 3, lua: END_IF_NO_SHOW },
+  ovEndSession: { numberOfKeys: 2, lua: END_SESSION },
+  ovEndIfNoShow: { numberOfKeys: 2, lua: END_IF_NO_SHOW },
   ovClaimSeat: { numberOfKeys: 3, lua: CLAIM_SEAT },
   ovGateRelease: { numberOfKeys: 1, lua: GATE_RELEASE },
   ovGateSeal: { numberOfKeys: 1, lua: GATE_SEAL },

@@ -193,7 +193,7 @@ export class WaitingRoom {
     const parsed = parseToken(token);
     if (!parsed) return null;
     const k = queueKeys(parsed.concertId);
-    return (await this.redis.ovLeaveWaiting(k.session(userId), k.waiting, k.owners, userId, parsed.secret)) as TokenStatus | null;
+    return (await this.redis.ovLeaveWaiting(k.session(userId), k.waiting, userId, parsed.secret)) as TokenStatus | null;
   }
 
   /**
@@ -213,7 +213,7 @@ export class WaitingRoom {
     // beyond are reached by the next one).
     const head = tick.maxBatch > 0 ? await this.redis.zrange(k.waiting, '0', String(2 * tick.maxBatch + 9)) : [];
     const raw = await this.redis.ovAdmit(
-      5 + head.length, k.waiting, k.active, k.batch(tick.tickId), k.settings, k.owners, ...head.map((userId) => k.session(userId)),
+      4 + head.length, k.waiting, k.active, k.batch(tick.tickId), k.settings, ...head.map((userId) => k.session(userId)),
       nowMs, tick.maxBatch, tick.maxActive, tick.activeTtlMs, 3600, tick.admitPerSecond, tick.paused ? 1 : 0, ...head,
     );
     const parsed = JSON.parse(raw) as { admitted: string[] | Record<string, never>; dropped?: number; activeUntil: number; waiting: number; active: number };
@@ -236,7 +236,7 @@ export class WaitingRoom {
     const parsed = parseToken(token);
     if (!parsed) return null;
     const k = queueKeys(parsed.concertId);
-    return (await this.redis.ovEndSession(k.session(userId), k.active, k.owners, userId, parsed.secret, finalStatus, '')) as TokenStatus | null;
+    return (await this.redis.ovEndSession(k.session(userId), k.active, userId, parsed.secret, finalStatus, '')) as TokenStatus | null;
   }
 
   /** Marks the concert's controller asleep: the next join takes the mark and wakes it. */
