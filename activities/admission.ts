@@ -36,6 +36,8 @@ export interface AdmitRequest {
 
 export interface AdmitResult {
   admitted: number;
+  /** Fans at the head who had stopped polling: they lost their place (QUEUE_POSITION_EXPIRED). */
+  dropped?: number;
   waiting: number;
   active: number;
   health?: ServiceHealth;
@@ -117,7 +119,7 @@ export function createAdmissionActivities({ db, redis, temporal, taskQueue, jour
       const asleep = idle && (await fallAsleep(request.concertId));
       const over = asleep && tick.active === 0 && (await bookingOver(request.concertId));
       return {
-        admitted: tick.admitted.length, waiting: tick.waiting, active: tick.active,
+        admitted: tick.admitted.length, waiting: tick.waiting, active: tick.active, ...(tick.dropped > 0 && { dropped: tick.dropped }),
         ...(health && { health }), ...(asleep && { asleep }), ...(over && { bookingOver: over }), ...(swept > 0 && { swept }),
       };
     },

@@ -44,11 +44,10 @@ function endSessionIn(pipeline: ChainableCommander, concertId: string, session: 
     const token = parseToken(session.token);
     if (!token) return;
     const own = queueKeys(token.concertId);
-    pipeline.ovEndSession(own.token(token.secret), own.active, own.fan(session.userId), session.userId, token.secret, session.status);
+    pipeline.ovEndSession(own.session(session.userId), own.active, session.userId, token.secret, session.status, '');
   } else if (session.arrival !== undefined) {
     const own = queueKeys(concertId);
-    const fan = own.fan(session.userId);
-    pipeline.ovEndSession(fan, own.active, fan, session.userId, '', session.status, session.arrival);
+    pipeline.ovEndSession(own.session(session.userId), own.active, session.userId, '', session.status, String(session.arrival));
   }
 }
 
@@ -104,6 +103,16 @@ export function createJourneyActivities({ db, redis }: JourneyDeps) {
 
     async refundPayment(p: OrderRef): Promise<RefundOutcome> {
       return wallets.refundPayment(p);
+    },
+
+    /**
+     * NO_SHOW_SECONDS after admission: ends the session NO_SHOW, freeing its active slot, unless the
+     * fan has made a request since admission (one script: the check and the end are atomic, so a
+     * request that lands meanwhile is never lost). True when the fan was a no-show.
+     */
+    async endIfNoShow(s: { concertId: string; userId: string; arrival: number }): Promise<boolean> {
+      const k = queueKeys(s.concertId);
+      return (await redis.ovEndIfNoShow(k.session(s.userId), k.active, s.userId, String(s.arrival))) === 'NO_SHOW';
     },
 
     /** Ends the fan's queue session and keeps the gates of sold seats closed for good. */

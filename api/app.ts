@@ -3,7 +3,6 @@ import type { IncomingMessage } from 'node:http';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { httpInstrumentationMiddleware } from '@hono/otel';
 import { bodyLimit } from 'hono/body-limit';
-import type { Redis } from '../lib/redis';
 import { defineQueueScripts } from '../queue/scripts';
 import type { AppDeps, AppEnv } from './deps';
 import { swaggerUi } from './docs';
@@ -26,8 +25,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** The whole HTTP API over its dependencies; only `server.ts` listens. */
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
-  // queue/scripts.ts still types the standalone client; the scripts it registers are the same commands on a Cluster.
-  defineQueueScripts(deps.redis as Redis);
+  defineQueueScripts(deps.redis);
   const app = new OpenAPIHono<AppEnv>();
 
   if (deps.tracing) app.use('*', httpInstrumentationMiddleware({ serviceName: 'ovation-api' }));

@@ -32,6 +32,8 @@ const TITLES: Record<ErrorCode, string> = {
   CONCERT_CANCELLED: 'The concert is cancelled',
   SOLD_OUT: 'The concert is sold out',
   PAYMENT_IN_PROGRESS: 'Another payment is in progress',
+  SALES_NOT_OPEN: 'The sales have not opened yet',
+  QUEUE_POSITION_EXPIRED: 'The place in the queue was lost',
   IDEMPOTENCY_KEY_REUSED: 'The Idempotency-Key was used with another request',
   RATE_LIMITED: 'Too many requests',
   INTERNAL: 'Internal error',

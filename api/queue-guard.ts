@@ -10,15 +10,16 @@ import type { AppEnv } from './deps';
  */
 export function queueToken(room: WaitingRoom, opts: { requireActive: boolean }): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    c.set('ticket', checkTicket(await room.lookup(c.req.header('x-queue-token')), c.get('userId'), opts));
+    const userId = c.get('userId');
+    c.set('ticket', checkTicket(await room.lookup(c.req.header('x-queue-token'), userId), userId, opts));
     await next();
   };
 }
 
 /** The refusals of `queueToken`, for a ticket read by another script (the status poll's). */
-export function checkTicket(ticket: QueueTicket | null, userId: string, opts: { requireActive: boolean }): QueueTicket {
-  if (!ticket) throw new DomainError('QUEUE_TOKEN_INVALID', 'the queue token is missing, malformed or unknown');
-  if (ticket.userId !== userId) throw new DomainError('FORBIDDEN', 'the queue token belongs to someone else');
+export function checkTicket(ticket: QueueTicket | 'forbidden' | null, userId: string, opts: { requireActive: boolean }): QueueTicket {
+  if (!ticket) throw new DomainError('QUEUE_TOKEN_INVALID', 'the queue token is missing, malformed, unknown or replaced by a newer one');
+  if (ticket === 'forbidden' || ticket.userId !== userId) throw new DomainError('FORBIDDEN', 'the queue token belongs to someone else');
   if (opts.requireActive && ticket.status !== 'ACTIVE') {
     throw new DomainError('QUEUE_TOKEN_NOT_ACTIVE', `the queue token is ${ticket.status}`);
   }

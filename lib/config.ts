@@ -53,6 +53,16 @@ const schema = z.object({
   QUEUE_PAY_P95_TARGET_MS: z.coerce.number().int().positive().default(1500),
   /** How often the valve looks at the latency and may move the rate. */
   QUEUE_ADJUST_EVERY_MS: z.coerce.number().int().min(100).default(5000),
+  /** The longest Retry-After a waiting (or pre-queued) fan is told to wait before polling again. */
+  QUEUE_MAX_RETRY_AFTER_SECONDS: z.coerce.number().int().min(1).default(60),
+  /**
+   * A waiting fan whose last request is older than this loses the place when the head reaches them
+   * (their next poll: 410 QUEUE_POSITION_EXPIRED). At least 3 × QUEUE_MAX_RETRY_AFTER_SECONDS, so a
+   * fan who polls when told never loses it.
+   */
+  QUEUE_POSITION_TTL_SECONDS: seconds(300),
+  /** An admitted fan who makes no request within this many seconds of admission loses the window (NO_SHOW). */
+  NO_SHOW_SECONDS: seconds(120),
   /** How often the admission controller ticks; tests shorten it. */
   ADMISSION_TICK_MS: z.coerce.number().int().min(50).default(1000),
   /**
@@ -122,6 +132,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (missing.length > 0) {
       throw new ConfigError(`missing secret(s) ${missing.join(', ')}: set them, or NODE_ENV=development for the public development values`);
     }
+  }
+  if (settings.QUEUE_POSITION_TTL_SECONDS < 3 * settings.QUEUE_MAX_RETRY_AFTER_SECONDS) {
+    throw new ConfigError(
+      'invalid settings: QUEUE_POSITION_TTL_SECONDS must be at least 3 × QUEUE_MAX_RETRY_AFTER_SECONDS (a fan who polls when told must never lose the place)',
+    );
   }
   if (settings.QUEUE_MIN_ADMIT_PER_SECOND > settings.QUEUE_MAX_ADMIT_PER_SECOND) {
     throw new ConfigError('invalid settings: QUEUE_MIN_ADMIT_PER_SECOND must not exceed QUEUE_MAX_ADMIT_PER_SECOND');

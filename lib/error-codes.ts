@@ -21,6 +21,10 @@ export const ErrorCodes = {
   SOLD_OUT: 409,
   /** Another payment of the same journey is in flight: one saga per fan at a time. */
   PAYMENT_IN_PROGRESS: 409,
+  /** The concert's sales have not opened: the pre-queue's seed is still secret. */
+  SALES_NOT_OPEN: 409,
+  /** The waiting fan stopped polling for longer than QUEUE_POSITION_TTL_SECONDS and lost the place. */
+  QUEUE_POSITION_EXPIRED: 410,
   IDEMPOTENCY_KEY_REUSED: 422,
   RATE_LIMITED: 429,
   INTERNAL: 500,

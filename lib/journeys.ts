@@ -62,6 +62,7 @@ export class Journeys {
     this.settings = {
       holdTtlSeconds: config.HOLD_TTL_SECONDS,
       holdGraceSeconds: config.HOLD_GRACE_SECONDS,
+      noShowSeconds: config.NO_SHOW_SECONDS,
       maxHolds: config.MAX_HOLDS_PER_FAN,
       maxHoldAttempts: config.JOURNEY_MAX_HOLD_ATTEMPTS,
       maxUpdates: config.JOURNEY_MAX_UPDATES,

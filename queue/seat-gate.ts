@@ -37,7 +37,9 @@ export class SeatGate {
     const parsed = parseToken(token);
     if (!parsed) return { kind: 'token-invalid' };
     const k = queueKeys(parsed.concertId);
-    const [kind, a, b] = await this.redis.ovClaimSeat(k.token(parsed.secret), k.seatGate(c.scheduleId, c.seatNumber), c.userId, c.reservationId, nowMs, c.holdTtlMs, c.graceMs);
+    const [kind, a, b] = await this.redis.ovClaimSeat(
+      k.session(c.userId), k.seatGate(c.scheduleId, c.seatNumber), k.owners, c.userId, parsed.secret, c.reservationId, nowMs, c.holdTtlMs, c.graceMs,
+    );
     if (kind === 'INVALID') return { kind: 'token-invalid' };
     if (kind === 'FORBIDDEN') return { kind: 'forbidden' };
     if (kind === 'NOT_ACTIVE') return { kind: 'not-active', status: a ?? 'UNKNOWN' };

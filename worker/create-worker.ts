@@ -1,6 +1,6 @@
 import { Client, type Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import type { Redis, RedisClient } from '../lib/redis';
+import type { RedisClient } from '../lib/redis';
 import type { DataSource } from 'typeorm';
 import { createActivities } from '../activities';
 import type { Config } from '../lib/config';
@@ -29,13 +29,13 @@ export async function createWorker(deps: WorkerDeps, options: Partial<WorkerOpti
   const temporal = new Client({ connection: deps.clientConnection, namespace: config.TEMPORAL_NAMESPACE, plugins });
   const activities = createActivities({
     db: deps.db,
-    // queue/scripts.ts still types the standalone client; its scripts are the same commands on a Cluster.
-    redis: defineQueueScripts(deps.redis as Redis),
+    redis: defineQueueScripts(deps.redis),
     temporal,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     journey: {
       holdTtlSeconds: config.HOLD_TTL_SECONDS,
       holdGraceSeconds: config.HOLD_GRACE_SECONDS,
+      noShowSeconds: config.NO_SHOW_SECONDS,
       maxHolds: config.MAX_HOLDS_PER_FAN,
       maxHoldAttempts: config.JOURNEY_MAX_HOLD_ATTEMPTS,
       maxUpdates: config.JOURNEY_MAX_UPDATES,

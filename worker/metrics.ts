@@ -69,6 +69,19 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}) {
     registers: [registry],
   });
 
+  const leaversDropped = new Counter({
+    name: 'ovation_queue_leavers_dropped_total',
+    help: 'Waiting fans who stopped polling for longer than QUEUE_POSITION_TTL_SECONDS and lost their place when the head reached them, by concert',
+    labelNames: ['concert'] as const,
+    registers: [registry],
+  });
+  const noShows = new Counter({
+    name: 'ovation_queue_no_shows_total',
+    help: 'Admitted fans who made no request within NO_SHOW_SECONDS: their window went to the next fan, by concert',
+    labelNames: ['concert'] as const,
+    registers: [registry],
+  });
+
   const holds = new Counter({
     name: 'ovation_journey_holds_total',
     help: 'Seat holds in the fan journeys: started, refused (seat unavailable), released (cancelled, or freed by a payment), expired',
@@ -95,6 +108,8 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}) {
       registers: [registry],
     }),
     admissions,
+    leaversDropped,
+    noShows,
     holds,
     payments,
     queueWaiting: queueGauge('ovation_queue_waiting', 'Fans waiting in the concert queue, as of the last admission tick', (s) => s.waiting),
@@ -111,6 +126,7 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}) {
     recordAdmissionTick(request: AdmitRequest, result: AdmitResult): void {
       // Incremented by 0 too, so a concert's series exists from its first tick.
       admissions.inc({ concert: request.concertId }, result.admitted);
+      leaversDropped.inc({ concert: request.concertId }, result.dropped ?? 0);
       queues.set(request.concertId, {
         waiting: result.waiting,
         active: result.active,
@@ -182,6 +198,9 @@ function countSuccess(metrics: WorkerMetrics, activityType: string, arg: unknown
       if (result === 'ALREADY_COMPLETED') break;
       metrics.payments.inc({ outcome: 'failed' });
       if (result === 'REFUNDED') metrics.payments.inc({ outcome: 'refunded' });
+      break;
+    case 'endIfNoShow':
+      if (result === true) metrics.noShows.inc({ concert: (arg as { concertId: string }).concertId });
       break;
     case 'admitFans':
       if (arg && result) metrics.recordAdmissionTick(arg as AdmitRequest, result as AdmitResult);

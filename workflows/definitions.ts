@@ -37,7 +37,8 @@ export const SEARCH_ATTRIBUTE_TYPES: Record<string, string> = {
 
 // --- Fan journey -----------------------------------------------------------------------------------
 /** ACTIVE while the window is open; PAYING while a payment is in flight; then how it ended. */
-export type JourneyStatus = 'ACTIVE' | 'PAYING' | 'COMPLETED' | 'EXPIRED' | 'LEFT';
+/** NO_SHOW: admitted, but the fan made no request within NO_SHOW_SECONDS (issue 21). */
+export type JourneyStatus = 'ACTIVE' | 'PAYING' | 'COMPLETED' | 'EXPIRED' | 'LEFT' | 'NO_SHOW';
 
 export interface JourneyInput {
   concertId: string;
@@ -53,6 +54,11 @@ export interface JourneyInput {
   arrival: number;
   /** End of the active window, epoch ms. No hold outlives it. */
   activeUntil: number;
+  /**
+   * An admitted fan who makes no request within this many seconds of the journey's start loses the
+   * window (NO_SHOW). Absent in journeys started before issue 21: they never end NO_SHOW.
+   */
+  noShowSeconds?: number;
   holdTtlSeconds: number;
   holdGraceSeconds: number;
   maxHolds: number;
@@ -62,6 +68,8 @@ export interface JourneyInput {
 }
 
 export interface JourneySettings {
+  /** NO_SHOW_SECONDS; journeys started without it never end NO_SHOW. */
+  noShowSeconds?: number;
   holdTtlSeconds: number;
   holdGraceSeconds: number;
   maxHolds: number;
@@ -85,9 +93,10 @@ export function journeyInput(
 ): JourneyInput {
   // Picked field by field: nothing else the caller's ticket carries (its token) reaches the history.
   const { concertId, userId, arrival, activeUntil } = fan;
-  const { maxHoldAttempts, maxUpdates, ...always } = settings;
+  const { maxHoldAttempts, maxUpdates, noShowSeconds, ...always } = settings;
   return {
     concertId, userId, arrival, activeUntil, ...always,
+    ...(noShowSeconds !== undefined && { noShowSeconds }),
     ...(maxHoldAttempts !== undefined && { maxHoldAttempts }),
     ...(maxUpdates !== undefined && { maxUpdates }),
   };

@@ -47,6 +47,8 @@ export const JOURNEY_V2_PATCH = 'journey-v2';
  * update began its saga: it needs this version of the code.
  */
 export const JOURNEY_ORDERS_PATCH = 'journey-orders';
+/** The no-show check (issue 21): journeys started before it have no such timer. */
+export const JOURNEY_NO_SHOW_PATCH = 'journey-no-show';
 
 // Holds and releases are local activities: they run in the worker beside the workflow task, cost no
 // extra round trip through the server, and are recorded as markers.
@@ -108,7 +110,7 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
   /** The holds that were sold (one order): the session ends COMPLETED (in the main loop, after the receipt). */
   let sold: Hold[] = [];
   /** How the session ended (or is ending). */
-  let ended: 'COMPLETED' | 'EXPIRED' | 'LEFT' | undefined;
+  let ended: 'COMPLETED' | 'EXPIRED' | 'LEFT' | 'NO_SHOW' | undefined;
   let changed = false;
 
   const status = (): JourneyStatus => ended ?? (sold.length ? 'COMPLETED' : paying ? 'PAYING' : 'ACTIVE');
@@ -158,6 +160,12 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
     };
   const holdSeat = oneAtATime(quick.holdSeat);
   const releaseHolds = oneAtATime(durable.releaseHolds);
+  const endIfNoShow = oneAtATime(durable.endIfNoShow);
+
+  // A fan admitted who never comes gives the window back: once, NO_SHOW_SECONDS after the start, a
+  // journey that has held nothing asks Redis whether the fan made any request since admission; if
+  // not, its session ends NO_SHOW and the active slot goes to the next fan.
+  let noShowCheckAt = input.noShowSeconds !== undefined && patched(JOURNEY_NO_SHOW_PATCH) ? Date.now() + input.noShowSeconds * 1000 : undefined;
 
   /** Releases a batch of holds, and ends the session with them when asked: one local activity. */
   async function release(holds: Hold[], outcome: 'EXPIRED' | 'CANCELLED', session?: { status: 'COMPLETED' | 'EXPIRED' | 'LEFT'; soldSeats: Hold[] }): Promise<void> {
@@ -415,8 +423,16 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
       const due = ended ? book.idle() : book.due(now);
       if (due.length || windowOver) await release(due, 'EXPIRED', windowOver ? { status: 'EXPIRED', soldSeats: [] } : undefined);
     }
+    if (noShowCheckAt !== undefined && (ended || paying || book.all().length > 0)) noShowCheckAt = undefined; // the fan came
+    if (noShowCheckAt !== undefined && Date.now() >= noShowCheckAt) {
+      noShowCheckAt = undefined;
+      if (await endIfNoShow({ concertId: input.concertId, userId: input.userId, arrival: input.arrival })) {
+        ended = 'NO_SHOW';
+        publish();
+      }
+    }
     if (ended && book.live().length === 0) break;
-    const deadlines = [book.nextDeadline(), ended || paying ? undefined : input.activeUntil].filter((d): d is number => d !== undefined);
+    const deadlines = [book.nextDeadline(), ended || paying ? undefined : input.activeUntil, ended ? undefined : noShowCheckAt].filter((d): d is number => d !== undefined);
     armTimer(deadlines.length ? Math.min(...deadlines) : undefined);
     changed = false;
     deadlineCame = false;

@@ -9,6 +9,7 @@ import { AfterSale } from '../../lib/after-sale';
 import { DEFAULT_REFUND_POLICY, policyProblem } from '../../lib/refund-policy';
 import { DomainError } from '../../lib/domain-error';
 import { Journeys } from '../../lib/journeys';
+import { newQueueSeed } from '../../queue/fair-start';
 import { WaitingRoom } from '../../queue/waiting-room';
 import { MAX_REFUND_RATE_PER_SECOND, type QueueState } from '../../workflows/definitions';
 import { requireAdmin } from '../auth';
@@ -61,6 +62,12 @@ const NewConcert = z
     refundPolicy: RefundPolicy.optional(),
     maxSeatsPerFan: MaxSeatsPerFan.optional(),
     description: Text(0, 5000).optional(),
+    salesOpenAt: IsoTime.optional().openapi({
+      description:
+        'When the sales open (default: now, no pre-queue). Fans who join before it are pre-queued (status PRE_QUEUE, no ' +
+        'position) and at the opening ordered by a random permutation of a secret seed, published after the opening by ' +
+        'GET /admin/concerts/{concertId}/queue/seed; fans who join later queue behind them in arrival order.',
+    }),
     schedules: z
       .array(
         z.object({
@@ -80,6 +87,7 @@ const CreatedConcert = z
   .object({
     concertId: z.string(),
     maxSeatsPerFan: z.number().int(),
+    salesOpenAt: z.string().optional(),
     schedules: z.array(
       z.object({ scheduleId: z.string(), startsAt: z.string(), bookingOpensAt: z.string(), bookingClosesAt: z.string(), totalSeats: z.number().int() }),
     ),
@@ -228,6 +236,31 @@ const setPurchaseLimit = createRoute({
   responses: { 200: { description: 'OK', content: { 'application/json': { schema: PurchaseLimit } } }, ...problems(400, 401, 404, 413, 503) },
 });
 
+const QueueSeed = z
+  .object({
+    concertId: z.string(),
+    salesOpenAt: z.string(),
+    seed: z.string().nullable().openapi({ description: 'Hex; null for a concert created before pre-queues existed (it had none)' }),
+    algorithm: z.string(),
+  })
+  .openapi('QueueSeed', {
+    description:
+      'The pre-queue’s order, reproducible by anyone: each pre-queued fan’s score is the first 52 bits of ' +
+      'HMAC-SHA256(key = the seed’s bytes, message = the userId in UTF-8) divided by 2^52; fans are admitted by ' +
+      'ascending score (ties by userId), then every later fan by arrival.',
+  });
+
+const readSeed = createRoute({
+  method: 'get',
+  path: '/admin/concerts/{concertId}/queue/seed',
+  tags: ['Operators'],
+  summary: 'The seed of the pre-queue’s random order, once the sales have opened',
+  description: 'Secret until `salesOpenAt`: before it, 409 `SALES_NOT_OPEN`.',
+  security: adminKey,
+  request: { params: concertParam },
+  responses: { 200: { description: 'OK', content: { 'application/json': { schema: QueueSeed } } }, ...problems(400, 401, 404, 409, 503) },
+});
+
 const readQueue = createRoute({
   method: 'get',
   path: '/admin/concerts/{concertId}/queue',
@@ -280,6 +313,7 @@ export function adminRoutes(deps: AppDeps) {
       const problem = body.refundPolicy && policyProblem(body.refundPolicy);
       if (problem) throw new DomainError('VALIDATION_FAILED', problem);
       const now = Date.now();
+      const salesOpenAt = body.salesOpenAt ? new Date(body.salesOpenAt) : undefined;
       const schedules = body.schedules.map((s) => {
         const startsAt = new Date(s.startsAt);
         const bookingOpensAt = s.bookingOpensAt ? new Date(s.bookingOpensAt) : new Date(now);
@@ -300,12 +334,17 @@ export function adminRoutes(deps: AppDeps) {
           // join takes the mark and starts its admission (signal-with-start), whether or not the
           // start below gets through. So there is never a concert nobody can be admitted to.
           await room.markControllerAsleep(concertId);
-          const created = await catalog.createConcert({ title: body.title, description: body.description, schedules }, ids ?? { concertId, scheduleIds: schedules.map(() => randomUUID()) });
+          const created = await catalog.createConcert(
+            { title: body.title, description: body.description, schedules, salesOpenAt, queueSeed: newQueueSeed() },
+            ids ?? { concertId, scheduleIds: schedules.map(() => randomUUID()) },
+          );
           if (body.refundPolicy) await tickets.setRefundPolicy(created.concertId, body.refundPolicy);
           const maxSeatsPerFan = body.maxSeatsPerFan ?? deps.config.MAX_SEATS_PER_FAN;
           await purchaseLimits.set(created.concertId, maxSeatsPerFan);
           await journeys.ensureAdmission(created.concertId);
-          return { status: 201, body: { concertId: created.concertId, maxSeatsPerFan, schedules: created.schedules } };
+          const opening = await catalog.fairStart(created.concertId);
+          const opensAt = new Date(opening?.opensAtMs ?? now).toISOString();
+          return { status: 201, body: { concertId: created.concertId, maxSeatsPerFan, salesOpenAt: opensAt, schedules: created.schedules } };
         },
         OPERATOR_ID,
       ) as never;
@@ -321,6 +360,18 @@ export function adminRoutes(deps: AppDeps) {
       const { maxSeatsPerFan } = c.req.valid('json');
       if (!(await purchaseLimits.set(concertId, maxSeatsPerFan))) throw new DomainError('NOT_FOUND', 'no such concert');
       return c.json({ concertId, maxSeatsPerFan }, 200);
+    })
+    .openapi(readSeed, async (c) => {
+      const { concertId } = c.req.valid('param');
+      const opening = await catalog.fairStart(concertId);
+      if (!opening) throw new DomainError('NOT_FOUND', 'no such concert');
+      if (Date.now() < opening.opensAtMs) throw new DomainError('SALES_NOT_OPEN', 'the seed stays secret until the sales open');
+      return c.json({
+        concertId,
+        salesOpenAt: new Date(opening.opensAtMs).toISOString(),
+        seed: opening.seed,
+        algorithm: 'HMAC-SHA256(seed, userId): first 52 bits / 2^52, ascending, ties by userId',
+      }, 200);
     })
     .openapi(readQueue, async (c) => {
       const { concertId } = c.req.valid('param');

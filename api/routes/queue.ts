@@ -4,7 +4,8 @@ import { CatalogStore } from '../../db/stores/catalog';
 import { DomainError } from '../../lib/domain-error';
 import { Journeys } from '../../lib/journeys';
 import { parseToken } from '../../queue/token';
-import { etaSeconds, retryAfterSeconds } from '../../queue/poll-interval';
+import type { FairStart } from '../../queue/fair-start';
+import { etaSeconds, preQueueRetryAfterSeconds, retryAfterSeconds } from '../../queue/poll-interval';
 import { closedError, WaitingRoom, type QueueTicket } from '../../queue/waiting-room';
 import { requireUser } from '../auth';
 import type { AppDeps, AppEnv } from '../deps';
@@ -17,12 +18,20 @@ const Ticket = z
   .object({
     token: z.string(),
     concertId: z.string(),
-    status: z.enum(['WAITING', 'ACTIVE', 'EXPIRED', 'COMPLETED', 'LEFT', 'CANCELLED', 'SOLD_OUT']).openapi({
-      description: 'CANCELLED or SOLD_OUT: the concert’s queue closed while this fan waited; the fan has left the queue',
+    status: z.enum(['PRE_QUEUE', 'WAITING', 'ACTIVE', 'EXPIRED', 'COMPLETED', 'LEFT', 'NO_SHOW', 'QUEUE_POSITION_EXPIRED', 'CANCELLED', 'SOLD_OUT']).openapi({
+      description:
+        'PRE_QUEUE: joined before the sales open (`salesOpenAt`): no position yet; at the opening every pre-queued fan ' +
+        'is placed by a random permutation published afterwards (GET /admin/concerts/{concertId}/queue/seed), ahead of ' +
+        'everyone who joins later. NO_SHOW: admitted, but made no request within NO_SHOW_SECONDS, so the window was ' +
+        'given to the next fan. CANCELLED or SOLD_OUT: the concert’s queue closed while this fan waited; the fan has ' +
+        'left the queue. A waiting fan who stops polling for longer than QUEUE_POSITION_TTL_SECONDS loses the place: ' +
+        'the next poll answers 410 QUEUE_POSITION_EXPIRED (join again for a new place at the back); the status value ' +
+        'QUEUE_POSITION_EXPIRED itself appears in no 200 answer.',
     }),
-    position: z.number().int().openapi({ description: '1-based among those waiting; 0 once active' }),
+    position: z.number().int().openapi({ description: '1-based among those waiting; 0 while PRE_QUEUE and once active' }),
     etaSeconds: z.number().int(),
     activeUntil: z.string().optional(),
+    salesOpenAt: z.string().optional().openapi({ description: 'When the sales open, while PRE_QUEUE' }),
   })
   .openapi('QueueToken');
 const json = { 'application/json': { schema: Ticket } };
@@ -47,11 +56,16 @@ const current = createRoute({
   method: 'get',
   path: '/queue-tokens/current',
   tags: ['Queue'],
-  summary: 'My token’s status, position and ETA; poll no sooner than Retry-After while WAITING',
+  summary: 'My token’s status, position and ETA; poll no sooner than Retry-After while WAITING or PRE_QUEUE',
+  description:
+    'Each poll keeps the fan’s place: a waiting fan whose last request is older than QUEUE_POSITION_TTL_SECONDS ' +
+    '(several times the longest Retry-After) is dropped when the head of the queue reaches them, and then reads 410 ' +
+    '`QUEUE_POSITION_EXPIRED`. A token replaced by a newer one of the same fan (after joining again) reads 401 ' +
+    '`QUEUE_TOKEN_INVALID`; someone else’s token 403 `FORBIDDEN`.',
   security: bearerAndQueueToken,
   responses: {
     200: { description: 'OK', content: json, headers: z.object({ 'Retry-After': z.string().optional() }) },
-    ...problems(401, 403, 503),
+    ...problems(401, 403, 410, 503),
     ...rateLimited,
   },
 });
@@ -73,7 +87,8 @@ export function queueRoutes(deps: AppDeps) {
   const room = new WaitingRoom(deps.redis);
   const catalog = new CatalogStore(deps.db);
   const journeys = new Journeys(deps.temporal, deps.config);
-  const knownConcerts = new Set<string>(); // concerts are never deleted: a positive answer can be kept
+  // Concerts are never deleted and their opening never moves: a positive answer can be kept.
+  const knownConcerts = new Map<string, FairStart | null>();
   const auth = requireUser(deps.config.AUTH_SECRET);
 
   const view = (t: QueueTicket) => {
@@ -85,8 +100,10 @@ export function queueRoutes(deps: AppDeps) {
       position: t.position,
       etaSeconds: etaSeconds(t.position, rate),
       ...(t.activeUntil ? { activeUntil: new Date(t.activeUntil).toISOString() } : {}),
+      ...(t.status === 'PRE_QUEUE' && t.opensAt ? { salesOpenAt: new Date(t.opensAt).toISOString() } : {}),
     };
   };
+  const maxRetryAfter = deps.config.QUEUE_MAX_RETRY_AFTER_SECONDS;
 
   // Joining and polling are the endpoints a rush hammers: both are rate-limited (see rate-limit.ts),
   // the limits counted by the join and status scripts themselves, so each is one Redis round trip.
@@ -111,11 +128,12 @@ export function queueRoutes(deps: AppDeps) {
         // (a flood of unknown ids stays limited), then join without counting it twice.
         const refused = await room.countArrival(concertId, count);
         if (refused) throw joinLimit.refuse(concertId, count, refused);
-        if (!(await catalog.concertExists(concertId))) throw new DomainError('NOT_FOUND', 'no such concert');
-        knownConcerts.add(concertId);
+        const opening = await catalog.fairStart(concertId);
+        if (!opening) throw new DomainError('NOT_FOUND', 'no such concert');
+        knownConcerts.set(concertId, opening.seed ? { opensAtMs: opening.opensAtMs, seed: opening.seed } : null);
         counted = { ...count, perUser: 0, perAddress: 0 };
       }
-      const outcome = await room.arrive(concertId, c.get('userId'), counted);
+      const outcome = await room.arrive(concertId, c.get('userId'), counted, Date.now(), knownConcerts.get(concertId) ?? null);
       if (outcome.kind === 'rate-limited') throw joinLimit.refuse(concertId, count, outcome);
       if (outcome.kind === 'closed') throw closedError(outcome.reason);
       if (outcome.ticket.wakeController) {
@@ -135,22 +153,27 @@ export function queueRoutes(deps: AppDeps) {
       const count = pollLimit.count(c);
       const blocked = concertId ? pollLimit.blockedFor(concertId, count) : null;
       if (blocked !== null) throw pollLimit.refusal(blocked);
-      const polled = await room.poll(token, count);
+      const polled = await room.poll(token, c.get('userId'), count);
       if (polled.kind === 'rate-limited') throw pollLimit.refuse(concertId!, count, polled);
-      const ticket = checkTicket(polled.ticket, c.get('userId'), { requireActive: false });
+      const ticket = checkTicket(polled.kind === 'forbidden' ? 'forbidden' : polled.ticket, c.get('userId'), { requireActive: false });
+      if (ticket.status === 'QUEUE_POSITION_EXPIRED') {
+        throw new DomainError('QUEUE_POSITION_EXPIRED', 'the place in the queue was lost: no poll for too long; join again');
+      }
       const body = view(ticket);
       if (ticket.status === 'WAITING') {
-        const retryAfter = retryAfterSeconds(ticket.position, ticket.waiting, body.etaSeconds, deps.config.QUEUE_POLL_BUDGET_PER_SECOND);
+        const retryAfter = retryAfterSeconds(ticket.position, ticket.waiting, body.etaSeconds, deps.config.QUEUE_POLL_BUDGET_PER_SECOND, maxRetryAfter);
         c.header('Retry-After', String(retryAfter));
+      } else if (ticket.status === 'PRE_QUEUE' && ticket.opensAt) {
+        c.header('Retry-After', String(preQueueRetryAfterSeconds(ticket.opensAt, Date.now(), maxRetryAfter)));
       }
       return c.json(body, 200);
     })
     .openapi(secured(leave, guards), async (c) => {
       const ticket = c.get('ticket');
-      if (ticket.status === 'WAITING') {
+      if (ticket.status === 'WAITING' || ticket.status === 'PRE_QUEUE') {
         const after = await room.leaveWaiting(ticket.token, ticket.userId);
         // Admitted between the read and the leave: end the session like an active fan's.
-        if (after === 'ACTIVE') await journeys.leave((await room.lookup(ticket.token))!);
+        if (after === 'ACTIVE') await journeys.leave(checkTicket(await room.lookup(ticket.token, ticket.userId), ticket.userId, { requireActive: false }));
       } else if (ticket.status === 'ACTIVE') {
         await journeys.leave(ticket);
       } else if (ticket.status !== 'LEFT') {

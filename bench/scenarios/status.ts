@@ -33,7 +33,7 @@ export const status: Scenario = {
       for (let i = from; i < Math.min(from + PIPELINE, QUEUE_LENGTH); i++) {
         const userId = randomUUID();
         // Not counted against the rate limits (limits 0): these fans exist only in Redis.
-        pipeline.ovJoin(k.fan(userId), k.waiting, k.active, k.seq, k.settings, k.closed, `${k.prefix}none`, `${k.prefix}none`, k.controllerAsleep, userId, newTokenSecret(), Date.now(), k.prefix, 0, 0, 0);
+        pipeline.ovJoin(k.session(userId), k.waiting, k.active, k.seq, k.settings, k.closed, `${k.prefix}none`, `${k.prefix}none`, k.controllerAsleep, k.owners, userId, newTokenSecret(), Date.now(), 0, 0, 0, '', '', '');
       }
       const failed = (await pipeline.exec())?.find(([err]) => err);
       if (failed) throw failed[0];

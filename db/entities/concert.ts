@@ -12,6 +12,14 @@ export class Concert {
   @Column({ type: 'text', nullable: true })
   description!: string | null;
 
+  /** When the sales open: fans who join before are pre-queued (queue/fair-start.ts). */
+  @Column({ name: 'sales_open_at', type: 'timestamptz', default: () => 'now()' })
+  salesOpenAt!: Date;
+
+  /** The secret seed of the pre-queue's order (hex), published after the opening; NULL: no pre-queue. */
+  @Column({ name: 'queue_seed', type: 'text', nullable: true })
+  queueSeed!: string | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 

@@ -45,17 +45,18 @@ export class CatalogStore {
    * made and answers it, never a duplicate.
    */
   async createConcert(
-    c: { title: string; description?: string; schedules: NewSchedule[] },
+    c: { title: string; description?: string; schedules: NewSchedule[]; salesOpenAt?: Date; queueSeed?: string },
     ids?: { concertId: string; scheduleIds: string[] },
   ): Promise<{ concertId: string; schedules: ScheduleSummary[]; existed: boolean }> {
     const concertId = ids?.concertId ?? randomUUID();
     const schedules: ScheduleSummary[] = [];
     const existed = await inTransaction(this.db, async (tx) => {
-      const inserted = await rows(tx, 'INSERT INTO concerts (id, title, description) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING RETURNING 1', [
-        concertId,
-        c.title,
-        c.description ?? null,
-      ]);
+      const inserted = await rows(
+        tx,
+        `INSERT INTO concerts (id, title, description, sales_open_at, queue_seed) VALUES ($1, $2, $3, coalesce($4, now()), $5)
+         ON CONFLICT (id) DO NOTHING RETURNING 1`,
+        [concertId, c.title, c.description ?? null, c.salesOpenAt ?? null, c.queueSeed ?? null],
+      );
       if (inserted.length === 0) return true;
       for (const [i, s] of c.schedules.entries()) {
         const scheduleId = ids?.scheduleIds[i] ?? randomUUID();
@@ -104,6 +105,15 @@ export class CatalogStore {
   async concertIds(): Promise<string[]> {
     const rows: Array<{ id: string }> = await this.db.query('SELECT id FROM concerts ORDER BY created_at');
     return rows.map((r) => r.id);
+  }
+
+  /** A concert's opening and the seed of its pre-queue's order (null: no such concert). */
+  async fairStart(concertId: string): Promise<{ opensAtMs: number; seed: string | null } | null> {
+    const [row]: Array<{ opens_at_ms: string; queue_seed: string | null }> = await this.db.query(
+      'SELECT (extract(epoch FROM sales_open_at) * 1000)::bigint AS opens_at_ms, queue_seed FROM concerts WHERE id = $1',
+      [concertId],
+    );
+    return row ? { opensAtMs: Number(row.opens_at_ms), seed: row.queue_seed } : null;
   }
 
   async concertExists(concertId: string): Promise<boolean> {

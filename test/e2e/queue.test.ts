@@ -93,7 +93,8 @@ describe('the waiting queue through the API, with the admission controller runni
     const { fan, queueToken } = await api.admittedFan(concertId);
     // The window's end is data in Redis: move it into the past, as a late timer would leave it.
     const secret = queueToken.split('.')[1];
-    await redis.hset(queueKeys(concertId).token(secret), 'activeUntil', String(Date.now() - 1));
+    expect(await redis.hget(queueKeys(concertId).session(fan.userId), 'secret')).toBe(secret);
+    await redis.hset(queueKeys(concertId).session(fan.userId), 'activeUntil', String(Date.now() - 1));
     const res = await api.call('GET', `/concerts/${concertId}/schedules`, { fan, queueToken });
     expect(res.body.code).toBe('QUEUE_TOKEN_NOT_ACTIVE');
     expect((await api.tokenStatus(fan, queueToken)).body.status).toBe('EXPIRED');

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
-import { admissionWorkflowId, queueSettingsUpdate, type AdmissionInput } from '../../workflows/definitions';
+import { admissionWorkflowId, journeyWorkflowId, queueSettingsUpdate, type AdmissionInput } from '../../workflows/definitions';
 import { eventually } from '../support/eventually';
 import { devServerExecutable, ROOT, WORKFLOW_BUNDLE_PATH } from '../support/paths';
 import { startStack, type Stack } from '../support/stack';
@@ -107,7 +107,10 @@ recording('recording histories for later replays', () => {
   // Short holds and windows, so every journey here ends by itself within the test.
   let short: Stack;
   let capped: Stack;
+  // The no-show check (issue 21) one second after admission, within a four-second window.
+  let noShow: Stack;
   beforeAll(async () => {
+    noShow = await startStack({ NO_SHOW_SECONDS: '1', HOLD_TTL_SECONDS: '2', HOLD_GRACE_SECONDS: '1', ACTIVE_TOKEN_TTL_SECONDS: '4' });
     short = await startStack({ HOLD_TTL_SECONDS: '2', HOLD_GRACE_SECONDS: '1', ACTIVE_TOKEN_TTL_SECONDS: '6' });
     // Holds longer than the window: each is capped at the window's end, so all fall due at once with the session's end.
     capped = await startStack({ HOLD_TTL_SECONDS: '60', HOLD_GRACE_SECONDS: '1', ACTIVE_TOKEN_TTL_SECONDS: '5' });
@@ -115,6 +118,30 @@ recording('recording histories for later replays', () => {
   afterAll(async () => {
     await short?.stop();
     await capped?.stop();
+    await noShow?.stop();
+  });
+
+  async function saveJourney(on: Stack, name: string, workflowId: string) {
+    const handle = on.temporal.workflow.getHandle(workflowId);
+    await eventually(() => handle.result(), { timeoutMs: 30_000 });
+    const history = await handle.fetchHistory();
+    await Worker.runReplayHistory({ workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }, history, workflowId);
+    writeFileSync(join(FIXTURES, `${name}${SUFFIX}.json`), historyToJSON(history));
+  }
+
+  it('an admitted fan who never comes: NO_SHOW', async () => {
+    const { api } = noShow;
+    const { concertId } = await api.createConcert(5);
+    const fan = await api.newFan('no-show');
+    await api.join(fan, concertId); // and never a request again
+    await saveJourney(noShow, 'journey-no-show', journeyWorkflowId(concertId, fan.userId, 1));
+  });
+
+  it('an admitted fan who came: checked at NO_SHOW_SECONDS, then the window ends', async () => {
+    const { api } = noShow;
+    const { concertId } = await api.createConcert(5);
+    const { fan } = await api.admittedFan(concertId, 'came');
+    await saveJourney(noShow, 'journey-no-show-came', journeyWorkflowId(concertId, fan.userId, 1));
   });
 
   async function save(on: Stack, name: string, reservationId: string) {

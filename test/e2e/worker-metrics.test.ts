@@ -162,6 +162,17 @@ describe('the activity interceptor counts domain events from inputs and results'
     expect(await valueOf(m, 'ovation_queue_waiting', { concert: 'c1' })).toBeUndefined();
     expect(await valueOf(m, 'ovation_admissions_total', { concert: 'c1' })).toBe(5); // counters stay
   });
+
+  it('leavers dropped at the head and no-shows, by concert (issue 21)', async () => {
+    const m = createWorkerMetrics({ defaultMetrics: false });
+    const request = { concertId: 'c2', tickId: 't', maxBatch: 5, maxActive: 100, activeTtlSeconds: 600, admitPerSecond: 5, paused: false };
+    await run(m, 'admitFans', request, { result: { admitted: 3, dropped: 2, waiting: 20, active: 3 } });
+    await run(m, 'admitFans', request, { result: { admitted: 1, waiting: 19, active: 4 } });
+    expect(await valueOf(m, 'ovation_queue_leavers_dropped_total', { concert: 'c2' })).toBe(2);
+    await run(m, 'endIfNoShow', { concertId: 'c2', userId: 'u', arrival: 1 }, { result: true });
+    await run(m, 'endIfNoShow', { concertId: 'c2', userId: 'v', arrival: 2 }, { result: false }); // the fan came
+    expect(await valueOf(m, 'ovation_queue_no_shows_total', { concert: 'c2' })).toBe(1);
+  });
 });
 
 describe('the worker metrics endpoint', () => {

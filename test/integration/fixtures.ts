@@ -23,6 +23,7 @@ export async function openDb(poolSize = 40): Promise<DataSource> {
 }
 
 export async function openRedis(): Promise<Redis> {
+  // The integration suites use single-node commands (FLUSHDB, SCAN) beside the scripts: typed as one Redis.
   const redis = defineQueueScripts(createRedis(process.env.REDIS_URL!, process.env.REDIS_CLUSTER_NODES) as Redis);
   await redisReady(redis);
   return redis;

@@ -33,15 +33,23 @@ afterAll(async () => {
   await redis.quit();
 });
 
+/** Every token a test was issued, with its holder (the API knows the holder from the access token). */
+const issuedTo = new Map<string, string>();
+async function join(...args: Parameters<WaitingRoom['join']>) {
+  const ticket = await room.join(...args);
+  issuedTo.set(ticket.token, ticket.userId);
+  return ticket;
+}
+
 async function joinAll(concertId: string, userIds: string[], nowMs?: number) {
-  return Promise.all(userIds.map((u) => room.join(concertId, u, nowMs)));
+  return Promise.all(userIds.map((u) => join(concertId, u, nowMs)));
 }
 
 const users = (n: number, prefix = 'user') => Array.from({ length: n }, (_, i) => `${prefix}-${i + 1}`);
 
 async function mustLookup(token: string, nowMs?: number): Promise<QueueTicket> {
-  const ticket = await room.lookup(token, nowMs);
-  if (!ticket) throw new Error(`token ${token} not found`);
+  const ticket = await room.lookup(token, issuedTo.get(token) ?? 'nobody', nowMs);
+  if (!ticket || ticket === 'forbidden') throw new Error(`token ${token} not found`);
   return ticket;
 }
 
@@ -65,10 +73,10 @@ describe('joining the queue', () => {
   it('returns the same token and position to a fan who joins again (created = false)', async () => {
     const concertId = newConcert();
     await joinAll(concertId, users(5, 'before'));
-    const first = await room.join(concertId, 'repeat-fan');
+    const first = await join(concertId, 'repeat-fan');
     await joinAll(concertId, users(5, 'after'));
 
-    const again = await room.join(concertId, 'repeat-fan');
+    const again = await join(concertId, 'repeat-fan');
     expect(first).toMatchObject({ created: true, position: 6 });
     expect(again).toMatchObject({ created: false, token: first.token, position: 6, arrival: first.arrival, status: 'WAITING' });
     expect(again.waiting).toBe(11);
@@ -117,9 +125,9 @@ describe('looking a token up', () => {
       await redis.set(k.seq, to);
     };
     await ballast(1, deep - 1);
-    const target = await room.join(concertId, `deep-${deep}`);
+    const target = await join(concertId, `deep-${deep}`);
     await ballast(deep + 1, total - 1);
-    const last = await room.join(concertId, `deep-${total}`);
+    const last = await join(concertId, `deep-${total}`);
     const buildMs = Date.now() - started;
 
     expect(target).toMatchObject({ created: true, position: deep, arrival: deep });
@@ -137,8 +145,8 @@ describe('looking a token up', () => {
   it('refuses (null) malformed, pattern-like, never-issued and cross-concert tokens', async () => {
     const concertA = newConcert();
     const concertB = newConcert();
-    const real = await room.join(concertA, 'owner');
-    await room.join(concertB, 'other');
+    const real = await join(concertA, 'owner');
+    await join(concertB, 'other');
     const secretOfA = real.token.split('.')[1];
 
     const refused = [
@@ -157,12 +165,14 @@ describe('looking a token up', () => {
       `${concertB}.${secretOfA}`, // a real secret, but of another concert
     ];
     for (const token of refused) {
-      expect({ token, ticket: await room.lookup(token) }).toEqual({ token, ticket: null });
+      expect({ token, ticket: await room.lookup(token, 'owner') }).toEqual({ token, ticket: null });
     }
-    expect(await room.lookup(undefined)).toBeNull();
-    expect(await room.lookup(null)).toBeNull();
+    expect(await room.lookup(undefined, 'owner')).toBeNull();
+    expect(await room.lookup(null, 'owner')).toBeNull();
+    // Someone else's real token is forbidden, not unknown.
+    expect(await room.lookup(real.token, 'other')).toBe('forbidden');
     // The real token itself is found.
-    expect(await room.lookup(real.token)).toMatchObject({ userId: 'owner', status: 'WAITING', position: 1 });
+    expect(await room.lookup(real.token, 'owner')).toMatchObject({ userId: 'owner', status: 'WAITING', position: 1 });
   });
 });
 
@@ -170,7 +180,7 @@ describe('leaving the queue', () => {
   it('marks the fan LEFT and moves everyone behind up by exactly one; leaving twice is harmless', async () => {
     const concertId = newConcert();
     const tickets = [];
-    for (const u of users(6, 'leaver')) tickets.push(await room.join(concertId, u));
+    for (const u of users(6, 'leaver')) tickets.push(await join(concertId, u));
     const leaving = tickets[2]; // position 3
 
     expect(await room.leaveWaiting(leaving.token, leaving.userId)).toBe('LEFT');
@@ -189,20 +199,22 @@ describe('leaving the queue', () => {
 
   it('gives a fan who left and joins again a new token at the back of the queue', async () => {
     const concertId = newConcert();
-    const left = await room.join(concertId, 'comeback');
+    const left = await join(concertId, 'comeback');
     await joinAll(concertId, users(3, 'stayer'));
     await room.leaveWaiting(left.token, 'comeback');
 
-    const back = await room.join(concertId, 'comeback');
+    const back = await join(concertId, 'comeback');
     expect(back).toMatchObject({ created: true, status: 'WAITING', position: 4, arrival: 5 });
     expect(back.token).not.toBe(left.token);
-    expect(await mustLookup(left.token)).toMatchObject({ status: 'LEFT' });
+    // One session per user per concert: the replaced token is unknown now (401 QUEUE_TOKEN_INVALID).
+    expect(await room.lookup(left.token, 'comeback')).toBeNull();
+    expect(await mustLookup(back.token)).toMatchObject({ status: 'WAITING', position: 4 });
   });
 
   it('does not let one fan make another leave', async () => {
     const concertId = newConcert();
-    const victim = await room.join(concertId, 'victim');
-    await room.join(concertId, 'intruder');
+    const victim = await join(concertId, 'victim');
+    await join(concertId, 'intruder');
 
     expect(await room.leaveWaiting(victim.token, 'intruder')).toBeNull();
     expect(await mustLookup(victim.token)).toMatchObject({ status: 'WAITING', position: 1 });
@@ -222,7 +234,7 @@ describe('admission ticks', () => {
   it('admits from the head in arrival order, at most maxBatch a tick and never beyond maxActive', async () => {
     const concertId = newConcert();
     const joined = [];
-    for (const u of users(10, 'head')) joined.push(await room.join(concertId, u));
+    for (const u of users(10, 'head')) joined.push(await join(concertId, u));
     const now = Date.now();
 
     const first = await room.admit(concertId, tick('t1', 3, 5), now);
@@ -275,7 +287,7 @@ describe('admission ticks', () => {
   it('keeps arrival order and capacity over many ticks with windows ending along the way', async () => {
     const concertId = newConcert();
     const fans = 60;
-    for (const u of users(fans, 'flow')) await room.join(concertId, u);
+    for (const u of users(fans, 'flow')) await join(concertId, u);
     const start = Date.now();
     const order: number[] = [];
 
@@ -293,7 +305,7 @@ describe('admission ticks', () => {
 
   it('reads an admitted token ACTIVE until its window ends, then EXPIRED with nothing changed in Redis', async () => {
     const concertId = newConcert();
-    const { token } = await room.join(concertId, 'window');
+    const { token } = await join(concertId, 'window');
     const now = Date.now();
     const { activeUntil } = await room.admit(concertId, tick('w', 1, 1, 60_000), now);
 
@@ -303,25 +315,26 @@ describe('admission ticks', () => {
     expect(await mustLookup(token, activeUntil + 3_600_000)).toMatchObject({ status: 'EXPIRED' });
 
     const secret = token.split('.')[1];
-    expect(await redis.hget(queueKeys(concertId).token(secret), 'status')).toBe('ACTIVE');
+    expect(await redis.hget(queueKeys(concertId).session('window'), 'secret')).toBe(secret);
+    expect(await redis.hget(queueKeys(concertId).session('window'), 'status')).toBe('ACTIVE');
   });
 
   it('gives a fan whose window ended a new token (and a new arrival number) on joining again', async () => {
     const concertId = newConcert();
-    const first = await room.join(concertId, 'again');
+    const first = await join(concertId, 'again');
     const now = Date.now();
     const { activeUntil } = await room.admit(concertId, tick('r1', 1, 1, 1_000), now);
 
-    expect(await room.join(concertId, 'again', activeUntil - 1)).toMatchObject({ created: false, token: first.token, status: 'ACTIVE' });
-    const rejoined = await room.join(concertId, 'again', activeUntil);
+    expect(await join(concertId, 'again', activeUntil - 1)).toMatchObject({ created: false, token: first.token, status: 'ACTIVE' });
+    const rejoined = await join(concertId, 'again', activeUntil);
     expect(rejoined).toMatchObject({ created: true, status: 'WAITING', position: 1, arrival: 2 });
     expect(rejoined.token).not.toBe(first.token);
   });
 
   it('ends a session as COMPLETED: the fan leaves the active set and the token reads COMPLETED', async () => {
     const concertId = newConcert();
-    const { token } = await room.join(concertId, 'buyer');
-    await room.join(concertId, 'next');
+    const { token } = await join(concertId, 'buyer');
+    await join(concertId, 'next');
     const now = Date.now();
     await room.admit(concertId, tick('s1', 1, 1, 60_000), now);
     expect(await redis.zscore(queueKeys(concertId).active, 'buyer')).not.toBeNull();
@@ -340,13 +353,13 @@ describe('admission ticks', () => {
 describe('a closed queue', () => {
   it('joins nobody once closed, and tells why', async () => {
     const concertId = newConcert();
-    await room.join(concertId, 'early');
+    await join(concertId, 'early');
     await room.close(concertId, 'CANCELLED');
     expect(await room.arrive(concertId, 'late', null)).toEqual({ kind: 'closed', reason: 'CANCELLED' });
     // A fan who already holds a token is not handed it back either: the queue is over.
     expect(await room.arrive(concertId, 'early', null)).toEqual({ kind: 'closed', reason: 'CANCELLED' });
-    await expect(room.join(concertId, 'late')).rejects.toMatchObject({ code: 'CONCERT_CANCELLED', status: 409 });
-    expect(await redis.exists(queueKeys(concertId).fan('late'))).toBe(0);
+    await expect(join(concertId, 'late')).rejects.toMatchObject({ code: 'CONCERT_CANCELLED', status: 409 });
+    expect(await redis.exists(queueKeys(concertId).session('late'))).toBe(0);
   });
 
   it('turns a waiting fan’s status into the reason, with no position, and takes the fan out of the waiting set', async () => {
@@ -359,7 +372,7 @@ describe('a closed queue', () => {
     // It stays so on every later read, and an admitted fan keeps the window it was given.
     expect(await mustLookup(second.token)).toMatchObject({ status: 'SOLD_OUT', position: 0 });
     expect(await mustLookup(first.token)).toMatchObject({ status: 'ACTIVE' });
-    await expect(room.join(concertId, 'third')).rejects.toMatchObject({ code: 'SOLD_OUT', status: 409 });
+    await expect(join(concertId, 'third')).rejects.toMatchObject({ code: 'SOLD_OUT', status: 409 });
   });
 });
 
@@ -380,9 +393,9 @@ describe('rate limits counted by the join and status scripts', () => {
 
   it('count polls apart from joins, and per address across users', async () => {
     const concertId = newConcert();
-    const ticket = await room.join(concertId, 'u');
+    const ticket = await join(concertId, 'u');
     const polls = [];
-    for (let i = 0; i < 5; i++) polls.push(await room.poll(ticket.token, { ...limits('poll', '10.1.2.3'), perUser: 100 }));
+    for (let i = 0; i < 5; i++) polls.push(await room.poll(ticket.token, 'u', { ...limits('poll', '10.1.2.3'), perUser: 100 }));
     expect(polls.slice(0, 4).map((p) => p.kind)).toEqual(['ticket', 'ticket', 'ticket', 'ticket']);
     expect(polls[4]).toEqual({ kind: 'rate-limited', addressWaitMs: expect.any(Number) });
     // Uncounted reads (the other routes' token checks) are not limited.
@@ -429,35 +442,38 @@ describe('keys of fans who left or finished expire (issue 23)', () => {
   const admitAll = (concertId: string, tickId: string, nowMs: number, activeTtlMs = 60_000) =>
     room.admit(concertId, { tickId, maxBatch: 100, maxActive: 100, activeTtlMs, admitPerSecond: 100, paused: false }, nowMs);
 
-  it('a fan who leaves the queue: the token and the fan’s pointer both expire within a day', async () => {
+  it('a fan who leaves the queue: the session expires within a day; the token still names its owner (someone else holding it: 403)', async () => {
     const concertId = newConcert();
-    const ticket = await room.join(concertId, 'leaver');
+    const ticket = await join(concertId, 'leaver');
     const k = queueKeys(concertId);
-    expect(await redis.ttl(k.fan('leaver'))).toBe(-1); // waiting: kept while the fan waits
+    // Waiting: a day from the last request (each poll renews it), however long the queue.
+    const waitingTtl = await redis.ttl(k.session('leaver'));
+    expect(waitingTtl > 86_000 && waitingTtl <= 86_400).toBe(true);
+    expect(await redis.hget(k.owners, ticket.token.split('.')[1])).toBe('leaver');
     expect(await room.leaveWaiting(ticket.token, 'leaver')).toBe('LEFT');
-    for (const key of [k.fan('leaver'), k.token(ticket.token.split('.')[1])]) {
-      const ttl = await redis.ttl(key);
-      expect({ key, expires: ttl > 0 && ttl <= 86_400 }).toEqual({ key, expires: true });
-    }
+    const ttl = await redis.ttl(k.session('leaver'));
+    expect(ttl > 0 && ttl <= 86_400).toBe(true);
+    expect(await room.lookup(ticket.token, 'someone-else')).toBe('forbidden');
   });
 
-  it('an admitted fan’s pointer expires a day after the window, with the token; a fan who joins again gets a pointer with no expiry', async () => {
+  it('an admitted fan’s session expires a day after the window; a fan who joins again gets a new session and the old token is unknown', async () => {
     const concertId = newConcert();
-    const first = await room.join(concertId, 'admitted');
+    const first = await join(concertId, 'admitted');
     const now = Date.now();
     const { activeUntil } = await admitAll(concertId, 'a1', now);
     const k = queueKeys(concertId);
     const expiresAt = activeUntil + DAY_MS;
-    expect(Math.abs((await redis.pexpiretime(k.fan('admitted'))) - expiresAt)).toBeLessThanOrEqual(1);
-    expect(await redis.pexpiretime(k.token(first.token.split('.')[1]))).toBe(await redis.pexpiretime(k.fan('admitted')));
-    // The window over, the fan comes back: a new waiting token, a pointer that lasts while it waits.
-    await room.join(concertId, 'admitted', activeUntil);
-    expect(await redis.ttl(k.fan('admitted'))).toBe(-1);
+    expect(Math.abs((await redis.pexpiretime(k.session('admitted'))) - expiresAt)).toBeLessThanOrEqual(1);
+    // The window over, the fan comes back: a new waiting session; the replaced token reads as unknown (401).
+    const again = await join(concertId, 'admitted', activeUntil);
+    expect(again.token).not.toBe(first.token);
+    expect(await room.lookup(first.token, 'admitted')).toBeNull();
+    expect(await redis.hget(k.owners, first.token.split('.')[1])).toBeNull();
   });
 
-  it('a journey ends its session by the fan’s arrival (no token): COMPLETED, out of the active set, the pointer expiring; another arrival changes nothing', async () => {
+  it('a journey ends its session by the fan’s arrival (no token): COMPLETED, out of the active set, the session expiring; another arrival changes nothing', async () => {
     const concertId = newConcert();
-    const ticket = await room.join(concertId, 'buyer');
+    const ticket = await join(concertId, 'buyer');
     const now = Date.now();
     await admitAll(concertId, 'e1', now, 600_000);
     const k = queueKeys(concertId);
@@ -472,7 +488,7 @@ describe('keys of fans who left or finished expire (issue 23)', () => {
     await endBy(ticket.arrival);
     expect(await mustLookup(ticket.token, now + 1)).toMatchObject({ status: 'COMPLETED' });
     expect(await redis.zscore(k.active, 'buyer')).toBeNull();
-    const ttl = await redis.ttl(k.fan('buyer'));
+    const ttl = await redis.ttl(k.session('buyer'));
     expect(ttl > 0 && ttl <= 86_400).toBe(true);
     await endBy(ticket.arrival); // a retried end: the same state
     expect(await mustLookup(ticket.token, now + 1)).toMatchObject({ status: 'COMPLETED' });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { isRedisDown } from '../../api/problem';
 import { ActionLimit, actionCounterKey, RateLimited } from '../../api/rate-limit';
-import { createRedis, redisReady, type Redis, type RedisClient } from '../../lib/redis';
+import { createRedis, redisReady, type RedisClient } from '../../lib/redis';
 import { latencyKey, LatencyWindow } from '../../queue/latency-window';
 import { queueKeys } from '../../queue/keys';
 import { defineQueueScripts } from '../../queue/scripts';
@@ -29,7 +29,7 @@ beforeAll(async () => {
   }
   redis = createRedis('redis://unused', nodes);
   await redisReady(redis);
-  defineQueueScripts(redis as Redis);
+  defineQueueScripts(redis);
   const ranges = await redis.cluster('SLOTS');
   masterOfSlot = (slot) => {
     const range = ranges.find(([from, to]) => from <= slot && slot <= to);
@@ -91,7 +91,7 @@ describe('a Redis Cluster of three masters', () => {
       expect(admitted.admitted.map((a) => a.arrival).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5]);
       expect(await room.counts(concertId)).toEqual({ waiting: 15, active: 5 });
       const first = tickets.find((t) => t.position === 1)!;
-      expect(await room.lookup(first.token)).toMatchObject({ status: 'ACTIVE', concertId });
+      expect(await room.lookup(first.token, first.userId)).toMatchObject({ status: 'ACTIVE', concertId });
     }
   });
 

@@ -8,7 +8,7 @@ import { requestIdInterceptor } from '../../api/temporal-context';
 import { createDataSource } from '../../db/data-source';
 import { loadConfig, type Config } from '../../lib/config';
 import { createLogger } from '../../lib/logger';
-import { createRedis, redisReady, type Redis, type RedisClient } from '../../lib/redis';
+import { createRedis, redisReady, type RedisClient } from '../../lib/redis';
 import type { Tracing } from '../../lib/tracing';
 import { defineQueueScripts } from '../../queue/scripts';
 import { createWorker } from '../../worker/create-worker';
@@ -50,7 +50,7 @@ export async function startStack(settings: Record<string, string> = {}, opts: { 
   });
   const db = createDataSource(config.DATABASE_URL, { poolSize: 30 });
   await db.initialize();
-  const redis = defineQueueScripts(createRedis(config.REDIS_URL, config.REDIS_CLUSTER_NODES) as Redis);
+  const redis = defineQueueScripts(createRedis(config.REDIS_URL, config.REDIS_CLUSTER_NODES));
   await redisReady(redis);
   const clientConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const { tracing } = opts;

@@ -134,3 +134,23 @@ describe('secure by default (issue 23)', () => {
     expect(() => loadConfig({ ...DEV, JOURNEY_MAX_UPDATES: '2000' })).toThrow('JOURNEY_MAX_UPDATES');
   });
 });
+
+describe('a waiting fan who polls when told never loses the place (issue 21)', () => {
+  it('defaults: a 300 s position TTL, five times the longest Retry-After (60 s); no-shows after 120 s', () => {
+    expect(loadConfig(DEV)).toMatchObject({ QUEUE_POSITION_TTL_SECONDS: 300, QUEUE_MAX_RETRY_AFTER_SECONDS: 60, NO_SHOW_SECONDS: 120 });
+  });
+
+  it.each([
+    [{ QUEUE_POSITION_TTL_SECONDS: '100' }],
+    [{ QUEUE_MAX_RETRY_AFTER_SECONDS: '101' }],
+    [{ QUEUE_POSITION_TTL_SECONDS: '30', QUEUE_MAX_RETRY_AFTER_SECONDS: '11' }],
+  ])('a position TTL under 3 × the longest Retry-After stops start-up: %j', (settings) => {
+    const start = () => loadConfig({ ...DEV, ...settings });
+    expect(start).toThrow(ConfigError);
+    expect(start).toThrow(/QUEUE_POSITION_TTL_SECONDS.*QUEUE_MAX_RETRY_AFTER_SECONDS/);
+  });
+
+  it('3 × exactly is enough', () => {
+    expect(loadConfig({ ...DEV, QUEUE_POSITION_TTL_SECONDS: '30', QUEUE_MAX_RETRY_AFTER_SECONDS: '10' }).QUEUE_POSITION_TTL_SECONDS).toBe(30);
+  });
+});

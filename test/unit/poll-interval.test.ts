@@ -1,4 +1,4 @@
-import { etaSeconds, retryAfterSeconds } from '../../queue/poll-interval';
+import { etaSeconds, preQueueRetryAfterSeconds, retryAfterSeconds } from '../../queue/poll-interval';
 
 const WAITING = 300_000;
 const BUDGET = 5_000;
@@ -78,5 +78,18 @@ describe('ETA of a waiting fan', () => {
 
   it('stays finite when admission is paused at rate 0', () => {
     expect(Number.isFinite(etaSeconds(10, 0))).toBe(true);
+  });
+});
+
+describe('the longest Retry-After and the pre-queue’s (issue 21)', () => {
+  it('never exceeds the configured maximum, however deep the fan', () => {
+    expect(retryAfterSeconds(250_000, 300_000, 5_000, 5_000, 60)).toBe(60);
+    expect(retryAfterSeconds(250_000, 300_000, 5_000, 5_000)).toBe(300);
+  });
+
+  it('a pre-queued fan comes back at the opening, or after the maximum if sooner', () => {
+    expect(preQueueRetryAfterSeconds(10_000 + 4_200, 10_000, 60)).toBe(5);
+    expect(preQueueRetryAfterSeconds(10_000 + 3_600_000, 10_000, 60)).toBe(60);
+    expect(preQueueRetryAfterSeconds(10_000, 10_000, 60)).toBe(1);
   });
 });

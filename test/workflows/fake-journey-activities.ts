@@ -14,6 +14,8 @@ export class FakeJourneyActivities {
   price = 50_000;
   /** Failures to throw, by activity name: a business code (final) or 'transient' (retried). */
   failures: Record<string, Array<string>> = {};
+  /** What Redis would answer the no-show check: the fan made no request since admission. */
+  noShow = true;
   private debited = new Set<string>();
   private refunded = new Set<string>();
 
@@ -92,6 +94,11 @@ export class FakeJourneyActivities {
       },
       endSession: async (s) => {
         record('endSession', s);
+      },
+      endIfNoShow: async (s) => {
+        record('endIfNoShow', s);
+        this.maybeFail('endIfNoShow');
+        return this.noShow;
       },
     };
   }

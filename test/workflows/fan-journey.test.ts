@@ -212,6 +212,53 @@ describe('fan journey: the window', () => {
   });
 });
 
+describe('fan journey: no-shows (issue 21)', () => {
+  const NO_SHOW = 120;
+
+  it('a fan who never came: at NO_SHOW_SECONDS the session ends NO_SHOW (the slot freed in Redis by the check itself)', async () => {
+    const fakes = new FakeJourneyActivities();
+    await withJourney(fakes, async (journey, { input }) => {
+      await env.sleep(`${NO_SHOW + 1}s`);
+      const result = await journey.result();
+      expect(result.status).toBe('NO_SHOW');
+      expect(fakes.named('endIfNoShow')).toEqual([{ concertId: input.concertId, userId: input.userId, arrival: input.arrival }]);
+      // The check ended the session: no other end, no release.
+      expect(fakes.sessionEnds()).toEqual([]);
+    }, { noShowSeconds: NO_SHOW });
+  });
+
+  it('a fan who came (Redis saw a request): the window runs on to its end, checked once', async () => {
+    const fakes = new FakeJourneyActivities();
+    fakes.noShow = false;
+    await withJourney(fakes, async (journey) => {
+      await env.sleep(`${NO_SHOW + 1}s`);
+      expect((await journey.query(journeyQuery)).status).toBe('ACTIVE');
+      await env.sleep(`${WINDOW}s`);
+      expect((await journey.result()).status).toBe('EXPIRED');
+      expect(fakes.named('endIfNoShow')).toHaveLength(1);
+    }, { noShowSeconds: NO_SHOW });
+  });
+
+  it('a fan who held a seat is never asked about: no check, the hold lives on', async () => {
+    const fakes = new FakeJourneyActivities();
+    await withJourney(fakes, async (journey) => {
+      await hold(journey, 3);
+      await env.sleep(`${NO_SHOW + 1}s`);
+      expect((await journey.query(journeyQuery)).status).toBe('ACTIVE');
+      expect(fakes.named('endIfNoShow')).toEqual([]);
+    }, { noShowSeconds: NO_SHOW });
+  });
+
+  it('a journey started without the setting (before issue 21) has no check', async () => {
+    const fakes = new FakeJourneyActivities();
+    await withJourney(fakes, async (journey) => {
+      await env.sleep(`${WINDOW + 1}s`);
+      expect((await journey.result()).status).toBe('EXPIRED');
+      expect(fakes.named('endIfNoShow')).toEqual([]);
+    });
+  });
+});
+
 describe('fan journey: payment saga', () => {
   const pay = (journey: WorkflowHandle, reservationId: string, paymentId = randomUUID()) =>
     journey.executeUpdate(payUpdate, { args: [{ reservationId, paymentId }] });
