@@ -6,6 +6,7 @@ import { LedgerByPayment1764100000000 } from './migrations/1764100000000-ledger-
 import { IdempotencyInDoubt1765100000000 } from './migrations/1765100000000-idempotency-in-doubt';
 import { AfterSale1765200000000 } from './migrations/1765200000000-after-sale';
 import { IdempotencyRetention1765300000000 } from './migrations/1765300000000-idempotency-retention';
+import { SeatsLeftIndex1765500000000 } from './migrations/1765500000000-seats-left-index';
 
 /**
  * One DataSource shape for the API, the worker, the tests and the TypeORM CLI. Schema changes go
@@ -16,7 +17,7 @@ export function createDataSource(url: string, options: { poolSize?: number; appl
     type: 'postgres',
     url,
     entities: Object.values(entities).filter((e) => typeof e === 'function'),
-    migrations: [InitialSchema1764000000000, LedgerByPayment1764100000000, IdempotencyInDoubt1765100000000, AfterSale1765200000000, IdempotencyRetention1765300000000],
+    migrations: [InitialSchema1764000000000, LedgerByPayment1764100000000, IdempotencyInDoubt1765100000000, AfterSale1765200000000, IdempotencyRetention1765300000000, SeatsLeftIndex1765500000000],
     migrationsTransactionMode: 'each',
     synchronize: false,
     logging: ['error'],
