@@ -146,7 +146,7 @@ async function run(task: GeneratorTask, tokens: string[], startAt: number): Prom
    * VALIDATION_FAILED to the first such order says it does not: from then on, one payment per
    * reservation, stopping at the first refusal).
    */
-  const pay = async (json: Record<string, string>, reservationIds: string[]): Promise<void> => {
+  const pay = async (json: Record<string, string>, reservationIds: string[], bought: { seats: number }): Promise<void> => {
     if (reservationIds.length > 1 && payments.shape !== 'per-reservation') {
       const paid = await call(bookingLane, 'pay', performance.now(), 'POST', '/payments', json, JSON.stringify({ reservationIds }));
       if (!paid) return end('stopped while booking');
@@ -154,6 +154,7 @@ async function run(task: GeneratorTask, tokens: string[], startAt: number): Prom
         payments.shape = 'order';
         payments.orders++;
         payments.seatsPaid += reservationIds.length;
+        bought.seats += reservationIds.length;
         return end(`paid ${reservationIds.length} seats in one order`);
       }
       if (!(paid.status === 400 && paid.body?.code === 'VALIDATION_FAILED' && payments.shape === 'unknown')) return end(`payment refused (${paid.status})`);
@@ -165,11 +166,12 @@ async function run(task: GeneratorTask, tokens: string[], startAt: number): Prom
       if (paid.status !== 201) return end(i ? `paid ${i} of ${reservationIds.length} seats, then refused (${paid.status})` : `payment refused (${paid.status})`);
       payments.orders++;
       payments.seatsPaid++;
+      bought.seats++;
     }
     return end(reservationIds.length > 1 ? `paid ${reservationIds.length} seats one by one` : 'paid');
   };
 
-  const book = async (headers: Record<string, string>): Promise<void> => {
+  const book = async (headers: Record<string, string>, bought: { seats: number }): Promise<void> => {
     const json = { ...headers, 'content-type': 'application/json' };
     const wanted = order.min + Math.floor(Math.random() * (order.max - order.min + 1));
     const held: string[] = [];
@@ -199,7 +201,7 @@ async function run(task: GeneratorTask, tokens: string[], startAt: number): Prom
       }
     }
     if (!held.length) return end('no seat after 2 pages × 3 tries');
-    return pay(json, held);
+    return pay(json, held, bought);
   };
 
   const fan = async (j: number, due: number): Promise<void> => {
@@ -227,7 +229,27 @@ async function run(task: GeneratorTask, tokens: string[], startAt: number): Prom
     if (ticket.status === 'SOLD_OUT') soldOutAt.push(since(performance.now()));
     if (ticket.status !== 'ACTIVE') return end(`token ${ticket.status}`);
     admittedAt.push(since(performance.now()));
-    await book(headers);
+    const bought = { seats: 0 };
+    await book(headers, bought);
+    if (task.leaveWhenDone && bought.seats === 0 && performance.now() < stopAt) await leave(headers);
+  };
+
+  /** Ends the fan's session (a no-op after a payment, which ended it already); counted in the endings only. */
+  const leave = async (headers: Record<string, string>): Promise<void> => {
+    try {
+      await bookingLane.acquire(performance.now());
+    } catch {
+      return;
+    }
+    try {
+      const res = await bookingLane.pool.request({ method: 'DELETE', path: '/queue-tokens/current', headers, signal: aborter.signal });
+      await res.body.text();
+      count(endings, `left after (${res.statusCode})`);
+    } catch {
+      count(endings, 'left after (no answer)');
+    } finally {
+      bookingLane.release();
+    }
   };
 
   // Per-second figures of the generator itself.

@@ -29,6 +29,8 @@ export interface GeneratorTask {
    * (the generator tells which from the first order's answer).
    */
   seatsPerOrder?: { min: number; max: number };
+  /** A fan who ends without a purchase leaves (`DELETE /queue-tokens/current`), freeing the place at once (default: the tab is closed and the window runs out). */
+  leaveWhenDone?: boolean;
 }
 
 /** The outcome of a request whose turn came but that was still waiting for a connection when the run ended. */
