@@ -34,8 +34,8 @@ async function queueOf(concertId: string, n: number, settings: Record<string, un
   return fans;
 }
 
-const status = async ({ fan, token }: Queued) => (await stack.api.tokenStatus(fan, token)).body;
-const statuses = async (fans: Queued[]) => Promise.all(fans.map(status));
+const status = async ({ fan, token }: Queued, on: Stack = stack) => (await on.api.tokenStatus(fan, token)).body;
+const statuses = async (fans: Queued[]) => Promise.all(fans.map((f) => status(f)));
 
 async function holdSeat({ fan, token }: Queued, scheduleId: string, seatNumber: number): Promise<string> {
   const held = await stack.api.hold(fan, token, scheduleId, seatNumber);
@@ -161,5 +161,33 @@ describe('sold out', () => {
     // The holder walks away: the seat is for sale again and the next fan is admitted.
     expect((await api.call('DELETE', '/queue-tokens/current', { fan: fans[0].fan, queueToken: fans[0].token })).status).toBe(200);
     await eventually(async () => expect((await status(fans[1])).status).toBe('ACTIVE'));
+  });
+});
+
+describe('a hold that lapses puts its seat back', () => {
+  // Holds of 4 s (+ 1 s grace): the lapse comes by itself within the test.
+  let short: Stack;
+  beforeAll(async () => {
+    short = await startStack({ HOLD_TTL_SECONDS: '4', HOLD_GRACE_SECONDS: '1' });
+  });
+  afterAll(async () => {
+    await short?.stop();
+  });
+
+  it('admission paused while the only seat is held resumes once the hold has lapsed', async () => {
+    const { api } = short;
+    const { concertId, scheduleIds } = await api.createConcert(1, PRICE);
+    // One active place at first, so the second fan waits until the first one holds the seat.
+    await api.call('PUT', `/admin/concerts/${concertId}/queue`, { admin: true, body: { maxActive: 1, admitPerSeat: 2 } });
+    const first = await api.admittedFan(concertId, 'holder');
+    const next: Queued = { fan: await api.newFan('next'), token: '' };
+    next.token = await api.join(next.fan, concertId);
+    expect((await api.hold(first.fan, first.queueToken, scheduleIds[0], 1)).status).toBe(201);
+    // Places for ten: the seats left are what holds the second fan back now.
+    await api.call('PUT', `/admin/concerts/${concertId}/queue`, { admin: true, body: { maxActive: 10 } });
+    await eventually(async () => expect((await status(next, short)).reason).toBe('ALL_SEATS_HELD'));
+    expect((await status(next, short)).status).toBe('WAITING');
+    // Nobody cancels: the hold's deadline + grace pass, the seat is bookable again, the fan is admitted.
+    await eventually(async () => expect((await status(next, short)).status).toBe('ACTIVE'), { timeoutMs: 30_000 });
   });
 });
