@@ -76,7 +76,7 @@ export const SMOKE: Sizes = {
   maxContenders: 20,
   minContenders: 5,
   rush: { users: 400, seconds: 2, tailSeconds: 3, generators: 1, seats: 200 },
-  sellOut: { users: 300, seconds: 2, tailSeconds: 10, generators: 1, seats: 12, seatsPerOrder: { min: 1, max: 4 } },
+  sellOut: { users: 200, seconds: 1, tailSeconds: 7, generators: 1, seats: 8, seatsPerOrder: { min: 1, max: 4 } },
   expiryHolds: 40,
   refundTickets: 200,
   abuseHonestFans: 10,
