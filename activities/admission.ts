@@ -171,7 +171,10 @@ export function createAdmissionActivities({ db, redis, temporal, taskQueue, jour
      */
     async admitFans(request: AdmitRequest): Promise<AdmitResult> {
       const inventoryAware = request.admitPerSeat !== undefined;
-      let left = inventoryAware ? await seatsLeft(request.concertId) : undefined;
+      // A paused queue admits nobody whatever the seats left: it counts them only on sweep ticks
+      // (every 30 s), enough to notice a sell-out by the fans already in, and no steady cost.
+      const counting = inventoryAware && (!request.paused || request.sweep === true);
+      let left = counting ? await seatsLeft(request.concertId) : undefined;
       let plan = left && planByInventory(left, request.maxActive, request.admitPerSeat!);
       // A retried tick still returns (and starts the journeys of) the fans its first attempt
       // admitted: the script answers a known tick id with the stored batch, whatever maxBatch says.

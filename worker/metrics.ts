@@ -142,6 +142,8 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}) {
     recordAdmissionTick(request: AdmitRequest, result: AdmitResult): void {
       // Incremented by 0 too, so a concert's series exists from its first tick.
       admissions.inc({ concert: request.concertId }, result.admitted);
+      // A paused queue's tick counts the seats only now and then: the last count stands.
+      const seatsLeft = result.seatsLeft ?? queues.get(request.concertId)?.seatsLeft;
       queues.set(request.concertId, {
         waiting: result.waiting,
         active: result.active,
@@ -149,7 +151,7 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}) {
         maxActive: request.maxActive,
         paused: request.paused,
         adaptive: request.adaptive ?? false,
-        ...(result.seatsLeft && { seatsLeft: result.seatsLeft }),
+        ...(seatsLeft && { seatsLeft }),
         ...(result.admissionHeld && { admissionHeld: result.admissionHeld }),
         soldOut: result.soldOut === true,
         at: now(),

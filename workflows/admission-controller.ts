@@ -145,7 +145,9 @@ export async function admissionController(input: AdmissionInput): Promise<void> 
     credit -= result.admitted;
     admittedTotal += result.admitted;
     counts = { waiting: result.waiting, active: result.active };
-    inventory = { ...(result.seatsLeft && { seatsLeft: result.seatsLeft }), ...(result.admissionHeld && { admissionHeld: result.admissionHeld }) };
+    // A paused tick may not count the seats: the last count stands until the next.
+    const seatsLeft = result.seatsLeft ?? inventory.seatsLeft;
+    inventory = { ...(seatsLeft && { seatsLeft }), ...(result.admissionHeld && { admissionHeld: result.admissionHeld }) };
     // An operator's change during the tick wins over the valve's view, taken before it.
     const operatorSpoke = settingsChanged;
     settingsChanged = false;
