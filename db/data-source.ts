@@ -8,6 +8,7 @@ import { AfterSale1765200000000 } from './migrations/1765200000000-after-sale';
 import { IdempotencyRetention1765300000000 } from './migrations/1765300000000-idempotency-retention';
 import { OrdersAndPurchaseLimits1765400000000 } from './migrations/1765400000000-orders-and-purchase-limits';
 import { SalesOpenAt1765450000000 } from './migrations/1765450000000-sales-open-at';
+import { SeatsLeftIndex1765500000000 } from './migrations/1765500000000-seats-left-index';
 
 /**
  * One DataSource shape for the API, the worker, the tests and the TypeORM CLI. Schema changes go
@@ -18,7 +19,7 @@ export function createDataSource(url: string, options: { poolSize?: number; appl
     type: 'postgres',
     url,
     entities: Object.values(entities).filter((e) => typeof e === 'function'),
-    migrations: [InitialSchema1764000000000, LedgerByPayment1764100000000, IdempotencyInDoubt1765100000000, AfterSale1765200000000, IdempotencyRetention1765300000000, OrdersAndPurchaseLimits1765400000000, SalesOpenAt1765450000000],
+    migrations: [InitialSchema1764000000000, LedgerByPayment1764100000000, IdempotencyInDoubt1765100000000, AfterSale1765200000000, IdempotencyRetention1765300000000, OrdersAndPurchaseLimits1765400000000, SalesOpenAt1765450000000, SeatsLeftIndex1765500000000],
     migrationsTransactionMode: 'each',
     synchronize: false,
     logging: ['error'],

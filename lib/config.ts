@@ -63,6 +63,14 @@ const schema = z.object({
   QUEUE_POSITION_TTL_SECONDS: seconds(300),
   /** An admitted fan who makes no request within this many seconds of admission loses the window (NO_SHOW). */
   NO_SHOW_SECONDS: seconds(120),
+  /**
+   * A new concert's admitted fans per seat left to buy (active fans ≤ ceil(seats left × this)).
+   * 1: no more fans choosing than seats to choose from, so the last fan admitted still finds a seat
+   * if each buys one (Fanfare's "admissions = inventory"); fans who buy several make it err on the
+   * side of admitting too few, and each sale frees its buyer's place for the next fan. Raise it for
+   * a crowd that often leaves without buying; operators override it per concert.
+   */
+  QUEUE_ADMIT_PER_SEAT_FACTOR: z.coerce.number().positive().max(100).default(1),
   /** How often the admission controller ticks; tests shorten it. */
   ADMISSION_TICK_MS: z.coerce.number().int().min(50).default(1000),
   /**

@@ -125,6 +125,7 @@ export class Journeys {
         adaptive: this.config.QUEUE_ADAPTIVE,
         minAdmitPerSecond: this.config.QUEUE_MIN_ADMIT_PER_SECOND,
         maxAdmitPerSecond: this.config.QUEUE_MAX_ADMIT_PER_SECOND,
+        admitPerSeat: this.config.QUEUE_ADMIT_PER_SEAT_FACTOR,
       },
       activeTtlSeconds: this.config.ACTIVE_TOKEN_TTL_SECONDS,
       tickMs: this.config.ADMISSION_TICK_MS,

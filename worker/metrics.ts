@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityInterceptorsFactory, PrometheusMetricsExporter } from '@temporalio/worker';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AdmitRequest, AdmitResult } from '../activities/admission';
+import type { AdmissionHeldReason, SeatsLeft } from '../workflows/definitions';
 
 /** The latency buckets shared by our histograms and the SDK's (seconds): 1 ms … 10 s. */
 export const LATENCY_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -29,8 +30,15 @@ interface QueueSample {
   maxActive: number;
   paused: boolean;
   adaptive: boolean;
+  /** Counted by inventory-aware ticks only. */
+  seatsLeft?: SeatsLeft;
+  admissionHeld?: AdmissionHeldReason;
+  soldOut: boolean;
   at: number;
 }
+
+/** Every reason's series exists for a concert (0 or 1), so a panel shows when one ends, not just when it starts. */
+const ADMISSION_HELD_REASONS: AdmissionHeldReason[] = ['PAUSED_BY_OPERATOR', 'ALL_SEATS_HELD', 'ADMITTED_UP_TO_SEATS_LEFT'];
 
 /**
  * The worker's Prometheus metrics, on a registry of its own: the domain events seen by the activity
@@ -50,7 +58,8 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}) {
     for (const [concert, sample] of queues) if (sample.at < cutoff) queues.delete(concert);
     return [...queues];
   };
-  const queueGauge = (name: string, help: string, value: (s: QueueSample) => number) =>
+  /** A per-concert gauge; a concert whose sample has no value (undefined) has no series. */
+  const queueGauge = (name: string, help: string, value: (s: QueueSample) => number | undefined) =>
     new Gauge({
       name,
       help,
@@ -58,7 +67,10 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}) {
       registers: [registry],
       collect() {
         this.reset();
-        for (const [concert, sample] of freshQueues()) this.set({ concert }, value(sample));
+        for (const [concert, sample] of freshQueues()) {
+          const v = value(sample);
+          if (v !== undefined) this.set({ concert }, v);
+        }
       },
     });
 
@@ -122,11 +134,32 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}) {
     queueAdaptive: queueGauge('ovation_queue_adaptive', '1 while the adaptive valve steers the concert’s admission rate', (s) => (s.adaptive ? 1 : 0)),
     queueMaxActive: queueGauge('ovation_queue_max_active', 'The most admitted fans the concert may have at once (operator setting)', (s) => s.maxActive),
     queuePaused: queueGauge('ovation_queue_paused', '1 while the concert admissions are paused', (s) => (s.paused ? 1 : 0)),
+    queueSeatsBookable: queueGauge(
+      'ovation_queue_seats_bookable',
+      'Seats of the concert a fan can hold now (available, or held past deadline + grace), as of the last admission tick',
+      (s) => s.seatsLeft?.bookable,
+    ),
+    queueSeatsHeld: queueGauge('ovation_queue_seats_held', 'Seats of the concert under a live hold, as of the last admission tick', (s) => s.seatsLeft?.held),
+    queueSoldOut: queueGauge('ovation_queue_sold_out', '1 once every seat of the concert is sold and its queue closed as SOLD_OUT', (s) => (s.soldOut ? 1 : 0)),
+    queueAdmissionHeld: new Gauge({
+      name: 'ovation_queue_admission_held',
+      help: '1 for the reason fans wait although the queue is open (PAUSED_BY_OPERATOR, ALL_SEATS_HELD, ADMITTED_UP_TO_SEATS_LEFT), 0 for the others',
+      labelNames: ['concert', 'reason'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [concert, sample] of freshQueues()) {
+          for (const reason of ADMISSION_HELD_REASONS) this.set({ concert, reason }, sample.admissionHeld === reason ? 1 : 0);
+        }
+      },
+    }),
     /** Records one admission tick (the admitFans activity's input and result). */
     recordAdmissionTick(request: AdmitRequest, result: AdmitResult): void {
       // Incremented by 0 too, so a concert's series exists from its first tick.
       admissions.inc({ concert: request.concertId }, result.admitted);
       leaversDropped.inc({ concert: request.concertId }, result.dropped ?? 0);
+      // A paused queue's tick counts the seats only now and then: the last count stands.
+      const seatsLeft = result.seatsLeft ?? queues.get(request.concertId)?.seatsLeft;
       queues.set(request.concertId, {
         waiting: result.waiting,
         active: result.active,
@@ -134,6 +167,9 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}) {
         maxActive: request.maxActive,
         paused: request.paused,
         adaptive: request.adaptive ?? false,
+        ...(seatsLeft && { seatsLeft }),
+        ...(result.admissionHeld && { admissionHeld: result.admissionHeld }),
+        soldOut: result.soldOut === true,
         at: now(),
       });
     },

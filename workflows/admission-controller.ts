@@ -10,6 +10,7 @@ import {
 import { adjustAdmissionRate, DEFAULT_LATENCY_TARGETS } from './admission-valve';
 import { healthWindowSeconds, validateSettings } from './queue-settings';
 import type { AdmissionActivities, AdmitResult } from '../activities/admission';
+import type { AfterSaleActivities } from '../activities/after-sale';
 import { legacyAdmissionController } from './legacy/admission-controller-v1';
 import {
   queueSettingsUpdate,
@@ -19,12 +20,24 @@ import {
   type QueueSettings,
   type QueueState,
   type RateAdjustment,
+  type SeatsLeft,
+  type AdmissionHeldReason,
 } from './definitions';
 
 const { admitFans } = proxyActivities<AdmissionActivities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '200ms', maximumInterval: '5s' },
 });
+
+/** Ending the journeys of a sold-out concert: one update per live journey, so minutes at most, with heartbeats. */
+const { endLiveJourneys } = proxyActivities<AfterSaleActivities>({
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+
+/** Admitted fans per seat left of a controller started without the setting (QUEUE_ADMIT_PER_SEAT_FACTOR's default). */
+export const DEFAULT_ADMIT_PER_SEAT = 1;
 
 /** Ticks before the controller continues as new, far below Temporal's history limits. */
 const DEFAULT_TICKS_PER_RUN = 500;
@@ -41,6 +54,13 @@ const SWEEP_EVERY_MS = 30_000;
 export const ADMISSION_V2_PATCH = 'admission-v2';
 
 /**
+ * The patch that ends the controller when the concert sells out (after ending the live journeys):
+ * a run recorded before it kept ticking, and replays so. (Admitting by the seats left is the tick
+ * activity's business: it changes no command.)
+ */
+export const ADMISSION_SOLD_OUT_PATCH = 'admission-sold-out';
+
+/**
  * One per concert: each tick admits fans from the head of the waiting queue at `admitPerSecond`,
  * never beyond `maxActive` active fans, and starts their journeys. Operators steer it live through
  * an update; settings and counts go out through a query.
@@ -50,6 +70,12 @@ export const ADMISSION_V2_PATCH = 'admission-v2';
  * counts). The first fan to join deletes the mark and the API sends `wake` (signal-with-start,
  * so a controller that ended is started again). When booking has closed on every schedule and
  * nobody waits or is active, the controller ends.
+ *
+ * Inventory-aware: each tick counts the seats left to buy and admits no more fans than
+ * ceil(seats left × admitPerSeat) active at once; while every seat left is held it admits nobody
+ * (fans keep their places, their status says ALL_SEATS_HELD) and resumes as soon as a hold lapses or
+ * is cancelled. When every seat is sold the tick closes the queue as SOLD_OUT; the controller then
+ * ends the live journeys (nothing is left for them to buy) and ends itself.
  */
 export async function admissionController(input: AdmissionInput): Promise<void> {
   if (!patched(ADMISSION_V2_PATCH)) return legacyAdmissionController(input);
@@ -59,15 +85,21 @@ export async function admissionController(input: AdmissionInput): Promise<void> 
     maxAdmitPerSecond: Math.max(input.settings.admitPerSecond, 10_000),
     ...input.settings,
   };
+  // A controller started before the setting existed carries none: it takes the default.
+  const admitPerSeat = () => settings.admitPerSeat ?? DEFAULT_ADMIT_PER_SEAT;
   let admittedTotal = input.admittedTotal ?? 0;
   // Fractional admissions carry over between ticks, so 0.5/s admits one fan every two seconds.
   let credit = input.credit ?? 0;
   let lastAdjustment: RateAdjustment | undefined = input.lastAdjustment;
   let counts = { waiting: 0, active: 0 };
+  let inventory: { seatsLeft?: SeatsLeft; admissionHeld?: AdmissionHeldReason } = {};
   let settingsChanged = false;
   let woken = false;
 
-  const state = (): QueueState => ({ ...settings, ...counts, admittedTotal, ...(lastAdjustment && { lastAdjustment }) });
+  let soldOut = false;
+  const state = (): QueueState => ({
+    ...settings, admitPerSeat: admitPerSeat(), ...counts, admittedTotal, ...(lastAdjustment && { lastAdjustment }), ...inventory, ...(soldOut && { soldOut }),
+  });
   setHandler(queueStateQuery, state);
   setHandler(
     queueSettingsUpdate,
@@ -108,10 +140,14 @@ export async function admissionController(input: AdmissionInput): Promise<void> 
       ...(looking && { healthWindowSeconds: healthWindowSeconds(lastAdjustment) }),
       sleepWhenIdle: true,
       sweep: tick % ticksPerSweep === 0,
+      admitPerSeat: admitPerSeat(),
     });
     credit -= result.admitted;
     admittedTotal += result.admitted;
     counts = { waiting: result.waiting, active: result.active };
+    // A paused tick may not count the seats: the last count stands until the next.
+    const seatsLeft = result.seatsLeft ?? inventory.seatsLeft;
+    inventory = { ...(seatsLeft && { seatsLeft }), ...(result.admissionHeld && { admissionHeld: result.admissionHeld }) };
     // An operator's change during the tick wins over the valve's view, taken before it.
     const operatorSpoke = settingsChanged;
     settingsChanged = false;
@@ -124,12 +160,22 @@ export async function admissionController(input: AdmissionInput): Promise<void> 
       bookingOver = true;
       break;
     }
+    // Only a tick of this code answers soldOut: a recorded history never reaches the patch call.
+    if (result.soldOut && patched(ADMISSION_SOLD_OUT_PATCH)) {
+      soldOut = true;
+      break;
+    }
     slowTick = result.asleep === true && result.active > 0;
     if (!result.asleep) await condition(() => settingsChanged, input.tickMs);
     else if (slowTick) await condition(() => woken || settingsChanged, Math.max(input.tickMs, IDLE_TICK_MS));
     else await condition(() => woken || settingsChanged);
   }
+  if (soldOut) {
+    // The fans still active hold nothing (every seat is sold) and can buy nothing: their sessions
+    // end now, the way a cancelled show's do, rather than idling to the end of their windows.
+    await endLiveJourneys({ concertId: input.concertId, scheduleIds: [], wholeConcert: true });
+  }
   await condition(allHandlersFinished);
-  if (bookingOver) return;
+  if (bookingOver || soldOut) return;
   await continueAsNew<typeof admissionController>({ ...input, settings, admittedTotal, credit, lastAdjustment });
 }

@@ -171,6 +171,12 @@ export interface QueueSettings {
   adaptive: boolean;
   minAdmitPerSecond: number;
   maxAdmitPerSecond: number;
+  /**
+   * Admitted fans per seat left to buy (bookable plus held): the controller keeps the active fans
+   * at or under ceil(seats left × this). Optional: controllers started before it carry none and
+   * take the default (QUEUE_ADMIT_PER_SEAT_FACTOR's, 1).
+   */
+  admitPerSeat?: number;
 }
 
 /** What the operator may change live: every setting, each optional. */
@@ -198,11 +204,30 @@ export interface LatencyTargets {
   payP95Ms: number;
 }
 
+/** Why waiting fans are not being admitted although the queue is open (the status answer's `reason`). */
+export type AdmissionHeldReason = 'PAUSED_BY_OPERATOR' | 'ALL_SEATS_HELD' | 'ADMITTED_UP_TO_SEATS_LEFT';
+
+/** The field of the queue's settings hash (Redis) where the controller publishes the reason, for the status answers. */
+export const ADMISSION_HELD_FIELD = 'admissionHeld';
+
+/** A concert's seats left to buy in its schedules still on sale, as the last tick counted them. */
+export interface SeatsLeft {
+  /** Available, or held past the hold's deadline + grace. */
+  bookable: number;
+  /** Held by a fan whose hold is still live: it comes back if the hold expires or is cancelled. */
+  held: number;
+}
+
 export interface QueueState extends QueueSettings {
   waiting: number;
   active: number;
   admittedTotal: number;
   lastAdjustment?: RateAdjustment;
+  /** Counted by the last tick (absent before the first, and from controllers older than the count). */
+  seatsLeft?: SeatsLeft;
+  admissionHeld?: AdmissionHeldReason;
+  /** Every seat is sold: the queue closed with reason SOLD_OUT and the controller ends. */
+  soldOut?: boolean;
 }
 
 export interface AdmissionInput {

@@ -5,6 +5,9 @@
 import { refuse } from './failures';
 import type { QueueSettings, QueueSettingsPatch, RateAdjustment } from './definitions';
 
+/** The most admitted fans per seat left an operator may set: beyond it the cap caps nothing. */
+export const MAX_ADMIT_PER_SEAT = 100;
+
 /** The valve reads the latency of the last this-many seconds: long enough for a p95, short enough to react. */
 const HEALTH_WINDOW_SECONDS = 10;
 
@@ -27,7 +30,10 @@ export function validateSettings(patch: QueueSettingsPatch, current: QueueSettin
   rate('admitPerSecond', patch.admitPerSecond);
   rate('minAdmitPerSecond', patch.minAdmitPerSecond);
   rate('maxAdmitPerSecond', patch.maxAdmitPerSecond);
-  const { maxActive, paused, adaptive } = patch;
+  const { maxActive, paused, adaptive, admitPerSeat } = patch;
+  if (admitPerSeat !== undefined && !(Number.isFinite(admitPerSeat) && admitPerSeat > 0 && admitPerSeat <= MAX_ADMIT_PER_SEAT)) {
+    throw refuse('VALIDATION_FAILED', `admitPerSeat must be in (0, ${MAX_ADMIT_PER_SEAT}]`);
+  }
   if (maxActive !== undefined && !(Number.isInteger(maxActive) && maxActive >= 1 && maxActive <= 1_000_000)) {
     throw refuse('VALIDATION_FAILED', 'maxActive must be an integer in [1, 1000000]');
   }

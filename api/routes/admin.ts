@@ -12,6 +12,7 @@ import { Journeys } from '../../lib/journeys';
 import { newQueueSeed } from '../../queue/fair-start';
 import { WaitingRoom } from '../../queue/waiting-room';
 import { MAX_REFUND_RATE_PER_SECOND, type QueueState } from '../../workflows/definitions';
+import { MAX_ADMIT_PER_SEAT } from '../../workflows/queue-settings';
 import { requireAdmin } from '../auth';
 import type { AppDeps } from '../deps';
 import { idempotent } from '../idempotency';
@@ -95,6 +96,24 @@ const CreatedConcert = z
   .openapi('CreatedConcert');
 
 const AdmitRate = z.number().gt(0).max(10_000);
+const AdmitPerSeat = z.number().gt(0).max(MAX_ADMIT_PER_SEAT).openapi({
+  description:
+    'Admitted fans per seat left to buy (bookable plus held): the queue keeps at most ceil(seats left × this) fans active. ' +
+    'Default QUEUE_ADMIT_PER_SEAT_FACTOR (1: no more fans choosing than seats to choose from); raise it for a crowd that often leaves without buying',
+});
+
+const SeatsLeft = z
+  .object({
+    bookable: z.number().int().openapi({ description: 'Available, or held past the hold’s deadline + grace' }),
+    held: z.number().int().openapi({ description: 'Held by a live hold: back on sale if it lapses or is cancelled' }),
+  })
+  .openapi('SeatsLeft', { description: 'The seats left to buy in the concert’s schedules on sale, as the controller’s last tick counted them' });
+
+export const AdmissionHeld = z.enum(['PAUSED_BY_OPERATOR', 'ALL_SEATS_HELD', 'ADMITTED_UP_TO_SEATS_LEFT']).openapi('AdmissionHeld', {
+  description:
+    'Why waiting fans are not admitted while the queue is open: the operator paused it; every seat left is held (admission ' +
+    'resumes when a hold lapses or is cancelled); or as many fans are active as the seats left allow (admitPerSeat)',
+});
 
 const QueueSettings = z
   .object({
@@ -104,6 +123,7 @@ const QueueSettings = z
     adaptive: z.boolean().optional().openapi({ description: 'When true, the controller moves admitPerSecond within the bounds by itself' }),
     minAdmitPerSecond: AdmitRate.optional(),
     maxAdmitPerSecond: AdmitRate.optional(),
+    admitPerSeat: AdmitPerSeat.optional(),
   })
   .refine((s) => s.minAdmitPerSecond === undefined || s.maxAdmitPerSecond === undefined || s.minAdmitPerSecond <= s.maxAdmitPerSecond, {
     message: 'minAdmitPerSecond must not exceed maxAdmitPerSecond',
@@ -126,6 +146,10 @@ const QueueView = z
     minAdmitPerSecond: z.number(),
     maxAdmitPerSecond: z.number(),
     lastAdjustment: RateAdjustment.optional(),
+    admitPerSeat: z.number().optional(),
+    seatsLeft: SeatsLeft.optional(),
+    admissionHeld: AdmissionHeld.optional(),
+    soldOut: z.boolean().optional().openapi({ description: 'Every seat is sold: the queue is closed (SOLD_OUT) and its controller has ended' }),
   })
   .openapi('QueueView');
 
@@ -299,8 +323,11 @@ export function adminRoutes(deps: AppDeps) {
   /** The controller's settings and its valve's last move, with the live counts from Redis. */
   const queueView = async (concertId: string, state: QueueState) => {
     const counts = await room.counts(concertId);
-    const { admitPerSecond, maxActive, paused, adaptive, minAdmitPerSecond, maxAdmitPerSecond, lastAdjustment } = state;
-    return { admitPerSecond, maxActive, paused, adaptive, minAdmitPerSecond, maxAdmitPerSecond, ...counts, ...(lastAdjustment && { lastAdjustment }) };
+    const { admitPerSecond, maxActive, paused, adaptive, minAdmitPerSecond, maxAdmitPerSecond, lastAdjustment, admitPerSeat, seatsLeft, admissionHeld, soldOut } = state;
+    return {
+      admitPerSecond, maxActive, paused, adaptive, minAdmitPerSecond, maxAdmitPerSecond, ...counts, ...(lastAdjustment && { lastAdjustment }),
+      ...(admitPerSeat !== undefined && { admitPerSeat }), ...(seatsLeft && { seatsLeft }), ...(admissionHeld && { admissionHeld }), ...(soldOut && { soldOut }),
+    };
   };
   const controllerMissing = (err: unknown): never => {
     if (err instanceof WorkflowNotFoundError) throw new DomainError('NOT_FOUND', 'no such concert queue');

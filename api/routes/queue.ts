@@ -7,6 +7,8 @@ import { parseToken } from '../../queue/token';
 import type { FairStart } from '../../queue/fair-start';
 import { etaSeconds, preQueueRetryAfterSeconds, retryAfterSeconds } from '../../queue/poll-interval';
 import { closedError, WaitingRoom, type QueueTicket } from '../../queue/waiting-room';
+import { queueKeys } from '../../queue/keys';
+import { ADMISSION_HELD_FIELD, type AdmissionHeldReason } from '../../workflows/definitions';
 import { requireUser } from '../auth';
 import type { AppDeps, AppEnv } from '../deps';
 import { checkTicket, queueToken } from '../queue-guard';
@@ -32,6 +34,12 @@ const Ticket = z
     etaSeconds: z.number().int(),
     activeUntil: z.string().optional(),
     salesOpenAt: z.string().optional().openapi({ description: 'When the sales open, while PRE_QUEUE' }),
+    reason: z.enum(['PAUSED_BY_OPERATOR', 'ALL_SEATS_HELD', 'ADMITTED_UP_TO_SEATS_LEFT']).optional().openapi({
+      description:
+        'Only while WAITING and nobody is being admitted: the operator paused the queue; every seat left is held (admission ' +
+        'resumes when a hold lapses or is cancelled, or the concert sells out and this fan reads SOLD_OUT); or as many fans are ' +
+        'choosing seats as there are seats left. The fan keeps the place. At most a second old',
+    }),
   })
   .openapi('QueueToken');
 const json = { 'application/json': { schema: Ticket } };
@@ -79,6 +87,35 @@ const leave = createRoute({
   responses: { 200: { description: 'Left', content: json }, ...problems(401, 403, 413, 503) },
 });
 
+/** How long a process reuses a concert's "why nobody is admitted" before reading it again. */
+const HELD_REASON_FRESH_MS = 1_000;
+
+/**
+ * Why a concert's waiting fans are held back, as its admission controller published it (a field of
+ * the queue's settings hash): read at most once a second per concert and process, however many fans
+ * poll, so the poll stays one round trip. Concurrent reads of a stale entry share one request.
+ */
+class AdmissionHeldReasons {
+  private readonly known = new Map<string, { at: number; reason: Promise<AdmissionHeldReason | undefined> }>();
+  constructor(private readonly redis: AppDeps['redis']) {}
+
+  of(concertId: string): Promise<AdmissionHeldReason | undefined> {
+    const now = Date.now();
+    const entry = this.known.get(concertId);
+    if (entry && now - entry.at < HELD_REASON_FRESH_MS) return entry.reason;
+    const reason = this.redis
+      .hget(queueKeys(concertId).settings, ADMISSION_HELD_FIELD)
+      .then((r) => (r ?? undefined) as AdmissionHeldReason | undefined)
+      // The reason is a courtesy: a failed read answers without it (and is tried again next time).
+      .catch(() => {
+        this.known.delete(concertId);
+        return undefined;
+      });
+    this.known.set(concertId, { at: now, reason });
+    return reason;
+  }
+}
+
 /** The status script checks the poll's queue token itself (queue-guard.ts reads its answer). */
 const checkedByTheStatusScript: MiddlewareHandler<AppEnv> = (_c, next) => next();
 
@@ -90,6 +127,7 @@ export function queueRoutes(deps: AppDeps) {
   // Concerts are never deleted and their opening never moves: a positive answer can be kept.
   const knownConcerts = new Map<string, FairStart | null>();
   const auth = requireUser(deps.config.AUTH_SECRET);
+  const heldReasons = new AdmissionHeldReasons(deps.redis);
 
   const view = (t: QueueTicket) => {
     const rate = t.admitPerSecond ?? deps.config.QUEUE_ADMIT_PER_SECOND;
@@ -161,6 +199,8 @@ export function queueRoutes(deps: AppDeps) {
       }
       const body = view(ticket);
       if (ticket.status === 'WAITING') {
+        const reason = await heldReasons.of(ticket.concertId);
+        if (reason) Object.assign(body, { reason });
         const retryAfter = retryAfterSeconds(ticket.position, ticket.waiting, body.etaSeconds, deps.config.QUEUE_POLL_BUDGET_PER_SECOND, maxRetryAfter);
         c.header('Retry-After', String(retryAfter));
       } else if (ticket.status === 'PRE_QUEUE' && ticket.opensAt) {

@@ -33,6 +33,8 @@ export interface Sizes {
   maxContenders: number;
   minContenders: number;
   rush: RushSize;
+  /** sell-out: a rush for few seats, each admitted fan ordering between `seatsPerOrder.min` and `.max` seats. */
+  sellOut: RushSize & { seatsPerOrder: { min: number; max: number } };
   /** mass-expiry: holds due at one instant (4 per fan); the raw timers ceiling fires one timer per fan. */
   expiryHolds: number;
   /** refund-sweep: paid tickets of the show that is called off. */
@@ -54,6 +56,8 @@ export const FULL: Sizes = {
   maxContenders: 1_000,
   minContenders: 200,
   rush: { users: 300_000, seconds: 60, tailSeconds: 60, generators: 1, seats: 30_000 },
+  // The tail leaves time for the back of the queue to poll once more after the sell-out (Retry-After ≤ 300 s, usually far less).
+  sellOut: { users: 300_000, seconds: 60, tailSeconds: 120, generators: 1, seats: 5_000, seatsPerOrder: { min: 1, max: 4 } },
   expiryHolds: 10_000,
   refundTickets: 30_000,
   abuseHonestFans: 200,
@@ -72,6 +76,7 @@ export const SMOKE: Sizes = {
   maxContenders: 20,
   minContenders: 5,
   rush: { users: 400, seconds: 2, tailSeconds: 3, generators: 1, seats: 200 },
+  sellOut: { users: 200, seconds: 1, tailSeconds: 7, generators: 1, seats: 8, seatsPerOrder: { min: 1, max: 4 } },
   expiryHolds: 40,
   refundTickets: 200,
   abuseHonestFans: 10,

@@ -137,32 +137,78 @@ async function run(task: GeneratorTask, tokens: string[], startAt: number): Prom
 
   const sleepUntil = (t: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, t - performance.now())));
 
-  const book = async (headers: Record<string, string>): Promise<void> => {
+  const soldOutAt: number[] = [];
+  const payments: GeneratorResult['payments'] = { shape: 'unknown', orders: 0, seatsPaid: 0 };
+  const order = task.seatsPerOrder ?? { min: 1, max: 1 };
+
+  /**
+   * Pays the fan's holds: one order of them all where the API takes `reservationIds` (a 400
+   * VALIDATION_FAILED to the first such order says it does not: from then on, one payment per
+   * reservation, stopping at the first refusal).
+   */
+  const pay = async (json: Record<string, string>, reservationIds: string[], bought: { seats: number }): Promise<void> => {
+    if (reservationIds.length > 1 && payments.shape !== 'per-reservation') {
+      const paid = await call(bookingLane, 'pay', performance.now(), 'POST', '/payments', json, JSON.stringify({ reservationIds }));
+      if (!paid) return end('stopped while booking');
+      if (paid.status === 201) {
+        payments.shape = 'order';
+        payments.orders++;
+        payments.seatsPaid += reservationIds.length;
+        bought.seats += reservationIds.length;
+        return end(`paid ${reservationIds.length} seats in one order`);
+      }
+      if (!(paid.status === 400 && paid.body?.code === 'VALIDATION_FAILED' && payments.shape === 'unknown')) return end(`payment refused (${paid.status})`);
+      payments.shape = 'per-reservation';
+    }
+    for (const [i, reservationId] of reservationIds.entries()) {
+      const paid = await call(bookingLane, 'pay', performance.now(), 'POST', '/payments', json, JSON.stringify({ reservationId }));
+      if (!paid) return end('stopped while booking');
+      if (paid.status !== 201) return end(i ? `paid ${i} of ${reservationIds.length} seats, then refused (${paid.status})` : `payment refused (${paid.status})`);
+      payments.orders++;
+      payments.seatsPaid++;
+      bought.seats++;
+    }
+    return end(reservationIds.length > 1 ? `paid ${reservationIds.length} seats one by one` : 'paid');
+  };
+
+  const book = async (headers: Record<string, string>, bought: { seats: number }): Promise<void> => {
     const json = { ...headers, 'content-type': 'application/json' };
-    for (let listing = 0; listing < 2; listing++) {
+    const wanted = order.min + Math.floor(Math.random() * (order.max - order.min + 1));
+    const held: string[] = [];
+    for (let listing = 0; listing < 2 && held.length < wanted; listing++) {
       const page = await call(bookingLane, 'seats', performance.now(), 'GET', `/schedules/${task.scheduleId}/seats?status=AVAILABLE`, headers);
-      if (page?.status !== 200) return end(page ? 'seat list refused' : 'stopped while booking');
+      if (page?.status !== 200) {
+        if (held.length) break;
+        return end(page ? 'seat list refused' : 'stopped while booking');
+      }
       const free: number[] = page.body.items.map((s: { seatNumber: number }) => s.seatNumber);
-      if (!free.length) return end('sold out');
-      for (let attempt = 0; attempt < 3 && free.length; attempt++) {
+      if (!free.length) {
+        if (held.length) break;
+        return end('sold out');
+      }
+      // Three tries for one seat (taken ones answer 409), one more for each further seat wanted.
+      for (let attempt = 0; attempt < 2 + wanted && free.length && held.length < wanted; attempt++) {
         // A random seat of the page, as fans pick different seats of one map; taken ones answer 409.
         const [seatNumber] = free.splice(Math.floor(Math.random() * free.length), 1);
         const hold = await call(bookingLane, 'hold', performance.now(), 'POST', '/reservations', json, JSON.stringify({ scheduleId: task.scheduleId, seatNumber }));
         if (!hold) return end('stopped while booking');
         if (hold.status === 409) continue;
-        if (hold.status !== 201) return end(`hold refused (${hold.status})`);
-        const paid = await call(bookingLane, 'pay', performance.now(), 'POST', '/payments', json, JSON.stringify({ reservationId: hold.body.reservationId }));
-        if (!paid) return end('stopped while booking');
-        return end(paid.status === 201 ? 'paid' : `payment refused (${paid.status})`);
+        if (hold.status !== 201) {
+          if (held.length) break;
+          return end(`hold refused (${hold.status})`);
+        }
+        held.push(hold.body.reservationId);
       }
     }
-    end('no seat after 2 pages × 3 tries');
+    if (!held.length) return end('no seat after 2 pages × 3 tries');
+    return pay(json, held, bought);
   };
 
   const fan = async (j: number, due: number): Promise<void> => {
     const authorization = `Bearer ${tokens[j]}`;
     const joined = await call(waitingLane, 'join', due, 'POST', `/concerts/${task.concertId}/queue-tokens`, { authorization });
     if (!joined) return end(performance.now() >= stopAt ? 'join unanswered at the end' : 'join failed');
+    if (joined.status === 409 && joined.body?.code === 'SOLD_OUT') soldOutAt.push(since(performance.now()));
     if (joined.status >= 300) return end(`join refused (${joined.status})`);
     const headers = { authorization, 'x-queue-token': joined.body.token as string };
     let ticket = joined.body as { status: string; position: number; etaSeconds: number };
@@ -180,9 +226,30 @@ async function run(task: GeneratorTask, tokens: string[], startAt: number): Prom
       else if (poll.status !== 429 && poll.status < 500) return end(`poll refused (${poll.status})`);
       wait = poll.retryAfter ?? 1;
     }
+    if (ticket.status === 'SOLD_OUT') soldOutAt.push(since(performance.now()));
     if (ticket.status !== 'ACTIVE') return end(`token ${ticket.status}`);
     admittedAt.push(since(performance.now()));
-    await book(headers);
+    const bought = { seats: 0 };
+    await book(headers, bought);
+    if (task.leaveWhenDone && bought.seats === 0 && performance.now() < stopAt) await leave(headers);
+  };
+
+  /** Ends the fan's session (a no-op after a payment, which ended it already); counted in the endings only. */
+  const leave = async (headers: Record<string, string>): Promise<void> => {
+    try {
+      await bookingLane.acquire(performance.now());
+    } catch {
+      return;
+    }
+    try {
+      const res = await bookingLane.pool.request({ method: 'DELETE', path: '/queue-tokens/current', headers, signal: aborter.signal });
+      await res.body.text();
+      count(endings, `left after (${res.statusCode})`);
+    } catch {
+      count(endings, 'left after (no answer)');
+    } finally {
+      bookingLane.release();
+    }
   };
 
   // Per-second figures of the generator itself.
@@ -257,6 +324,8 @@ async function run(task: GeneratorTask, tokens: string[], startAt: number): Prom
     admittedAt: Float32Array.from(admittedAt),
     endings,
     seconds,
+    soldOutAt: Float32Array.from(soldOutAt),
+    payments,
   };
 }
 

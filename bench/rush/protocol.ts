@@ -23,6 +23,14 @@ export interface GeneratorTask {
   pollBudgetPerSecond: number;
   /** Connections of the waiting room's traffic (join, poll) and of admitted fans' booking. */
   connections: { waiting: number; booking: number };
+  /**
+   * Seats each admitted fan orders, uniform in [min, max] (default: one, the rush's fan). Several are
+   * paid as one order (`reservationIds`) where the API takes it, else one payment per reservation
+   * (the generator tells which from the first order's answer).
+   */
+  seatsPerOrder?: { min: number; max: number };
+  /** A fan who ends without a purchase leaves (`DELETE /queue-tokens/current`), freeing the place at once (default: the tab is closed and the window runs out). */
+  leaveWhenDone?: boolean;
 }
 
 /** The outcome of a request whose turn came but that was still waiting for a connection when the run ended. */
@@ -62,6 +70,10 @@ export interface GeneratorResult {
   /** How each fan's story ended ("paid", "still waiting at the end", …). */
   endings: Record<string, number>;
   seconds: GeneratorSecond[];
+  /** Seconds since the start at which each fan learned the show sold out (a poll read SOLD_OUT, or a join answered 409 SOLD_OUT). */
+  soldOutAt: Float32Array;
+  /** How this generator's fans paid: orders of several seats, or one payment per reservation (an API without orders). */
+  payments: { shape: 'order' | 'per-reservation' | 'unknown'; orders: number; seatsPaid: number };
 }
 
 export type FromGenerator = { type: 'ready' } | { type: 'done'; result: GeneratorResult };

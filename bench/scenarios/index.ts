@@ -13,6 +13,7 @@ import { redis } from './redis';
 import { refundSweep } from './refund-sweep';
 import { rush } from './rush';
 import { seats, seats304 } from './seats';
+import { sellOut } from './sell-out';
 import { status } from './status';
 import { temporalPay } from './temporal-pay';
 import { temporalStart } from './temporal-start';
@@ -23,5 +24,5 @@ import { walletRead } from './wallet-read';
 
 export const SCENARIOS: Scenario[] = [
   http, redis, pgHotRow, temporalUpdate, temporalStart, temporalPay, temporalTimers,
-  join, status, walletCharge, walletRead, admission, seats, seats304, hold, contestedSeat, pay, abuseLoop, rush, massExpiry, refundSweep,
+  join, status, walletCharge, walletRead, admission, seats, seats304, hold, contestedSeat, pay, abuseLoop, rush, sellOut, massExpiry, refundSweep,
 ];

@@ -17,7 +17,8 @@ afterAll(async () => {
 describe('seat holds through the API', () => {
   it('30 admitted fans race for one seat: one 201, 29 SEAT_UNAVAILABLE', async () => {
     const { api } = stack;
-    const { concertId, scheduleIds } = await api.createConcert(10);
+    // As many seats as fans: admission lets in no more fans than seats left (issue 21).
+    const { concertId, scheduleIds } = await api.createConcert(30);
     const fans = await Promise.all(Array.from({ length: 30 }, (_, i) => api.admittedFan(concertId, `racer-${i}`)));
     const answers = await Promise.all(fans.map(({ fan, queueToken }) => api.hold(fan, queueToken, scheduleIds[0], 5)));
     expect(answers.filter((a) => a.status === 201)).toHaveLength(1);

@@ -97,7 +97,7 @@ describe('replaying journey histories with the current code', () => {
  * histories every later change must still replay: journeys that held, paid, cancelled, expired
  * (holds and the window), left, held several seats at once, paid an order of several seats (from
  * -v4 on); and an admission controller that ticked, admitted a fan, took a settings update and
- * continued as new. Recorded once, before a
+ * continued as new; and (since -v4) one whose concert sold out. Recorded once, before a
  * change to workflow code, and committed; never re-recorded to make a change pass.
  */
 const recording = process.env.RECORD_HISTORIES === '1' ? describe : describe.skip;
@@ -262,5 +262,20 @@ recording('recording histories for later replays', () => {
     await Worker.runReplayHistory({ workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }, history, admissionWorkflowId(concertId));
     writeFileSync(join(FIXTURES, `admission-controller${SUFFIX}.json`), historyToJSON(history));
     await handle.terminate('recorded');
+  });
+
+  it('an admission controller whose concert sells out: it closes the queue, ends the live journeys and ends', async () => {
+    const { api, temporal } = short;
+    const { concertId, scheduleIds } = await api.createConcert(1, 10_000);
+    const { fan, queueToken } = await api.admittedFan(concertId, 'last-buyer');
+    await api.join(await api.newFan('too-late'), concertId);
+    await api.charge(fan, 10_000);
+    const held = await api.hold(fan, queueToken, scheduleIds[0], 1);
+    expect((await api.pay(fan, queueToken, held.body.reservationId)).status).toBe(201);
+    const handle = temporal.workflow.getHandle(admissionWorkflowId(concertId));
+    await handle.result();
+    const history = await handle.fetchHistory();
+    await Worker.runReplayHistory({ workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }, history, admissionWorkflowId(concertId));
+    writeFileSync(join(FIXTURES, `admission-controller-sold-out${SUFFIX}.json`), historyToJSON(history));
   });
 });

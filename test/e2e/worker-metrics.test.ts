@@ -173,6 +173,23 @@ describe('the activity interceptor counts domain events from inputs and results'
     await run(m, 'endIfNoShow', { concertId: 'c2', userId: 'v', arrival: 2 }, { result: false }); // the fan came
     expect(await valueOf(m, 'ovation_queue_no_shows_total', { concert: 'c2' })).toBe(1);
   });
+
+  it('admission by inventory: seats left, why admission is held back (one reason at 1, the others 0), and the sell-out', async () => {
+    const m = createWorkerMetrics({ defaultMetrics: false });
+    const request = { concertId: 'c2', tickId: 't', maxBatch: 5, maxActive: 100, activeTtlSeconds: 600, admitPerSecond: 5, paused: false, admitPerSeat: 1 };
+    await run(m, 'admitFans', request, { result: { admitted: 0, waiting: 9, active: 3, seatsLeft: { bookable: 0, held: 3 }, admissionHeld: 'ALL_SEATS_HELD' } });
+    expect(await valueOf(m, 'ovation_queue_seats_bookable', { concert: 'c2' })).toBe(0);
+    expect(await valueOf(m, 'ovation_queue_seats_held', { concert: 'c2' })).toBe(3);
+    expect(await valueOf(m, 'ovation_queue_admission_held', { concert: 'c2', reason: 'ALL_SEATS_HELD' })).toBe(1);
+    expect(await valueOf(m, 'ovation_queue_admission_held', { concert: 'c2', reason: 'ADMITTED_UP_TO_SEATS_LEFT' })).toBe(0);
+    expect(await valueOf(m, 'ovation_queue_sold_out', { concert: 'c2' })).toBe(0);
+    await run(m, 'admitFans', request, { result: { admitted: 0, waiting: 9, active: 0, seatsLeft: { bookable: 0, held: 0 }, soldOut: true } });
+    expect(await valueOf(m, 'ovation_queue_sold_out', { concert: 'c2' })).toBe(1);
+    expect(await valueOf(m, 'ovation_queue_admission_held', { concert: 'c2', reason: 'ALL_SEATS_HELD' })).toBe(0);
+    // A tick that counted nothing (a controller from before the count) has no seats series.
+    await run(m, 'admitFans', { ...request, concertId: 'c3', admitPerSeat: undefined }, { result: { admitted: 0, waiting: 0, active: 0 } });
+    expect(await valueOf(m, 'ovation_queue_seats_bookable', { concert: 'c3' })).toBeUndefined();
+  });
 });
 
 describe('the worker metrics endpoint', () => {
