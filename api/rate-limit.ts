@@ -74,13 +74,14 @@ export class RateLimited extends DomainError {
 
   constructor(action: string, retryAfterMs: number) {
     const retryAfter = Math.max(1, Math.ceil(retryAfterMs / 1000));
-    super('RATE_LIMITED', `too many ${action} requests: retry after ${retryAfter} s`);
+    super('RATE_LIMITED', `too many ${action === 'hold' ? 'hold and cancel' : action} requests: retry after ${retryAfter} s`);
     this.retryAfterSeconds = retryAfter;
   }
 }
 
 /** The costly actions limited per user and per client address (`ActionLimit`). */
-export type CostlyAction = 'hold' | 'cancel' | 'pay' | 'charge' | 'ticket-cancel' | 'signup';
+/** 'hold' counts holds and their cancellations together (api/routes/reservations.ts). */
+export type CostlyAction = 'hold' | 'pay' | 'charge' | 'ticket-cancel' | 'signup';
 
 /**
  * One fixed-window counter: counts the request and, over the limit, answers the milliseconds until

@@ -86,11 +86,12 @@ export function reservationRoutes(deps: RouteDeps) {
   const app = router();
   const { reservations, idempotency, holdSeat, cancelHold } = deps.useCases;
   const guards = reservationGuards(deps);
-  const holdLimit = new ActionLimit(deps.redis, 'hold', actionLimits(deps.config, 'hold'));
-  const cancelLimit = new ActionLimit(deps.redis, 'cancel', actionLimits(deps.config, 'cancel'));
+  // Holds and their cancellations spend one budget: a hold/cancel loop is two journey updates a seat
+  // and sells nothing (bench abuse-loop), while a fan who buys makes a few of either.
+  const holdsAndCancels = new ActionLimit(deps.redis, 'hold', actionLimits(deps.config, 'hold'));
 
   return app
-    .openapi(secured(limited(hold, holdLimit), guards), async (c) => {
+    .openapi(secured(limited(hold, holdsAndCancels), guards), async (c) => {
       const body = c.req.valid('json');
       return idempotent(c, idempotency, HOLD_ENDPOINT, body, async (key) => ({ status: 201, body: await holdSeat(c.get('ticket'), body, key) })) as never;
     })
@@ -105,7 +106,7 @@ export function reservationRoutes(deps: RouteDeps) {
       const reservation = await ownReservation(reservations, c.req.valid('param').reservationId, c.get('userId'));
       return c.json(publicView(reservation), 200);
     })
-    .openapi(secured(limited(cancel, cancelLimit), guards), async (c) => {
+    .openapi(secured(limited(cancel, holdsAndCancels), guards), async (c) => {
       const { reservationId } = c.req.valid('param');
       return idempotent(c, idempotency, 'DELETE /reservations/{reservationId}', { reservationId }, async () => ({
         status: 200,
