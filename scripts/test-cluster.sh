@@ -20,4 +20,4 @@ export OVATION_TEST_REDIS=cluster # test/support/global-setup.ts starts it and s
 unset TEMPORAL_ADDRESS
 bash scripts/provision.sh --test
 bash scripts/provision-temporal-server.sh
-npx jest --selectProjects e2e chaos ops --testPathPatterns 'test/e2e/(journey|holds|payments|queue|scale-out|after-sale|operator-console)\.test\.ts|test/chaos/(crashes|redis-master-kill)\.test\.ts|test/ops/redis-cluster\.test\.ts' "$@"
+npx jest --selectProjects e2e chaos ops --testPathPatterns 'test/e2e/(journey|holds|payments|orders|queue|sell-out|scale-out|after-sale|operator-console)\.test\.ts|test/chaos/(crashes|redis-master-kill)\.test\.ts|test/ops/redis-cluster\.test\.ts' "$@"
