@@ -57,7 +57,7 @@ export const FULL: Sizes = {
   minContenders: 200,
   rush: { users: 300_000, seconds: 60, tailSeconds: 60, generators: 1, seats: 30_000 },
   // The tail leaves time for the back of the queue to poll once more after the sell-out (Retry-After ≤ 300 s, usually far less).
-  sellOut: { users: 300_000, seconds: 60, tailSeconds: 120, generators: 1, seats: 5_000, seatsPerOrder: { min: 1, max: 4 } },
+  sellOut: { users: 300_000, seconds: 60, tailSeconds: 360, generators: 1, seats: 5_000, seatsPerOrder: { min: 1, max: 4 } },
   expiryHolds: 10_000,
   refundTickets: 30_000,
   abuseHonestFans: 200,
