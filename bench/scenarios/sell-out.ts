@@ -241,7 +241,7 @@ function measurements(
     `orders: ${orders.toLocaleString('en-US')} paid for ${seatsPaid.toLocaleString('en-US')} seats (${shapes}: ${shapes.includes('per-reservation') ? 'this API pays one reservation per payment' : 'several seats per order where wanted'})`,
     `SOLD_OUT: the queue read closed in the second-by-second sample at ${closedAt ?? '—'} s; ${soldOut.length.toLocaleString('en-US')} fans read SOLD_OUT (poll or 409 join), ` +
       `${fmtMs(reads.p50)} / ${fmtMs(reads.p95)} / ${fmtMs(everyDelayMs)} ms after the last sale (p50 / p95 / last); ${stillWaiting.toLocaleString('en-US')} still waiting when the run ended ` +
-      `(a fan polls when its Retry-After says: up to 300 s at the back of a long queue, so "every fan within ${SOLD_OUT_TARGET_MS / 1000} s" needs a queue the poll budget covers in that time)`,
+      `(a fan polls when its Retry-After says: up to QUEUE_MAX_RETRY_AFTER_SECONDS (60 s) at the back of a long queue, so "every fan within ${SOLD_OUT_TARGET_MS / 1000} s" needs a queue the poll budget covers in that time)`,
     `admission held back: ${held || 'never'}; peak active ${Math.max(0, ...queue.map((s) => s.active))}`,
     ...(['join', 'poll', 'seats', 'hold', 'pay'] as const).map((op) => `${op} answers: ${words(m.outcomes[op]) || 'none'}`),
     `fans' endings: ${words(m.endings)}`,
