@@ -84,31 +84,38 @@ export class RateLimited extends DomainError {
 export type CostlyAction = 'hold' | 'pay' | 'charge' | 'ticket-cancel' | 'signup';
 
 /**
- * One fixed-window counter: counts the request and, over the limit, answers the milliseconds until
- * its window ends (else -1). Every request counts, refused or not, so a flood stays refused until it
- * stops. One key per script: each counter is its own Redis Cluster slot.
+ * One action bucket (the generic cell rate algorithm): the key holds the "theoretical arrival time"
+ * in ms. Each allowed action moves it one interval (window ÷ limit) on; an action is refused while it
+ * would run more than `burst` intervals ahead of now. So at most `burst` actions at once, then one
+ * per interval: the limit's rate without the fixed window's burst of the whole limit at every window
+ * start (50 looping accounts spent their 12 in the first seconds together: bench abuse-loop). A
+ * refused action changes nothing; Redis' clock, so every API process agrees. Returns -1 (allowed) or
+ * the ms until the next action is. One key per script: each bucket is its own Redis Cluster slot.
  */
-const COUNT_IN_WINDOW = `
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-if n <= tonumber(ARGV[1]) then return -1 end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  ttl = tonumber(ARGV[2])
-end
-return ttl
+const TAKE_FROM_BUCKET = `
+-- KEYS: bucket · ARGV: limit (actions per window), windowMs, burst
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local interval = tonumber(ARGV[2]) / tonumber(ARGV[1])
+local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or now) or now, now)
+local wait = tat + interval - tonumber(ARGV[3]) * interval - now
+if wait > 0 then return math.ceil(wait) end
+tat = math.ceil(tat + interval)
+redis.call('SET', KEYS[1], string.format('%d', tat), 'PX', math.max(1, tat - now))
+return -1
 `;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    ovCountInWindow(counter: string, limit: number, windowMs: number): Result<number, Context>;
+    ovTakeFromBucket(bucket: string, limit: number, windowMs: number, burst: number): Result<number, Context>;
   }
 }
 
 export interface ActionLimits {
   /** Requests per window and user; undefined: this action is not limited per user (e.g. signing up). */
   perUser?: number;
+  /** How many of them a user may make at once (at most `perUser`; default `perUser`). */
+  burstPerUser?: number;
   perAddress: number;
   windowSeconds: number;
   trustedProxyHops: number;
@@ -121,6 +128,7 @@ export function actionLimits(config: Config, action: CostlyAction): ActionLimits
   }
   return {
     perUser: config.ACTION_LIMIT_PER_USER,
+    burstPerUser: Math.min(config.ACTION_LIMIT_BURST_PER_USER, config.ACTION_LIMIT_PER_USER),
     perAddress: config.ACTION_LIMIT_PER_IP,
     windowSeconds: config.ACTION_LIMIT_WINDOW_SECONDS,
     trustedProxyHops: config.TRUSTED_PROXY_HOPS,
@@ -129,12 +137,12 @@ export function actionLimits(config: Config, action: CostlyAction): ActionLimits
 
 /**
  * The abuse limit of one costly action (a hold, a cancellation, a payment, a charge, a ticket
- * cancellation, an account): per authenticated user and per client address, in fixed windows counted
- * in Redis, so the limit holds across API processes and instances. Each counter is a key of its own
+ * cancellation, an account): per authenticated user and per client address, as buckets in Redis
+ * (TAKE_FROM_BUCKET), so the limit holds across API processes and instances. Each counter is a key of its own
  * (hash-tagged whole, one slot each, single-key scripts: ready for a Redis Cluster); the user's and the
  * address's counts are sent together, one round trip per request. Checked before any PostgreSQL or
  * Temporal work, so a refused request costs nothing else. As with `RateLimit`, a refused user or
- * address is then refused from this process's memory until its window ends.
+ * address is then refused from this process's memory until its next action is allowed.
  */
 export class ActionLimit {
   private readonly blockedUntil = new Map<string, number>();
@@ -144,7 +152,7 @@ export class ActionLimit {
     private readonly action: CostlyAction,
     private readonly limits: ActionLimits,
   ) {
-    if (typeof (redis as Partial<Redis>).ovCountInWindow !== 'function') redis.defineCommand('ovCountInWindow', { numberOfKeys: 1, lua: COUNT_IN_WINDOW });
+    if (typeof (redis as Partial<Redis>).ovTakeFromBucket !== 'function') redis.defineCommand('ovTakeFromBucket', { numberOfKeys: 1, lua: TAKE_FROM_BUCKET });
   }
 
   /** The middleware: counts the request, or refuses it 429 RATE_LIMITED with `Retry-After`. */
@@ -155,9 +163,10 @@ export class ActionLimit {
 
   /** Counts one request of `userId` from `address`; throws `RateLimited` over either limit. */
   async check(userId: string | undefined, address: string | null, nowMs = Date.now()): Promise<void> {
-    const counters: Array<{ key: string; limit: number }> = [];
-    if (userId && this.limits.perUser !== undefined) counters.push({ key: actionCounterKey(this.action, 'user', userId), limit: this.limits.perUser });
-    if (address) counters.push({ key: actionCounterKey(this.action, 'ip', address), limit: this.limits.perAddress });
+    const counters: Array<{ key: string; limit: number; burst: number }> = [];
+    const { perUser, burstPerUser, perAddress } = this.limits;
+    if (userId && perUser !== undefined) counters.push({ key: actionCounterKey(this.action, 'user', userId), limit: perUser, burst: Math.min(burstPerUser ?? perUser, perUser) });
+    if (address) counters.push({ key: actionCounterKey(this.action, 'ip', address), limit: perAddress, burst: perAddress });
     if (counters.length === 0) return;
     const blocked = Math.max(0, ...counters.map(({ key }) => (this.blockedUntil.get(key) ?? 0) - nowMs));
     if (blocked > 0) throw new RateLimited(this.action, blocked);
@@ -166,7 +175,7 @@ export class ActionLimit {
     // Not a pipeline: on a Redis Cluster the two keys live in different slots, which one pipeline
     // cannot span; two commands can.
     const windowMs = this.limits.windowSeconds * 1000;
-    const waits = await Promise.all(counters.map(({ key, limit }) => this.redis.ovCountInWindow(key, limit, windowMs).catch(uncounted)));
+    const waits = await Promise.all(counters.map(({ key, limit, burst }) => this.redis.ovTakeFromBucket(key, limit, windowMs, burst).catch(uncounted)));
     let waitMs = -1;
     waits.forEach((wait, i) => {
       if (wait >= 0) {

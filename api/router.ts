@@ -34,10 +34,13 @@ export function secured<R extends RouteConfig>(route: R, guards: Guards): R {
     if (!guard) throw new Error(`${route.method} ${route.path}: no guard for security scheme ${scheme}`);
     return guard;
   });
-  return createRoute({ ...route, middleware: [...middleware, ...asArray(route.middleware)] }) as R;
+  // The route's own middleware (its abuse limit) runs once the caller is authenticated and before the
+  // queue token is checked: a refused request costs no Redis round trip (a looping script's 429s).
+  const [authenticate, ...rest] = middleware;
+  return createRoute({ ...route, middleware: [...(authenticate ? [authenticate] : []), ...asArray(route.middleware), ...rest] }) as R;
 }
 
-/** The route with an abuse limit's middleware run after its guards (the user is known by then). */
+/** The route with an abuse limit's middleware, run once the user is known (see `secured`). */
 export function limited<R extends RouteConfig>(route: R, limit: { middleware: MiddlewareHandler<AppEnv> }): R {
   return { ...route, middleware: [...asArray(route.middleware), limit.middleware] } as R;
 }

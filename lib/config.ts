@@ -84,7 +84,7 @@ const schema = z.object({
   /**
    * Abuse limits on the costly actions (a Temporal update, a PostgreSQL transaction or money): holds,
    * hold cancellations, payments, wallet charges, ticket cancellations, per user and per client
-   * address, in fixed windows of ACTION_LIMIT_WINDOW_SECONDS counted in Redis. A fan who holds a few
+   * address, at most that many per ACTION_LIMIT_WINDOW_SECONDS (evenly: a bucket in Redis, api/rate-limit.ts). A fan who holds a few
    * seats, pays once and maybe gives a ticket back never comes near them; a script looping
    * hold/cancel does. Load tests raise them.
    */
@@ -92,6 +92,8 @@ const schema = z.object({
   // 12 a minute: a fan who holds four seats, changes their mind twice and pays spends 7; a script
   // looping hold/cancel at 30 took a quarter of the box's journey updates with 50 accounts (bench abuse-loop).
   ACTION_LIMIT_PER_USER: z.coerce.number().int().positive().default(12),
+  /** How many of ACTION_LIMIT_PER_USER one user may spend at once (then one per window ÷ limit): a fan holds four seats at once. */
+  ACTION_LIMIT_BURST_PER_USER: z.coerce.number().int().positive().default(4),
   ACTION_LIMIT_PER_IP: z.coerce.number().int().positive().default(3000),
   /** Accounts one client address may create per USER_SIGNUP_WINDOW_SECONDS (per-user limits are worthless if users are free). */
   USER_SIGNUPS_PER_IP: z.coerce.number().int().positive().default(20),

@@ -89,6 +89,7 @@ export const PRODUCT_SETTINGS: Record<string, string> = {
   // one on its own API to show the limit stopping its looping fans).
   ACTION_LIMIT_PER_IP: '100000000',
   ACTION_LIMIT_PER_USER: '100000000',
+  ACTION_LIMIT_BURST_PER_USER: '100000000',
   USER_SIGNUPS_PER_IP: '100000000',
   WORKER_METRICS_PORT: String(BENCH.workerMetricsPort),
   WORKER_SDK_METRICS_ADDRESS: `127.0.0.1:${BENCH.workerSdkMetricsPort}`,

@@ -10,5 +10,6 @@ process.env.RATE_LIMIT_PER_IP ??= '1000000';
 // The same for the costly actions' limits (holds, cancellations, payments, charges, sign-ups):
 // test/e2e/abuse-limits.test.ts runs its own API processes with low ones.
 process.env.ACTION_LIMIT_PER_USER ??= '1000000';
+process.env.ACTION_LIMIT_BURST_PER_USER ??= '1000000';
 process.env.ACTION_LIMIT_PER_IP ??= '1000000';
 process.env.USER_SIGNUPS_PER_IP ??= '1000000';

@@ -123,7 +123,8 @@ describe('secure by default (issue 23)', () => {
   it('has limits on every costly action that a fan never meets, and a journey budget below Temporal’s caps', () => {
     const config = loadConfig(DEV);
     expect(config).toMatchObject({
-      ACTION_LIMIT_PER_USER: 30,
+      ACTION_LIMIT_PER_USER: 12,
+      ACTION_LIMIT_BURST_PER_USER: 4,
       ACTION_LIMIT_PER_IP: 3000,
       ACTION_LIMIT_WINDOW_SECONDS: 60,
       USER_SIGNUPS_PER_IP: 20,
