@@ -16,12 +16,13 @@ import { admissionWorkflowId, queueStateQuery, type QueueState } from '../../wor
 import { monotonicUs } from '../lib/cpu';
 import { SEAT_PRICE } from '../lib/fixtures';
 import { linePlot } from '../lib/plots';
-import { launch, LOG_DIR, sleep, type Child } from '../lib/proc';
+import { sleep } from '../lib/proc';
 import type { Scenario } from '../lib/scenario';
 import { BENCH, productEnv } from '../lib/stack';
 import { fmtMs, fmtRate, percentile, type Measurement } from '../lib/stats';
 import { assertSameTokens, mintUsers } from '../lib/users';
-import type { FromGenerator, GeneratorResult, GeneratorTask, ToGenerator } from '../rush/protocol';
+import { launchFleet } from '../rush/fleet';
+import type { GeneratorResult } from '../rush/protocol';
 import { merge, OK, opMeasurement, perSecond, series, served } from '../rush/timeline';
 
 /** The same valve as the rush: it finds the rate holds and payments allow. */
@@ -62,47 +63,31 @@ export const sellOut: Scenario = {
     const userIds = await mintUsers(db, size.users, 'sellout-', size.seatsPerOrder.max * SEAT_PRICE);
     const config = loadConfig(productEnv());
     const stopAfterSeconds = size.seconds + size.tailSeconds;
-    const generators = Array.from({ length: size.generators }, (_, g): { child: Child; task: GeneratorTask } => ({
-      child: launch(`sellout-generator-${g}`, 'bench', process.execPath, ['--max-old-space-size=4096', '--import', 'tsx', 'bench/rush/generator.ts'], process.env, { ipc: true }),
-      task: {
-        apiUrl: ctx.stack.apiUrl,
-        concertId,
-        scheduleId: scheduleIds[0],
-        userIds: userIds.filter((_, i) => i % size.generators === g),
-        offset: g,
-        stride: size.generators,
-        arrivalsPerSecond: size.users / size.seconds,
-        stopAfterSeconds,
-        drainSeconds: DRAIN_SECONDS,
-        authSecret: BENCH.authSecret,
-        accessTokenTtlSeconds: 3600,
-        pollBudgetPerSecond: config.QUEUE_POLL_BUDGET_PER_SECOND,
-        connections: CONNECTIONS,
-        seatsPerOrder: size.seatsPerOrder,
-        // Admission counts active fans against the seats left: one who found nothing and lingers
-        // holds a place until the window ends (an hour here), so the bench's fans leave instead.
-        leaveWhenDone: true,
-      },
-    }));
-    const message = (child: Child, type: FromGenerator['type']) =>
-      new Promise<FromGenerator>((resolve, reject) => {
-        const onMessage = (m: FromGenerator) => m.type === type && (child.proc.off('close', onClose), child.proc.off('message', onMessage), resolve(m));
-        const onClose = (code: number | null) => reject(new Error(`${child.name} ended (${code}) before "${type}"; see its log in ${LOG_DIR}`));
-        child.proc.on('message', onMessage);
-        child.proc.once('close', onClose);
-      });
-    const tell = (child: Child, m: ToGenerator) => child.proc.send(m);
-    await Promise.all(generators.map(({ child, task }) => (tell(child, { type: 'setup', task }), message(child, 'ready'))));
-    const done = generators.map(({ child }) => message(child, 'done'));
+    const fleet = await launchFleet('sellout', size.generators, userIds, {
+      apiUrl: ctx.stack.apiUrl,
+      concertId,
+      scheduleId: scheduleIds[0],
+      arrivalsPerSecond: size.users / size.seconds,
+      stopAfterSeconds,
+      drainSeconds: DRAIN_SECONDS,
+      authSecret: BENCH.authSecret,
+      accessTokenTtlSeconds: 3600,
+      pollBudgetPerSecond: config.QUEUE_POLL_BUDGET_PER_SECOND,
+      connections: CONNECTIONS,
+      seatsPerOrder: size.seatsPerOrder,
+      // Admission counts active fans against the seats left: one who found nothing and lingers
+      // holds a place until the window ends (an hour here), so the bench's fans leave instead.
+      leaveWhenDone: true,
+    });
 
     // Every second: the queue (Redis), whether it closed, and the controller's count of the seats left.
     const startAt = Date.now() + 1_000;
-    for (const { child } of generators) tell(child, { type: 'go', startAt });
+    fleet.go(startAt);
     const k = queueKeys(concertId);
     const controller = (await ctx.stack.temporal()).workflow.getHandle(admissionWorkflowId(concertId));
     const samples: Sample[] = [];
     let finished = false;
-    const all = Promise.all(done).finally(() => (finished = true));
+    const all = fleet.done.finally(() => (finished = true));
     await sleep(startAt - Date.now());
     const fromUs = monotonicUs();
     const sampler = (async () => {
@@ -127,7 +112,7 @@ export const sellOut: Scenario = {
     }, 10_000);
     let results: GeneratorResult[];
     try {
-      results = (await all).map((m) => (m as Extract<FromGenerator, { type: 'done' }>).result);
+      results = await all;
     } finally {
       clearInterval(progress);
       await sampler;
