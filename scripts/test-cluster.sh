@@ -7,17 +7,8 @@
 # (test/chaos/redis-master-kill.test.ts, on its own cluster, ports 7311-7313). Provisions like
 # `npm test`, plus the server's build (cached).
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-mkdir -p .data
-export PROVISION_STARTED_FILE="$ROOT/.data/started-by-npm-test-cluster"
-: >"$PROVISION_STARTED_FILE"
-trap 'bash "$ROOT/scripts/stop-services.sh" "$PROVISION_STARTED_FILE"' EXIT
-export DATABASE_URL="${TEST_DATABASE_URL:-postgres://ovation:ovation@127.0.0.1:5432/ovation_test_cluster}"
-export REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/8}"
 export OVATION_TEST_TEMPORAL=server
 export OVATION_TEST_REDIS=cluster # test/support/global-setup.ts starts it and sets REDIS_CLUSTER_NODES
-unset TEMPORAL_ADDRESS
-bash scripts/provision.sh --test
+source "$(dirname "${BASH_SOURCE[0]}")/test-services.sh" npm-test-cluster ovation_test_cluster 8
 bash scripts/provision-temporal-server.sh
 npx jest --selectProjects e2e chaos ops --testPathPatterns 'test/e2e/(journey|holds|payments|orders|queue|sell-out|scale-out|after-sale|operator-console)\.test\.ts|test/chaos/(crashes|redis-master-kill)\.test\.ts|test/ops/redis-cluster\.test\.ts' "$@"

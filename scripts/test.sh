@@ -3,16 +3,7 @@
 # lint, then every jest suite against the real services, then the end-to-end slice against the real
 # Temporal server (scripts/test-cluster.sh). Stops only the services it started.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-mkdir -p .data
-export PROVISION_STARTED_FILE="$ROOT/.data/started-by-npm-test"
-: >"$PROVISION_STARTED_FILE"
-trap 'bash "$ROOT/scripts/stop-services.sh" "$PROVISION_STARTED_FILE"' EXIT
-export DATABASE_URL="${TEST_DATABASE_URL:-postgres://ovation:ovation@127.0.0.1:5432/ovation_test}"
-export REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/1}"
-unset TEMPORAL_ADDRESS # the suites start their own dev server and test servers
-bash scripts/provision.sh --test
+source "$(dirname "${BASH_SOURCE[0]}")/test-services.sh" npm-test ovation_test 1
 
 echo "== type-check"; npx tsc --noEmit -p .
 echo "== lint"; npx eslint .
