@@ -80,6 +80,42 @@ const CHARGE = `
   UNION ALL
   SELECT id, amount, balance_after FROM wallet_transactions WHERE $3::varchar IS NOT NULL AND idempotency_key = $3`;
 
+/** Money given back to a wallet: one REFUND ledger entry under its unique key. */
+export interface RefundCredit {
+  userId: string;
+  amount: number;
+  paymentId: string;
+  key: string;
+}
+
+/**
+ * Every refund's money movement, the saga's compensation and the tickets' refunds alike: credits each
+ * wallet the sum of its refunds and writes one REFUND ledger entry per refund, in the given order,
+ * whose `balance_after` is that wallet's running balance, in one statement. The caller has locked the
+ * wallets already (before the payments: the order every money movement takes them in) and decided
+ * what is due; a refund of nothing writes no entry. A refund already in the ledger fails the statement
+ * on its unique key and with it the caller's transaction: nothing is ever given back twice.
+ */
+export async function creditRefunds(tx: EntityManager, refunds: RefundCredit[]): Promise<void> {
+  const due = refunds.filter((r) => r.amount > 0);
+  if (!due.length) return;
+  await tx.query(
+    `WITH refund AS (
+       SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::text[]) WITH ORDINALITY AS t(user_id, amount, payment_id, key, n)
+     ), credited AS (
+       UPDATE wallets w SET balance = w.balance + t.total, updated_at = now()
+       FROM (SELECT user_id, sum(amount) AS total FROM refund GROUP BY user_id) t
+       WHERE w.user_id = t.user_id
+       RETURNING w.user_id, w.balance - t.total AS before
+     )
+     INSERT INTO wallet_transactions (user_id, type, amount, balance_after, payment_id, idempotency_key)
+     SELECT r.user_id, 'REFUND', r.amount, c.before + sum(r.amount) OVER (PARTITION BY r.user_id ORDER BY r.n), r.payment_id, r.key
+     FROM refund r JOIN credited c ON c.user_id = r.user_id
+     ORDER BY r.n`,
+    [due.map((r) => r.userId), due.map((r) => r.amount), due.map((r) => r.paymentId), due.map((r) => r.key)],
+  );
+}
+
 /**
  * The prepaid wallet and its ledger. Every balance change writes its ledger row in the same
  * transaction; the schema's CHECK keeps the balance non-negative; money for a payment moves under
@@ -194,7 +230,7 @@ export class WalletStore {
   async refundPayment(p: OrderRef): Promise<RefundOutcome> {
     return inTransaction(this.db, async (tx) => {
       // Same lock order as the debit (wallet, then payments in id order, as the sale takes them): never a deadlock.
-      const balance = await this.lockWallet(tx, p.userId);
+      await this.lockWallet(tx, p.userId);
       const payments: Array<{ status: string }> = await tx.query(`SELECT status FROM payments WHERE ${OF_ORDER} ORDER BY id FOR UPDATE`, [p.paymentId]);
       if (payments.some((payment) => payment.status === 'COMPLETED')) return 'ALREADY_COMPLETED';
       const entries: Array<{ idempotency_key: string; amount: string }> = await tx.query(
@@ -222,13 +258,7 @@ export class WalletStore {
       }
       if (!debit) return 'NOTHING_DEBITED';
       if (refunded) return 'REFUNDED';
-      const amount = Number(debit.amount);
-      await tx.query('UPDATE wallets SET balance = $2, updated_at = now() WHERE user_id = $1', [p.userId, balance + amount]);
-      await tx.query(
-        `INSERT INTO wallet_transactions (user_id, type, amount, balance_after, payment_id, idempotency_key)
-         VALUES ($1, 'REFUND', $2, $3, $4, $5)`,
-        [p.userId, amount, balance + amount, p.paymentId, refundKey(p.paymentId)],
-      );
+      await creditRefunds(tx, [{ userId: p.userId, amount: Number(debit.amount), paymentId: p.paymentId, key: refundKey(p.paymentId) }]);
       return 'REFUNDED';
     });
   }

@@ -110,7 +110,7 @@ describe('parallel charges on one wallet over HTTP: POST /wallet/charges', () =>
   it('adds up charges with and without keys, retried at once, exactly: 201 each, one ledger row per distinct charge', async () => {
     const fan = await stack.api.newFan('Hot wallet');
     const keys = Array.from({ length: 8 }, () => randomUUID());
-    const requests = [
+    const requests: Array<{ amount: number; key?: string }> = [
       ...Array.from({ length: 16 }, () => ({ amount: 1_000 })),
       ...keys.flatMap((key) => Array.from({ length: 3 }, () => ({ amount: 250, key }))),
     ].sort(() => Math.random() - 0.5);
