@@ -3,8 +3,8 @@ import type { Pool } from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { DomainError } from '../../lib/domain-error';
-import { isUniqueViolation } from '../pg-errors';
 import { inTransaction } from '../transaction';
+import { WalletCharges, type Charged } from './wallet-charges';
 import type { WalletTransactionType } from '../entities';
 
 export interface LedgerEntry {
@@ -57,29 +57,6 @@ export const refundKey = (paymentId: string) => `payment:${paymentId}:refund`;
 /** A wallet charge's ledger key: the user's `Idempotency-Key` of `POST /wallet/charges`. */
 export const chargeKey = (userId: string, requestKey: string) => `charge:${userId}:${requestKey}`;
 
-/**
- * One charge, `$1` user, `$2` amount, `$3` ledger key or null. The balance is updated first: the row
- * lock is taken by the UPDATE itself (no `FOR UPDATE` before it) and the ledger row records the
- * balance that UPDATE produced. A key already in the ledger credits nothing (the UPDATE's guard) and
- * the statement answers that first row instead (the UNION's second half; it cannot see this
- * statement's own insert). Two racing statements with one new key both pass the guard; the second's
- * ledger insert then fails on the unique key after the first commits and rolls its credit back with it.
- * No row: there is no wallet.
- */
-const CHARGE = `
-  WITH credited AS (
-    UPDATE wallets SET balance = balance + $2, updated_at = now()
-    WHERE user_id = $1 AND ($3::varchar IS NULL OR NOT EXISTS (SELECT 1 FROM wallet_transactions WHERE idempotency_key = $3))
-    RETURNING balance
-  ), entry AS (
-    INSERT INTO wallet_transactions (user_id, type, amount, balance_after, idempotency_key)
-    SELECT $1, 'CHARGE', $2, balance, $3 FROM credited
-    RETURNING id, amount, balance_after
-  )
-  SELECT id, amount, balance_after FROM entry
-  UNION ALL
-  SELECT id, amount, balance_after FROM wallet_transactions WHERE $3::varchar IS NOT NULL AND idempotency_key = $3`;
-
 /** Money given back to a wallet: one REFUND ledger entry under its unique key. */
 export interface RefundCredit {
   userId: string;
@@ -122,7 +99,11 @@ export async function creditRefunds(tx: EntityManager, refunds: RefundCredit[]):
  * the wallet's row lock with the ledger's unique idempotency key, so a retry changes nothing twice.
  */
 export class WalletStore {
-  constructor(private readonly db: DataSource) {}
+  private readonly charges: WalletCharges;
+
+  constructor(private readonly db: DataSource) {
+    this.charges = new WalletCharges((name, text, values) => this.prepared(name, text, values));
+  }
 
   async balance(userId: string): Promise<number | null> {
     const rows: Array<{ balance: string }> = await this.db.query('SELECT balance FROM wallets WHERE user_id = $1', [userId]);
@@ -130,25 +111,14 @@ export class WalletStore {
   }
 
   /**
-   * Credits the wallet and writes its ledger row in one autocommit statement (`CHARGE`), so the
-   * wallet's row lock is held for that one statement and its commit, never across a round trip: on
-   * one wallet, charges go through at the rate of that lock. With a request key the ledger row carries
+   * Credits the wallet and writes its ledger row in one autocommit statement (`WalletCharges`: the
+   * charges of one wallet that arrive together share one), so the wallet's row lock is held for that
+   * statement and its commit, never across a round trip. With a request key the ledger row carries
    * `charge:<userId>:<key>` under the ledger's unique constraint, so the same charge lands once
    * however often it is retried: a repeat credits nothing and answers the first charge's row.
    */
-  async charge(userId: string, amount: number, requestKey?: string): Promise<{ transactionId: string; amount: number; balance: number }> {
-    const key = requestKey === undefined ? null : chargeKey(userId, requestKey);
-    let rows: Array<{ id: string; amount: string; balance_after: string }>;
-    try {
-      rows = await this.prepared('wallet-charge', CHARGE, [userId, amount, key]);
-    } catch (err) {
-      // A duplicate that raced the first charge of its key and lost: the unique key rolled the whole
-      // statement back (nothing credited) once the first committed, so running it again answers that row.
-      if (!isUniqueViolation(err)) throw err;
-      rows = await this.prepared('wallet-charge', CHARGE, [userId, amount, key]);
-    }
-    if (!rows.length) throw new DomainError('NOT_FOUND', 'no wallet for this user');
-    return { transactionId: String(rows[0].id), amount: Number(rows[0].amount), balance: Number(rows[0].balance_after) };
+  charge(userId: string, amount: number, requestKey?: string): Promise<Charged> {
+    return this.charges.charge(userId, amount, requestKey === undefined ? null : chargeKey(userId, requestKey));
   }
 
   async transactions(userId: string, limit: number, beforeId?: string): Promise<{ items: LedgerEntry[]; nextCursor?: string }> {

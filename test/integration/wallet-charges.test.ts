@@ -1,15 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
+import { createDataSource } from '../../db/data-source';
 import { findViolations } from '../../db/invariants';
+import { WalletStore } from '../../db/stores/wallets';
 import { codeOf, createUsers, openDb, settle, stores, type Stores } from './fixtures';
+import { eventually } from '../support/eventually';
 import { startStack, type Stack } from '../support/stack';
 
 /**
  * Charges on ONE wallet at once, the hot row of a fan topping up from several devices: each charge is
  * one statement, so nothing serializes them but the wallet's row lock. Whatever the interleaving, the
  * balance is the sum of the distinct charges, the ledger has one row per distinct charge whose
- * `balance_after` is the running balance, and a charge retried with its key (even racing itself)
- * answers the first charge and credits nothing.
+ * `balance_after` is the running balance, and a charge retried with its key (even racing itself, in
+ * one statement or from another process) answers the first charge and credits nothing.
  */
 
 let db: DataSource;
@@ -80,6 +83,65 @@ describe('parallel charges on one wallet (the store)', () => {
     expect(first).toEqual({ transactionId: expect.any(String), amount: 4_000, balance: 4_000 });
     expect(await s.wallets.balance(userId)).toBe(4_500);
     expect(await ledgerOf(userId)).toHaveLength(2);
+  });
+
+  it('answers each charge of a statement its own row: repeats of a charged key, new keys twice, no key', async () => {
+    const [userId] = await createUsers(s, 1, 'mixed');
+    const [done, fresh] = [randomUUID(), randomUUID()];
+    const first = await s.wallets.charge(userId, 1_000, done);
+    // The first of these goes alone; the rest arrive while it runs and share the next statement.
+    const [lone, repeat, freshA, plain, freshB, repeatAgain] = await Promise.all([
+      s.wallets.charge(userId, 10),
+      s.wallets.charge(userId, 1_000, done),
+      s.wallets.charge(userId, 700, fresh),
+      s.wallets.charge(userId, 20),
+      s.wallets.charge(userId, 700, fresh),
+      s.wallets.charge(userId, 1_000, done),
+    ]);
+    expect([repeat, repeatAgain]).toEqual([first, first]);
+    expect(freshB).toEqual(freshA);
+    const ledger = await ledgerOf(userId);
+    expect(ledger).toHaveLength(4);
+    expectRunningBalance(ledger);
+    for (const answer of [lone, freshA, plain]) expect(ledger).toContainEqual(expect.objectContaining({ id: answer.transactionId, amount: answer.amount, balanceAfter: answer.balance }));
+    expect([lone.amount, freshA.amount, plain.amount]).toEqual([10, 700, 20]);
+    expect(await s.wallets.balance(userId)).toBe(1_730);
+  });
+
+  it('credits a key once when two API processes race with its first charge (two stores, one wallet)', async () => {
+    // Two processes' statements with one new key, both past the ledger check before either commits: the
+    // wallet's row is held locked until both wait for it. Their own pool, so the waiters can be told apart.
+    const racers = createDataSource(process.env.DATABASE_URL!, { poolSize: 4, applicationName: 'wallet-charge-racers' });
+    await racers.initialize();
+    try {
+      const [userId] = await createUsers(s, 1, 'two-processes');
+      const [a, b] = [new WalletStore(racers), new WalletStore(racers)];
+      const key = randomUUID();
+      const blocker = db.createQueryRunner();
+      await blocker.connect();
+      await blocker.startTransaction();
+      await blocker.query('SELECT 1 FROM wallets WHERE user_id = $1 FOR UPDATE', [userId]);
+      const racing = Promise.all([a.charge(userId, 300, key), b.charge(userId, 300, key)]);
+      await eventually(async () => {
+        const [{ n }] = await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'wallet-charge-racers' AND wait_event_type = 'Lock'`);
+        expect(n).toBe(2);
+      });
+      await blocker.commitTransaction();
+      await blocker.release();
+      const [first, second] = await racing;
+      expect(second).toEqual(first);
+      expect(first).toEqual({ transactionId: expect.any(String), amount: 300, balance: 300 });
+      expect(await s.wallets.balance(userId)).toBe(300);
+      expect(await ledgerOf(userId)).toHaveLength(1);
+    } finally {
+      await racers.destroy();
+    }
+  });
+
+  it('refuses every charge of a statement for a user without a wallet with NOT_FOUND', async () => {
+    const nobody = randomUUID();
+    const refused = await Promise.all([s.wallets.charge(nobody, 1), s.wallets.charge(nobody, 2, randomUUID()), s.wallets.charge(nobody, 3)].map(settle));
+    expect(refused.map((r) => (r.ok ? 'charged' : codeOf(r.error)))).toEqual(['NOT_FOUND', 'NOT_FOUND', 'NOT_FOUND']);
   });
 
   it('scopes a key to its user: the same key charges each wallet once', async () => {
