@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { DataSource } from 'typeorm';
 import { findViolations } from '../../db/invariants';
-import { CatalogStore } from '../../db/stores/catalog';
 import { TicketStore, ticketRefundKey } from '../../db/stores/tickets';
 import { creditRefunds, refundKey } from '../../db/stores/wallets';
 import { inTransaction } from '../../db/transaction';
 import { isUniqueViolation } from '../../db/pg-errors';
-import { createUsers, hold, openDb, settle, stores, type OpenConcert, type Stores } from './fixtures';
+import { createOpenConcert, createUsers, hold, openDb, settle, stores, type OpenConcert, type Stores } from './fixtures';
 
 /**
  * `creditRefunds`, the one SQL every refund moves money with (the payment saga's compensation and the
@@ -14,23 +12,16 @@ import { createUsers, hold, openDb, settle, stores, type OpenConcert, type Store
  * `balance_after` is the wallet's running balance, never twice for one key.
  */
 const PRICE = 10_000;
-const HOUR = 3_600_000;
 
-let db: DataSource;
 let s: Stores;
-let tickets: TicketStore;
 beforeAll(async () => {
-  db = await openDb(20);
-  s = stores(db);
-  tickets = new TicketStore(db);
+  s = stores(await openDb(20));
 });
-afterAll(async () => {
-  await db?.destroy();
-});
+afterAll(() => s?.db.destroy());
 
 /** The wallet's whole ledger, oldest first, checked as a running balance (PAYMENT takes, the rest give). */
 async function expectRunningLedger(userId: string): Promise<Array<{ type: string; amount: number; balanceAfter: number }>> {
-  const found: Array<{ type: string; amount: string; balance_after: string }> = await db.query(
+  const found: Array<{ type: string; amount: string; balance_after: string }> = await s.db.query(
     'SELECT type, amount, balance_after FROM wallet_transactions WHERE user_id = $1 ORDER BY id',
     [userId],
   );
@@ -44,15 +35,6 @@ async function expectRunningLedger(userId: string): Promise<Array<{ type: string
   return ledger;
 }
 
-async function showIn30Days(seats: number): Promise<OpenConcert> {
-  const now = Date.now();
-  const created = await new CatalogStore(db).createConcert({
-    title: `Refunds ${randomUUID().slice(0, 8)}`,
-    schedules: [{ startsAt: new Date(now + 30 * 24 * HOUR), bookingOpensAt: new Date(now - HOUR), bookingClosesAt: new Date(now + 24 * HOUR), seatCount: seats, price: PRICE }],
-  });
-  return { concertId: created.concertId, scheduleIds: created.schedules.map((x) => x.scheduleId) };
-}
-
 async function buy(concert: OpenConcert, userId: string, seat: number): Promise<string> {
   const held = await hold(s, concert, userId, seat);
   const paymentId = randomUUID();
@@ -63,7 +45,8 @@ async function buy(concert: OpenConcert, userId: string, seat: number): Promise<
 
 describe('refunds of several tickets of one fan in one batch', () => {
   it('credits the sum once and writes one entry per ticket, each with the running balance', async () => {
-    const concert = await showIn30Days(10);
+    const concert = await createOpenConcert(s, 10, PRICE);
+    const tickets = new TicketStore(s.db);
     const [kim, lee] = await createUsers(s, 2, 'refunded');
     await s.wallets.charge(kim, 5 * PRICE);
     await s.wallets.charge(lee, 2 * PRICE);
@@ -80,11 +63,11 @@ describe('refunds of several tickets of one fan in one batch', () => {
     await expectRunningLedger(lee);
     expect(await s.wallets.balance(lee)).toBe(2 * PRICE);
     for (const reservationId of [...kims, ...lees]) {
-      const [{ n }] = await db.query('SELECT count(*)::int AS n FROM wallet_transactions WHERE idempotency_key = $1', [ticketRefundKey(reservationId)]);
+      const [{ n }] = await s.db.query('SELECT count(*)::int AS n FROM wallet_transactions WHERE idempotency_key = $1', [ticketRefundKey(reservationId)]);
       expect(n).toBe(1);
     }
     expect(await tickets.refundShowBatch(scheduleIds, 10)).toEqual({ refunded: 0, amount: 0 });
-    expect(await findViolations(db)).toEqual([]);
+    expect(await findViolations(s.db)).toEqual([]);
   });
 });
 
@@ -94,8 +77,8 @@ describe('creditRefunds', () => {
     await s.wallets.charge(fan, 1_000);
     const paymentId = randomUUID();
     const credit = { userId: fan, amount: 700, paymentId, key: refundKey(paymentId) };
-    await inTransaction(db, (tx) => creditRefunds(tx, [credit]));
-    const again = await settle(inTransaction(db, (tx) => creditRefunds(tx, [{ userId: fan, amount: 300, paymentId: randomUUID(), key: `${randomUUID()}:refund` }, credit])));
+    await inTransaction(s.db, (tx) => creditRefunds(tx, [credit]));
+    const again = await settle(inTransaction(s.db, (tx) => creditRefunds(tx, [{ userId: fan, amount: 300, paymentId: randomUUID(), key: `${randomUUID()}:refund` }, credit])));
     expect(!again.ok && isUniqueViolation(again.error)).toBe(true);
     expect(await s.wallets.balance(fan)).toBe(1_700);
     expect(await expectRunningLedger(fan)).toHaveLength(2);
@@ -104,7 +87,7 @@ describe('creditRefunds', () => {
   it('writes nothing for a refund of nothing (a 100 % fee)', async () => {
     const [fan] = await createUsers(s, 1, 'nothing');
     const paymentId = randomUUID();
-    await inTransaction(db, (tx) => creditRefunds(tx, [{ userId: fan, amount: 0, paymentId, key: refundKey(paymentId) }]));
+    await inTransaction(s.db, (tx) => creditRefunds(tx, [{ userId: fan, amount: 0, paymentId, key: refundKey(paymentId) }]));
     expect(await s.wallets.balance(fan)).toBe(0);
     expect(await expectRunningLedger(fan)).toEqual([]);
   });

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { DataSource } from 'typeorm';
 import { createDataSource } from '../../db/data-source';
 import { findViolations } from '../../db/invariants';
 import { WalletStore } from '../../db/stores/wallets';
@@ -15,18 +14,14 @@ import { startStack, type Stack } from '../support/stack';
  * one statement or from another process) answers the first charge and credits nothing.
  */
 
-let db: DataSource;
 let s: Stores;
 beforeAll(async () => {
-  db = await openDb(40);
-  s = stores(db);
+  s = stores(await openDb(40));
 });
-afterAll(async () => {
-  await db?.destroy();
-});
+afterAll(() => s?.db.destroy());
 
 async function ledgerOf(userId: string): Promise<Array<{ id: string; amount: number; balanceAfter: number; key: string | null }>> {
-  const found: Array<{ id: string; amount: string; balance_after: string; idempotency_key: string | null }> = await db.query(
+  const found: Array<{ id: string; amount: string; balance_after: string; idempotency_key: string | null }> = await s.db.query(
     `SELECT id, amount, balance_after, idempotency_key FROM wallet_transactions WHERE user_id = $1 AND type = 'CHARGE' ORDER BY id`,
     [userId],
   );
@@ -70,7 +65,7 @@ describe('parallel charges on one wallet (the store)', () => {
     const unkeyedAnswers = answers.filter((a) => a.key === undefined).map((a) => a.answer);
     expect(new Set(unkeyedAnswers.map((a) => a.transactionId)).size).toBe(unkeyed.length);
     for (const a of unkeyedAnswers) expect(ledger).toContainEqual({ id: a.transactionId, amount: a.amount, balanceAfter: a.balance, key: null });
-    expect(await findViolations(db)).toEqual([]);
+    expect(await findViolations(s.db)).toEqual([]);
   });
 
   it('answers a retry after the charge committed with the first answer, crediting nothing', async () => {
@@ -117,13 +112,13 @@ describe('parallel charges on one wallet (the store)', () => {
       const [userId] = await createUsers(s, 1, 'two-processes');
       const [a, b] = [new WalletStore(racers), new WalletStore(racers)];
       const key = randomUUID();
-      const blocker = db.createQueryRunner();
+      const blocker = s.db.createQueryRunner();
       await blocker.connect();
       await blocker.startTransaction();
       await blocker.query('SELECT 1 FROM wallets WHERE user_id = $1 FOR UPDATE', [userId]);
       const racing = Promise.all([a.charge(userId, 300, key), b.charge(userId, 300, key)]);
       await eventually(async () => {
-        const [{ n }] = await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'wallet-charge-racers' AND wait_event_type = 'Lock'`);
+        const [{ n }] = await s.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'wallet-charge-racers' AND wait_event_type = 'Lock'`);
         expect(n).toBe(2);
       });
       await blocker.commitTransaction();
@@ -156,7 +151,7 @@ describe('parallel charges on one wallet (the store)', () => {
     const refused = await settle(s.wallets.charge(nobody, 1_000, randomUUID()));
     expect(refused.ok).toBe(false);
     expect(codeOf(!refused.ok && refused.error)).toBe('NOT_FOUND');
-    const [{ n }] = await db.query('SELECT count(*)::int AS n FROM wallet_transactions WHERE user_id = $1', [nobody]);
+    const [{ n }] = await s.db.query('SELECT count(*)::int AS n FROM wallet_transactions WHERE user_id = $1', [nobody]);
     expect(n).toBe(0);
   });
 });
