@@ -2,6 +2,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { DomainError } from '../../lib/domain-error';
 import { DEFAULT_REFUND_POLICY, quoteRefund, type RefundPolicy } from '../../lib/refund-policy';
 import { rows } from '../sql';
+import { creditRefunds } from './wallets';
 import { inTransaction } from '../transaction';
 
 export type RefundReason = 'FAN_CANCELLED' | 'SHOW_CANCELLED';
@@ -263,40 +264,21 @@ export class TicketStore {
   private async refund(tx: EntityManager, candidates: Candidate[], reason: RefundReason): Promise<TicketRefund[]> {
     if (!candidates.length) return [];
     const userIds = [...new Set(candidates.map((c) => c.userId))].sort();
-    const wallets: Array<{ user_id: string; balance: string }> = await tx.query(
-      'SELECT user_id, balance FROM wallets WHERE user_id = ANY($1::uuid[]) ORDER BY user_id FOR UPDATE',
-      [userIds],
-    );
-    const balances = new Map(wallets.map((w) => [w.user_id, Number(w.balance)]));
+    const wallets: Array<{ user_id: string }> = await tx.query('SELECT user_id FROM wallets WHERE user_id = ANY($1::uuid[]) ORDER BY user_id FOR UPDATE', [userIds]);
+    const withWallet = new Set(wallets.map((w) => w.user_id));
     const locked: Array<{ id: string }> = await tx.query(
       `SELECT id FROM payments WHERE id = ANY($1::uuid[]) AND status = 'COMPLETED' ORDER BY id FOR UPDATE`,
       [candidates.map((c) => c.paymentId)],
     );
     const payable = new Set(locked.map((p) => p.id));
-    const due = candidates.filter((c) => payable.has(c.paymentId) && balances.has(c.userId));
+    const due = candidates.filter((c) => payable.has(c.paymentId) && withWallet.has(c.userId));
     if (!due.length) return [];
 
-    // Ledger rows with each wallet's running balance; a refund of nothing (a free ticket, a 100 % fee)
-    // moves no money and writes no entry.
-    const ledger: Array<{ userId: string; amount: number; after: number; paymentId: string; key: string }> = [];
-    for (const c of due) {
-      if (c.refund <= 0) continue;
-      const after = balances.get(c.userId)! + c.refund;
-      balances.set(c.userId, after);
-      ledger.push({ userId: c.userId, amount: c.refund, after, paymentId: c.paymentId, key: ticketRefundKey(c.reservationId) });
-    }
-    if (ledger.length) {
-      await tx.query(
-        `INSERT INTO wallet_transactions (user_id, type, amount, balance_after, payment_id, idempotency_key)
-         SELECT u, 'REFUND', a, b, p, k FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::uuid[], $5::text[]) AS t(u, a, b, p, k)`,
-        [ledger.map((l) => l.userId), ledger.map((l) => l.amount), ledger.map((l) => l.after), ledger.map((l) => l.paymentId), ledger.map((l) => l.key)],
-      );
-      const touched = [...new Set(ledger.map((l) => l.userId))];
-      await tx.query(
-        `UPDATE wallets w SET balance = t.b, updated_at = now() FROM unnest($1::uuid[], $2::bigint[]) AS t(u, b) WHERE w.user_id = t.u`,
-        [touched, touched.map((u) => balances.get(u)!)],
-      );
-    }
+    // A refund of nothing (a free ticket, a 100 % fee) moves no money and writes no entry.
+    await creditRefunds(
+      tx,
+      due.map((c) => ({ userId: c.userId, amount: c.refund, paymentId: c.paymentId, key: ticketRefundKey(c.reservationId) })),
+    );
     const refunded = await rows<{ id: string; refunded_at: Date }>(
       tx,
       `UPDATE payments p

@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
+import type { Pool } from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { DomainError } from '../../lib/domain-error';
 import { inTransaction } from '../transaction';
+import { WalletCharges, type Charged } from './wallet-charges';
 import type { WalletTransactionType } from '../entities';
 
 export interface LedgerEntry {
@@ -54,13 +57,53 @@ export const refundKey = (paymentId: string) => `payment:${paymentId}:refund`;
 /** A wallet charge's ledger key: the user's `Idempotency-Key` of `POST /wallet/charges`. */
 export const chargeKey = (userId: string, requestKey: string) => `charge:${userId}:${requestKey}`;
 
+/** Money given back to a wallet: one REFUND ledger entry under its unique key. */
+export interface RefundCredit {
+  userId: string;
+  amount: number;
+  paymentId: string;
+  key: string;
+}
+
+/**
+ * Every refund's money movement, the saga's compensation and the tickets' refunds alike: credits each
+ * wallet the sum of its refunds and writes one REFUND ledger entry per refund, in the given order,
+ * whose `balance_after` is that wallet's running balance, in one statement. The caller has locked the
+ * wallets already (before the payments: the order every money movement takes them in) and decided
+ * what is due; a refund of nothing writes no entry. A refund already in the ledger fails the statement
+ * on its unique key and with it the caller's transaction: nothing is ever given back twice.
+ */
+export async function creditRefunds(tx: EntityManager, refunds: RefundCredit[]): Promise<void> {
+  const due = refunds.filter((r) => r.amount > 0);
+  if (!due.length) return;
+  await tx.query(
+    `WITH refund AS (
+       SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::text[]) WITH ORDINALITY AS t(user_id, amount, payment_id, key, n)
+     ), credited AS (
+       UPDATE wallets w SET balance = w.balance + t.total, updated_at = now()
+       FROM (SELECT user_id, sum(amount) AS total FROM refund GROUP BY user_id) t
+       WHERE w.user_id = t.user_id
+       RETURNING w.user_id, w.balance - t.total AS before
+     )
+     INSERT INTO wallet_transactions (user_id, type, amount, balance_after, payment_id, idempotency_key)
+     SELECT r.user_id, 'REFUND', r.amount, c.before + sum(r.amount) OVER (PARTITION BY r.user_id ORDER BY r.n), r.payment_id, r.key
+     FROM refund r JOIN credited c ON c.user_id = r.user_id
+     ORDER BY r.n`,
+    [due.map((r) => r.userId), due.map((r) => r.amount), due.map((r) => r.paymentId), due.map((r) => r.key)],
+  );
+}
+
 /**
  * The prepaid wallet and its ledger. Every balance change writes its ledger row in the same
  * transaction; the schema's CHECK keeps the balance non-negative; money for a payment moves under
  * the wallet's row lock with the ledger's unique idempotency key, so a retry changes nothing twice.
  */
 export class WalletStore {
-  constructor(private readonly db: DataSource) {}
+  private readonly charges: WalletCharges;
+
+  constructor(private readonly db: DataSource) {
+    this.charges = new WalletCharges((name, text, values) => this.prepared(name, text, values));
+  }
 
   async balance(userId: string): Promise<number | null> {
     const rows: Array<{ balance: string }> = await this.db.query('SELECT balance FROM wallets WHERE user_id = $1', [userId]);
@@ -68,36 +111,14 @@ export class WalletStore {
   }
 
   /**
-   * Credits the wallet and writes its ledger row in one statement. With a request key the ledger row
-   * carries `charge:<userId>:<key>` under the ledger's unique constraint, so the same charge lands
-   * once however often it is retried: a repeat (even one racing the first) credits nothing and answers
-   * the first charge's row. The wallet row is locked first (`FOR UPDATE`), so the ledger's
-   * `balance_after` is the balance this charge produced, and a repeat waits for the first to commit.
+   * Credits the wallet and writes its ledger row in one autocommit statement (`WalletCharges`: the
+   * charges of one wallet that arrive together share one), so the wallet's row lock is held for that
+   * statement and its commit, never across a round trip. With a request key the ledger row carries
+   * `charge:<userId>:<key>` under the ledger's unique constraint, so the same charge lands once
+   * however often it is retried: a repeat credits nothing and answers the first charge's row.
    */
-  async charge(userId: string, amount: number, requestKey?: string): Promise<{ transactionId: string; amount: number; balance: number }> {
-    const key = requestKey === undefined ? null : chargeKey(userId, requestKey);
-    const rows: Array<{ id: string; balance_after: string }> = await this.db.query(
-      `WITH entry AS (
-         INSERT INTO wallet_transactions (user_id, type, amount, balance_after, idempotency_key)
-         SELECT user_id, 'CHARGE', $2, balance + $2, $3 FROM wallets WHERE user_id = $1 FOR UPDATE
-         ON CONFLICT (idempotency_key) DO NOTHING
-         RETURNING id, balance_after
-       ), credited AS (
-         UPDATE wallets SET balance = balance + $2, updated_at = now() FROM entry WHERE user_id = $1 RETURNING balance
-       )
-       SELECT entry.id, credited.balance AS balance_after FROM entry JOIN credited ON true`,
-      [userId, amount, key],
-    );
-    if (rows.length) return { transactionId: String(rows[0].id), amount, balance: Number(rows[0].balance_after) };
-    if (key !== null) {
-      // This request's charge landed before (a retry, or a duplicate that lost the race): its row answers.
-      const first: Array<{ id: string; amount: string; balance_after: string }> = await this.db.query(
-        'SELECT id, amount, balance_after FROM wallet_transactions WHERE idempotency_key = $1',
-        [key],
-      );
-      if (first.length) return { transactionId: String(first[0].id), amount: Number(first[0].amount), balance: Number(first[0].balance_after) };
-    }
-    throw new DomainError('NOT_FOUND', 'no wallet for this user');
+  charge(userId: string, amount: number, requestKey?: string): Promise<Charged> {
+    return this.charges.charge(userId, amount, requestKey === undefined ? null : chargeKey(userId, requestKey));
   }
 
   async transactions(userId: string, limit: number, beforeId?: string): Promise<{ items: LedgerEntry[]; nextCursor?: string }> {
@@ -179,7 +200,7 @@ export class WalletStore {
   async refundPayment(p: OrderRef): Promise<RefundOutcome> {
     return inTransaction(this.db, async (tx) => {
       // Same lock order as the debit (wallet, then payments in id order, as the sale takes them): never a deadlock.
-      const balance = await this.lockWallet(tx, p.userId);
+      await this.lockWallet(tx, p.userId);
       const payments: Array<{ status: string }> = await tx.query(`SELECT status FROM payments WHERE ${OF_ORDER} ORDER BY id FOR UPDATE`, [p.paymentId]);
       if (payments.some((payment) => payment.status === 'COMPLETED')) return 'ALREADY_COMPLETED';
       const entries: Array<{ idempotency_key: string; amount: string }> = await tx.query(
@@ -207,13 +228,7 @@ export class WalletStore {
       }
       if (!debit) return 'NOTHING_DEBITED';
       if (refunded) return 'REFUNDED';
-      const amount = Number(debit.amount);
-      await tx.query('UPDATE wallets SET balance = $2, updated_at = now() WHERE user_id = $1', [p.userId, balance + amount]);
-      await tx.query(
-        `INSERT INTO wallet_transactions (user_id, type, amount, balance_after, payment_id, idempotency_key)
-         VALUES ($1, 'REFUND', $2, $3, $4, $5)`,
-        [p.userId, amount, balance + amount, p.paymentId, refundKey(p.paymentId)],
-      );
+      await creditRefunds(tx, [{ userId: p.userId, amount: Number(debit.amount), paymentId: p.paymentId, key: refundKey(p.paymentId) }]);
       return 'REFUNDED';
     });
   }
@@ -253,6 +268,16 @@ export class WalletStore {
       amount: Number(row.debited ?? row.amount),
       balance: Number(row.balance_after),
     };
+  }
+
+  /**
+   * A statement the hot paths run thousands of times a second, named: node-postgres parses and plans
+   * it once per pooled connection instead of on every call: for a short statement on a hot row, parsing
+   * and planning are a large share of PostgreSQL's CPU.
+   */
+  private async prepared<T>(name: string, text: string, values: unknown[]): Promise<T[]> {
+    const pool = (this.db.driver as PostgresDriver).master as Pool;
+    return (await pool.query({ name, text, values })).rows as T[];
   }
 
   /** The wallet row under `FOR UPDATE`: every money movement of one user is serialized on it. */

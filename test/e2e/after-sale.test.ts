@@ -1,23 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { findViolations } from '../../db/invariants';
 import { queueKeys } from '../../queue/keys';
 import type { Fan } from '../support/api-client';
 import { eventually } from '../support/eventually';
-import { startStack, type Stack } from '../support/stack';
+import { buyTicket, saleStack } from '../support/sale';
 
 /**
  * After the sale, through the API, the worker, Postgres, Redis and the Temporal dev server: a fan
  * gives a ticket back under the concert's policy and the seat sells again; an operator calls a show
  * off and watches every ticket refunded.
  */
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterAll(async () => {
-  expect(await findViolations(stack.db)).toEqual([]);
-  await stack?.stop();
-});
+const stack = saleStack();
 
 const PRICE = 40_000;
 const DAY = 24 * 3600_000;
@@ -32,16 +24,7 @@ async function concert(refundPolicy?: unknown, seatCount = 10, startsInMs = 7 * 
 }
 
 /** An admitted fan who holds and pays one seat, through the API. */
-async function buy(concertId: string, scheduleId: string, seat: number): Promise<{ fan: Fan; reservationId: string }> {
-  const { api } = stack;
-  const { fan, queueToken } = await api.admittedFan(concertId);
-  await api.charge(fan, 100_000);
-  const held = await api.hold(fan, queueToken, scheduleId, seat);
-  expect(held.status).toBe(201);
-  const paid = await api.pay(fan, queueToken, held.body.reservationId);
-  expect(paid.status).toBe(201);
-  return { fan, reservationId: held.body.reservationId };
-}
+const buy = (concertId: string, scheduleId: string, seat: number) => buyTicket(stack.api, concertId, scheduleId, seat);
 
 const cancelTicket = (fan: Fan, reservationId: string, headers?: Record<string, string>) =>
   stack.api.call('POST', `/tickets/${reservationId}/cancellation`, { fan, headers });

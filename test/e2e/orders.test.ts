@@ -1,8 +1,7 @@
-import { findViolations } from '../../db/invariants';
 import type { Fan } from '../support/api-client';
 import { eventually } from '../support/eventually';
 import { journeyStory } from '../support/history';
-import { startStack, type Stack } from '../support/stack';
+import { fanWithMoney, holdSeats, ledgerOf, saleStack } from '../support/sale';
 
 /**
  * Orders of several seats and the purchase limit, through the API, the fan's journey, Temporal,
@@ -10,47 +9,26 @@ import { startStack, type Stack } from '../support/stack';
  * fan's seats in a concert holds across their journeys.
  */
 
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterAll(async () => {
-  expect(await findViolations(stack.db)).toEqual([]);
-  await stack?.stop();
-});
+const stack = saleStack();
 
 const PRICE = 30_000;
-
-const ledger = async (userId: string) =>
-  stack.db.query(`SELECT type, amount::int AS amount, reservation_ids FROM wallet_transactions WHERE user_id = $1 ORDER BY id`, [userId]);
 
 const order = (fan: Fan, queueToken: string, reservationIds: string[], headers?: Record<string, string>) =>
   stack.api.call('POST', '/payments', { fan, queueToken, body: { reservationIds }, headers });
 
 const statusOf = async (fan: Fan, reservationId: string) => (await stack.api.call('GET', `/reservations/${reservationId}`, { fan })).body.status;
 
-async function holdSeats(fan: Fan, queueToken: string, scheduleId: string, seats: number[]): Promise<string[]> {
-  const ids: string[] = [];
-  for (const seat of seats) {
-    const held = await stack.api.hold(fan, queueToken, scheduleId, seat);
-    expect(held.status).toBe(201);
-    ids.push(held.body.reservationId);
-  }
-  return ids;
-}
-
 describe('orders of several seats', () => {
   it('an order of three: one debit naming them, every seat sold in one saga, the fourth hold released, and a retry answers the same receipt after the session ended', async () => {
     const { api } = stack;
     const { concertId, scheduleIds } = await api.createConcert(10, PRICE);
-    const { fan, queueToken } = await api.admittedFan(concertId, 'orderer');
-    await api.charge(fan, 100_000);
-    const [a, b, c, spare] = await holdSeats(fan, queueToken, scheduleIds[0], [5, 6, 7, 8]);
+    const { fan, queueToken } = await fanWithMoney(api, concertId, 100_000, 'orderer');
+    const [a, b, c, spare] = await holdSeats(api, fan, queueToken, scheduleIds[0], [5, 6, 7, 8]);
 
     const paid = await order(fan, queueToken, [a, b, c], { 'idempotency-key': 'order-1' });
     expect(paid.status).toBe(201);
     expect(paid.body).toMatchObject({ reservationId: a, reservationIds: [a, b, c], amount: 3 * PRICE, status: 'COMPLETED', balance: 100_000 - 3 * PRICE });
-    expect(await ledger(fan.userId)).toEqual([
+    expect(await ledgerOf(stack.db, fan.userId, { seats: true })).toEqual([
       { type: 'CHARGE', amount: 100_000, reservation_ids: null },
       { type: 'PAYMENT', amount: 3 * PRICE, reservation_ids: [a, b, c] },
     ]);
@@ -76,9 +54,8 @@ describe('orders of several seats', () => {
   it('two tabs ordering overlapping seats at once: one order, the others refused cleanly, the money taken once', async () => {
     const { api } = stack;
     const { concertId, scheduleIds } = await api.createConcert(10, PRICE);
-    const { fan, queueToken } = await api.admittedFan(concertId, 'two-tabs');
-    await api.charge(fan, 200_000);
-    const [a, b, c] = await holdSeats(fan, queueToken, scheduleIds[0], [1, 2, 3]);
+    const { fan, queueToken } = await fanWithMoney(api, concertId, 200_000, 'two-tabs');
+    const [a, b, c] = await holdSeats(api, fan, queueToken, scheduleIds[0], [1, 2, 3]);
     const answers = await Promise.all([
       order(fan, queueToken, [a, b], { 'idempotency-key': 'tab-1' }),
       order(fan, queueToken, [a, b], { 'idempotency-key': 'tab-2' }),
@@ -90,7 +67,7 @@ describe('orders of several seats', () => {
       expect(refused.status).toBe(409);
       expect(['PAYMENT_IN_PROGRESS', 'RESERVATION_NOT_PAYABLE', 'QUEUE_TOKEN_NOT_ACTIVE', 'HOLD_EXPIRED']).toContain(refused.body.code);
     }
-    const payments = (await ledger(fan.userId)).filter((e: { type: string }) => e.type !== 'CHARGE');
+    const payments = (await ledgerOf(stack.db, fan.userId, { seats: true })).filter((e: { type: string }) => e.type !== 'CHARGE');
     expect(payments).toEqual([{ type: 'PAYMENT', amount: 2 * PRICE, reservation_ids: paid[0].body.reservationIds }]);
     for (const id of paid[0].body.reservationIds) expect(await statusOf(fan, id)).toBe('CONFIRMED');
     expect((await api.call('GET', '/wallet', { fan })).body.balance).toBe(200_000 - 2 * PRICE);
@@ -99,9 +76,8 @@ describe('orders of several seats', () => {
   it('an order the wallet does not cover: nothing debited, nothing sold, every hold kept; after a charge the same order goes through', async () => {
     const { api } = stack;
     const { concertId, scheduleIds } = await api.createConcert(10, PRICE);
-    const { fan, queueToken } = await api.admittedFan(concertId, 'short');
-    await api.charge(fan, 2 * PRICE); // covers two of three
-    const ids = await holdSeats(fan, queueToken, scheduleIds[0], [1, 2, 3]);
+    const { fan, queueToken } = await fanWithMoney(api, concertId, 2 * PRICE, 'short'); // covers two of three
+    const ids = await holdSeats(api, fan, queueToken, scheduleIds[0], [1, 2, 3]);
     const refused = await order(fan, queueToken, ids);
     expect(refused.status).toBe(409);
     expect(refused.body.code).toBe('INSUFFICIENT_BALANCE');
@@ -117,11 +93,10 @@ describe('orders of several seats', () => {
   it('refuses malformed orders with problem+json and touches nothing; the one-seat body answers as before, with the seat listed', async () => {
     const { api } = stack;
     const { concertId, scheduleIds } = await api.createConcert(10, PRICE);
-    const { fan, queueToken } = await api.admittedFan(concertId, 'careful');
+    const { fan, queueToken } = await fanWithMoney(api, concertId, 500_000, 'careful');
     const other = await api.admittedFan(concertId, 'other');
-    await api.charge(fan, 500_000);
-    const [a, b] = await holdSeats(fan, queueToken, scheduleIds[0], [1, 2]);
-    const [theirs] = await holdSeats(other.fan, other.queueToken, scheduleIds[0], [3]);
+    const [a, b] = await holdSeats(api, fan, queueToken, scheduleIds[0], [1, 2]);
+    const [theirs] = await holdSeats(api, other.fan, other.queueToken, scheduleIds[0], [3]);
 
     const bad = [
       { body: { reservationIds: [a, a] }, status: 400, code: 'VALIDATION_FAILED' },
@@ -151,9 +126,8 @@ describe('purchase limit per fan per concert', () => {
     const limit = await api.call('PUT', `/admin/concerts/${concertId}/purchase-limit`, { admin: true, body: { maxSeatsPerFan: 4 } });
     expect(limit.status).toBe(200);
     expect(limit.body).toEqual({ concertId, maxSeatsPerFan: 4 });
-    const { fan, queueToken } = await api.admittedFan(concertId, 'collector');
-    await api.charge(fan, 500_000);
-    const bought = await holdSeats(fan, queueToken, scheduleIds[0], [1, 2, 3]);
+    const { fan, queueToken } = await fanWithMoney(api, concertId, 500_000, 'collector');
+    const bought = await holdSeats(api, fan, queueToken, scheduleIds[0], [1, 2, 3]);
     expect((await order(fan, queueToken, bought)).status).toBe(201);
 
     // The session is over (COMPLETED); the fan queues again and is admitted into a new journey.

@@ -1,19 +1,10 @@
-import { findViolations } from '../../db/invariants';
 import { eventually } from '../support/eventually';
 import { journeyStory } from '../support/history';
-import { startStack, type Stack } from '../support/stack';
+import { ledgerOf, saleStack } from '../support/sale';
 
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterAll(async () => {
-  expect(await findViolations(stack.db)).toEqual([]);
-  await stack?.stop();
-});
+const stack = saleStack();
 
-const ledger = async (userId: string) =>
-  stack.db.query(`SELECT type, amount::int AS amount FROM wallet_transactions WHERE user_id = $1 ORDER BY id`, [userId]);
+const ledger = (userId: string) => ledgerOf(stack.db, userId);
 
 describe('payment through the fan’s journey', () => {
   it('20 concurrent pay requests for one reservation: one payment, one debit', async () => {
