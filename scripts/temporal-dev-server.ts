@@ -32,6 +32,10 @@ export const TUNED_DYNAMIC_CONFIG = [
   // Server default false: without it the worker's eager-activity requests are ignored and each of the
   // payment's activities takes an extra round trip through matching.
   'system.enableActivityEagerExecution=true',
+  // The admission tick starts each journey eagerly from the worker (activities/admission.ts): the
+  // start's answer carries the journey's first task, skipping matching. On by default since server
+  // v1.29 (constants.go), off before it: stated so that an older server does not silently ignore it.
+  'system.enableEagerWorkflowStart=true',
 ];
 
 export function searchAttributeArgs(): string[] {

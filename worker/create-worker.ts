@@ -27,10 +27,16 @@ export async function createWorker(deps: WorkerDeps, options: Partial<WorkerOpti
   const { config } = deps;
   const plugins = deps.tracing ? [deps.tracing.plugin] : [];
   const temporal = new Client({ connection: deps.clientConnection, namespace: config.TEMPORAL_NAMESPACE, plugins });
+  // Admitted fans' journeys are started on the worker's own connection, the one eager workflow
+  // start needs: with a free workflow-task slot here, the start's answer carries the journey's
+  // first task and this worker runs it at once, instead of the server queueing it in matching for
+  // a poll (one persistence write and a hand-off fewer per admitted fan).
+  const journeyStarter = new Client({ connection: deps.connection, namespace: config.TEMPORAL_NAMESPACE, plugins });
   const activities = createActivities({
     db: deps.db,
     redis: defineQueueScripts(deps.redis),
     temporal,
+    journeyStarter,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     journey: {
       holdTtlSeconds: config.HOLD_TTL_SECONDS,
