@@ -1,11 +1,15 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Client } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, type LogEntry } from '@temporalio/worker';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { DefaultLogger, NativeConnection, Worker, type LogEntry } from '@temporalio/worker';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { temporal as proto } from '@temporalio/proto';
 import { createAdmissionActivities, type AdmitRequest, type AdmitResult } from '../../activities/admission';
 import { WaitingRoom } from '../../queue/waiting-room';
-import { journeyWorkflowId, type JourneySettings } from '../../workflows/definitions';
+import { admissionWorkflowId, journeyWorkflowId, queueSettingsUpdate, type AdmissionInput, type JourneySettings } from '../../workflows/definitions';
 import { eventually } from '../support/eventually';
+import { WORKFLOW_BUNDLE_PATH } from '../support/paths';
 import { startStack, type Stack } from '../support/stack';
 import type { Fan } from '../support/api-client';
 
@@ -127,5 +131,38 @@ describe('a tick run outside the controller (its activity, called directly)', ()
     expect(after.status.name).toBe('COMPLETED');
     const [reservation] = await stack.db.query('SELECT status FROM reservations WHERE id = $1', [held.body.reservationId]);
     expect(reservation.status).not.toBe('HELD');
+  });
+});
+
+/**
+ * `RECORD_HISTORIES=1 RECORD_HISTORIES_SUFFIX=-vN npx jest test/e2e/admission.test.ts` records, with
+ * the code of the moment, a controller whose ticks all take longer than its interval (1 ms), the
+ * case the start-to-start interval changed (no timer after an overdue tick). Recorded before that
+ * change and committed; test/e2e/replay.test.ts replays every fixture with the current code.
+ */
+const recording = process.env.RECORD_HISTORIES === '1' ? describe : describe.skip;
+recording('recording an admission controller history for later replays', () => {
+  it('a controller whose ticks take longer than its interval, with a settings update, continuing as new', async () => {
+    const { api, temporal, config } = stack;
+    const { concertId } = await api.createConcert(5);
+    await temporal.workflow.getHandle(admissionWorkflowId(concertId)).terminate('replaced by a short-run controller for the recording');
+    const input: AdmissionInput = {
+      concertId,
+      // One active place: the second fan keeps waiting, so the controller keeps ticking.
+      settings: { admitPerSecond: 200, maxActive: 1, paused: false },
+      activeTtlSeconds: 600,
+      tickMs: 1,
+      ticksPerRun: 30,
+    };
+    const handle = await temporal.workflow.start('admissionController', { workflowId: admissionWorkflowId(concertId), taskQueue: config.TEMPORAL_TASK_QUEUE, args: [input] });
+    await api.admittedFan(concertId, 'admitted');
+    await api.join(await api.newFan('waiting'), concertId);
+    await handle.executeUpdate(queueSettingsUpdate, { args: [{ admitPerSecond: 300 }] });
+    const firstRun = temporal.workflow.getHandle(admissionWorkflowId(concertId), handle.firstExecutionRunId);
+    await eventually(async () => expect((await firstRun.describe()).status.name).toBe('CONTINUED_AS_NEW'), { timeoutMs: 30_000 });
+    const history = await firstRun.fetchHistory();
+    await Worker.runReplayHistory({ workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }, history, admissionWorkflowId(concertId));
+    writeFileSync(join(__dirname, '..', 'fixtures', `admission-controller-overdue-ticks${process.env.RECORD_HISTORIES_SUFFIX ?? ''}.json`), historyToJSON(history));
+    await handle.terminate('recorded');
   });
 });
