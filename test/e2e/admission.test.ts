@@ -148,15 +148,20 @@ recording('recording an admission controller history for later replays', () => {
     await temporal.workflow.getHandle(admissionWorkflowId(concertId)).terminate('replaced by a short-run controller for the recording');
     const input: AdmissionInput = {
       concertId,
-      // One active place: the second fan keeps waiting, so the controller keeps ticking.
-      settings: { admitPerSecond: 200, maxActive: 1, paused: false },
+      // Two active places for three fans: the second is admitted while the third waits (a busy tick,
+      // longer than the interval), and the third keeps the controller ticking.
+      settings: { admitPerSecond: 200, maxActive: 2, paused: false },
       activeTtlSeconds: 600,
       tickMs: 1,
       ticksPerRun: 30,
     };
     const handle = await temporal.workflow.start('admissionController', { workflowId: admissionWorkflowId(concertId), taskQueue: config.TEMPORAL_TASK_QUEUE, args: [input] });
     await api.admittedFan(concertId, 'admitted');
-    await api.join(await api.newFan('waiting'), concertId);
+    const [second] = await Promise.all(['admitted second', 'waiting'].map(async (name) => {
+      const fan = await api.newFan(name);
+      return { fan, queueToken: await api.join(fan, concertId) };
+    }));
+    await eventually(async () => expect((await api.tokenStatus(second.fan, second.queueToken)).body.status).toBe('ACTIVE'));
     await handle.executeUpdate(queueSettingsUpdate, { args: [{ admitPerSecond: 300 }] });
     const firstRun = temporal.workflow.getHandle(admissionWorkflowId(concertId), handle.firstExecutionRunId);
     await eventually(async () => expect((await firstRun.describe()).status.name).toBe('CONTINUED_AS_NEW'), { timeoutMs: 30_000 });
