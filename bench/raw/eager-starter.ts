@@ -80,6 +80,8 @@ async function main(): Promise<void> {
   send({ ready: true });
   await running;
   await connection.close();
+  // The IPC channel would keep the process alive after its worker stopped (SIGTERM).
+  process.disconnect();
 }
 
 main().catch((err) => {
