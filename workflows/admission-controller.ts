@@ -62,11 +62,12 @@ export const ADMISSION_SOLD_OUT_PATCH = 'admission-sold-out';
 
 /**
  * The patch that times ticks start to start: a tick that admitted fans and took the whole interval
- * or longer (their journey starts) is followed at once, with no timer. Before it every tick waited a whole interval after its
- * activity, and on the Temporal server a timer shorter than a second fires about a second later
- * (its timer queue reads one second ahead: history.timerProcessorMaxTimeShift), so a busy queue was
- * admitted at one tick's worth per (starts + ~1 s) instead of per interval. A run recorded before it
- * started a timer after every tick, and replays so.
+ * or longer (their journey starts) is followed at once, with no timer. Before it every tick waited
+ * a whole interval after its activity, and on the Temporal server a timer shorter than a second
+ * fires about a second late (its timer queue reads one second ahead:
+ * history.timerProcessorMaxTimeShift), so a busy queue got one tick's worth of fans per (starts +
+ * ~1 s) instead of per interval. A run recorded before it started a timer after every tick, and
+ * replays so.
  */
 export const ADMISSION_START_TO_START_PATCH = 'admission-start-to-start';
 
@@ -183,8 +184,7 @@ export async function admissionController(input: AdmissionInput): Promise<void> 
       const rest = input.tickMs - (Date.now() - tickStarted);
       const followAtOnce = rest <= 0 && result.admitted > 0;
       if (!followAtOnce || !patched(ADMISSION_START_TO_START_PATCH)) await condition(() => settingsChanged, rest > 0 ? rest : input.tickMs);
-    }
-    else if (slowTick) await condition(() => woken || settingsChanged, Math.max(input.tickMs, IDLE_TICK_MS));
+    } else if (slowTick) await condition(() => woken || settingsChanged, Math.max(input.tickMs, IDLE_TICK_MS));
     else await condition(() => woken || settingsChanged);
   }
   if (soldOut) {
