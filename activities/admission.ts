@@ -15,6 +15,14 @@ export interface AdmissionDeps {
   temporal: Client;
   taskQueue: string;
   journey: JourneySettings;
+  /**
+   * Starts the admitted fans' journeys with eager workflow start when given: a client on the
+   * worker's own NativeConnection (worker/create-worker.ts), whose worker polls `taskQueue`. Each
+   * start then asks the server to hand the journey's first workflow task straight back to this
+   * worker, skipping the trip through matching and the worker's poll. Without it, `temporal` starts
+   * them the ordinary way (a client on another connection cannot take an eager task: the SDK refuses).
+   */
+  journeyStarter?: Client;
 }
 
 export interface AdmitRequest {
@@ -60,6 +68,8 @@ export interface AdmitResult {
   admissionHeld?: AdmissionHeldReason;
   /** Every seat on sale is sold: the queue is closed with reason SOLD_OUT; the controller may end. */
   soldOut?: boolean;
+  /** Of the journeys this tick started, those whose first task the server handed straight to this worker. */
+  startedEagerly?: number;
 }
 
 /** What a tick may admit given the seats left (pure: activities/admission.ts counts, this decides). */
@@ -99,7 +109,9 @@ const START_CONCURRENCY = 16;
 /** Holds expired per sweep at most: a sweep is a background chore, never a long transaction. */
 const SWEEP_LIMIT = 500;
 
-export function createAdmissionActivities({ db, redis, temporal, taskQueue, journey }: AdmissionDeps) {
+export function createAdmissionActivities({ db, redis, temporal, taskQueue, journey, journeyStarter }: AdmissionDeps) {
+  const starter = journeyStarter ?? temporal;
+  const eager = journeyStarter !== undefined;
   const room = new WaitingRoom(redis);
   const latency = new LatencyWindow(redis);
   const holds = new HoldStore(db);
@@ -189,11 +201,16 @@ export function createAdmissionActivities({ db, redis, temporal, taskQueue, jour
         paused: request.paused,
       });
       const pending = [...tick.admitted];
+      let startedEagerly = 0;
       const startNext = async (): Promise<void> => {
         for (let fan = pending.shift(); fan; fan = pending.shift()) {
           const input = journeyInput({ ...fan, concertId: request.concertId, activeUntil: tick.activeUntil }, journey);
           try {
-            await temporal.workflow.start('fanJourney', journeyStartOptions(input, taskQueue));
+            // Eager when this worker has a free workflow-task slot and the server allows it (the SDK
+            // drops the request otherwise, and the start is an ordinary one); a journey already
+            // running (USE_EXISTING) or closed (REJECT_DUPLICATE) is never started eagerly or again.
+            const started = await starter.workflow.start('fanJourney', { ...journeyStartOptions(input, taskQueue), requestEagerStart: eager });
+            if (started.eagerlyStarted) startedEagerly++;
           } catch (err) {
             if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
             log.info('journey already closed; not restarted', { userId: fan.userId, arrival: fan.arrival });
@@ -213,7 +230,10 @@ export function createAdmissionActivities({ db, redis, temporal, taskQueue, jour
       }
       if (plan?.soldOut) {
         await closeSoldOut(request.concertId);
-        return { admitted: tick.admitted.length, waiting: tick.waiting, active: tick.active, seatsLeft: left, soldOut: true, ...(swept > 0 && { swept }) };
+        return {
+          admitted: tick.admitted.length, waiting: tick.waiting, active: tick.active, seatsLeft: left, soldOut: true, ...(swept > 0 && { swept }),
+          ...(startedEagerly > 0 && { startedEagerly }),
+        };
       }
       const held = admissionHeldReason({ paused: request.paused, waiting: tick.waiting, active: tick.active, maxActive: request.maxActive, plan, left });
       if (inventoryAware) await publishHeldReason(request.concertId, held);
@@ -222,7 +242,7 @@ export function createAdmissionActivities({ db, redis, temporal, taskQueue, jour
       return {
         admitted: tick.admitted.length, waiting: tick.waiting, active: tick.active, ...(tick.dropped > 0 && { dropped: tick.dropped }),
         ...(health && { health }), ...(asleep && { asleep }), ...(over && { bookingOver: over }), ...(swept > 0 && { swept }),
-        ...(left && { seatsLeft: left }), ...(held && { admissionHeld: held }),
+        ...(left && { seatsLeft: left }), ...(held && { admissionHeld: held }), ...(startedEagerly > 0 && { startedEagerly }),
       };
     },
   };

@@ -32,7 +32,28 @@ export const TUNED_DYNAMIC_CONFIG = [
   // Server default false: without it the worker's eager-activity requests are ignored and each of the
   // payment's activities takes an extra round trip through matching.
   'system.enableActivityEagerExecution=true',
+  // The admission tick starts each journey eagerly from the worker (activities/admission.ts): the
+  // start's answer carries the journey's first task, skipping matching. On by default since server
+  // v1.29 (constants.go), off before it: stated so that an older server does not silently ignore it.
+  'system.enableEagerWorkflowStart=true',
 ];
+
+/**
+ * The tuned values plus any given in `TEMPORAL_DYNAMIC_CONFIG` (whitespace-separated KEY=VALUE, VALUE
+ * as JSON; a key given there replaces its tuned value), for an A/B bench run without a code change:
+ * `TEMPORAL_DYNAMIC_CONFIG='history.timerProcessorMaxTimeShift="100ms"' npm run bench -- --only admission`.
+ * That one is the candidate worth measuring: the server's timer queue reads one second ahead
+ * (default 1s), so a timer shorter than that fires about a second after it was set (100 ms timers
+ * fired after 100–1,176 ms, mostly ~1 s, on this dev server; 102 ms with 100ms). The admission
+ * controller's 200 ms ticks (the bench's ADMISSION_TICK_MS) are ~1.2 s apart because of it.
+ */
+export function dynamicConfigValues(env: NodeJS.ProcessEnv = process.env): string[] {
+  const extra = (env.TEMPORAL_DYNAMIC_CONFIG ?? '').split(/\s+/).filter(Boolean);
+  const bad = extra.find((pair) => !/^[\w.]+=.+/.test(pair));
+  if (bad) throw new Error(`TEMPORAL_DYNAMIC_CONFIG: "${bad}" is not KEY=VALUE`);
+  const given = new Set(extra.map((pair) => pair.split('=')[0]));
+  return [...TUNED_DYNAMIC_CONFIG.filter((pair) => !given.has(pair.split('=')[0])), ...extra];
+}
 
 export function searchAttributeArgs(): string[] {
   return Object.entries({ ...SEARCH_ATTRIBUTE_TYPES, ...AFTER_SALE_SEARCH_ATTRIBUTE_TYPES }).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]);
@@ -40,5 +61,5 @@ export function searchAttributeArgs(): string[] {
 
 /** Arguments after `temporal server start-dev` beyond the port and storage. */
 export function devServerExtraArgs(): string[] {
-  return [...searchAttributeArgs(), ...TUNED_DYNAMIC_CONFIG.flatMap((v) => ['--dynamic-config-value', v]), '--log-level', 'warn'];
+  return [...searchAttributeArgs(), ...dynamicConfigValues().flatMap((v) => ['--dynamic-config-value', v]), '--log-level', 'warn'];
 }

@@ -11,7 +11,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { AFTER_SALE_SEARCH_ATTRIBUTE_TYPES, SEARCH_ATTRIBUTE_TYPES } from '../workflows/definitions';
-import { DATA_DIR, temporalCli, TOOLS_DIR, TUNED_DYNAMIC_CONFIG } from './temporal-dev-server';
+import { DATA_DIR, dynamicConfigValues, temporalCli, TOOLS_DIR } from './temporal-dev-server';
 
 export const TEMPORAL_SERVER_VERSION = 'v1.29.1';
 const SERVER = join(TOOLS_DIR, 'bin', 'temporal-server');
@@ -178,7 +178,7 @@ dynamicConfigClient:
  * at start is usable at once rather than after the default 10 s.
  */
 function dynamicConfig(): string {
-  const entries = [...TUNED_DYNAMIC_CONFIG.map((pair) => pair.split('=') as [string, string]), ['system.namespaceCacheRefreshInterval', '1s']];
+  const entries = [...dynamicConfigValues().map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]), ['system.namespaceCacheRefreshInterval', '1s']];
   return entries.map(([key, value]) => `${key}:\n  - value: ${value}\n    constraints: {}\n`).join('');
 }
 

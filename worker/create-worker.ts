@@ -27,10 +27,16 @@ export async function createWorker(deps: WorkerDeps, options: Partial<WorkerOpti
   const { config } = deps;
   const plugins = deps.tracing ? [deps.tracing.plugin] : [];
   const temporal = new Client({ connection: deps.clientConnection, namespace: config.TEMPORAL_NAMESPACE, plugins });
+  // Admitted fans' journeys are started on the worker's own connection, the one eager workflow
+  // start needs: with a free workflow-task slot here, the start's answer carries the journey's
+  // first task and this worker runs it at once, instead of the server queueing it in matching for
+  // a poll (one persistence write and a hand-off fewer per admitted fan).
+  const journeyStarter = new Client({ connection: deps.connection, namespace: config.TEMPORAL_NAMESPACE, plugins });
   const activities = createActivities({
     db: deps.db,
     redis: defineQueueScripts(deps.redis),
     temporal,
+    journeyStarter,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     journey: {
       holdTtlSeconds: config.HOLD_TTL_SECONDS,
@@ -57,6 +63,12 @@ export async function createWorker(deps: WorkerDeps, options: Partial<WorkerOpti
     // sticky tasks that wait longer are replayed from full history elsewhere, which a mass expiry
     // would pay for many times over.
     stickyQueueScheduleToStartTimeout: '5s',
+    // The rest are the SDK's (1.24) defaults until a bench A/B shows a change pays: one workflow
+    // thread (WORKER_WORKFLOW_THREADS), a cache of about 2,300 workflows on a 4 GiB heap
+    // (WORKER_MAX_CACHED_WORKFLOWS), 40 workflow-task slots (an eager journey start of the admission
+    // tick, 16 at once, holds one until the journey's first task is done; with none free the start
+    // is an ordinary one), 100 activity and 100 local-activity slots, and up to 3 eager activity
+    // reservations per workflow task (taken only where the server allows eager activities).
     ...(config.WORKER_WORKFLOW_THREADS && { workflowThreadPoolSize: config.WORKER_WORKFLOW_THREADS }),
     ...(config.WORKER_MAX_CACHED_WORKFLOWS && { maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS }),
     ...(options.workflowBundle ? {} : { workflowsPath: require.resolve('../workflows') }),

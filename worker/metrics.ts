@@ -81,6 +81,13 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}) {
     registers: [registry],
   });
 
+  const eagerStarts = new Counter({
+    name: 'ovation_admission_eager_starts_total',
+    help: 'Admitted fans whose journey the server started eagerly, handing its first workflow task straight to this worker (the rest of ovation_admissions_total went through matching), by concert',
+    labelNames: ['concert'] as const,
+    registers: [registry],
+  });
+
   const leaversDropped = new Counter({
     name: 'ovation_queue_leavers_dropped_total',
     help: 'Waiting fans who stopped polling for longer than QUEUE_POSITION_TTL_SECONDS and lost their place when the head reached them, by concert',
@@ -157,6 +164,7 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}) {
     recordAdmissionTick(request: AdmitRequest, result: AdmitResult): void {
       // Incremented by 0 too, so a concert's series exists from its first tick.
       admissions.inc({ concert: request.concertId }, result.admitted);
+      eagerStarts.inc({ concert: request.concertId }, result.startedEagerly ?? 0);
       leaversDropped.inc({ concert: request.concertId }, result.dropped ?? 0);
       // A paused queue's tick counts the seats only now and then: the last count stands.
       const seatsLeft = result.seatsLeft ?? queues.get(request.concertId)?.seatsLeft;

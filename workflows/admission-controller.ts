@@ -61,6 +61,17 @@ export const ADMISSION_V2_PATCH = 'admission-v2';
 export const ADMISSION_SOLD_OUT_PATCH = 'admission-sold-out';
 
 /**
+ * The patch that times ticks start to start: a tick that admitted fans and took the whole interval
+ * or longer (their journey starts) is followed at once, with no timer. Before it every tick waited
+ * a whole interval after its activity, and on the Temporal server a timer shorter than a second
+ * fires about a second late (its timer queue reads one second ahead:
+ * history.timerProcessorMaxTimeShift), so a busy queue got one tick's worth of fans per (starts +
+ * ~1 s) instead of per interval. A run recorded before it started a timer after every tick, and
+ * replays so.
+ */
+export const ADMISSION_START_TO_START_PATCH = 'admission-start-to-start';
+
+/**
  * One per concert: each tick admits fans from the head of the waiting queue at `admitPerSecond`,
  * never beyond `maxActive` active fans, and starts their journeys. Operators steer it live through
  * an update; settings and counts go out through a query.
@@ -128,6 +139,7 @@ export async function admissionController(input: AdmissionInput): Promise<void> 
     const looking: boolean = settings.adaptive && !settings.paused && (slowTick || tick % ticksPerLook === ticksPerLook - 1);
     // A wake-up that lands while the tick runs is kept: the tick's answer may be "asleep".
     woken = false;
+    const tickStarted = Date.now();
     const result: AdmitResult = await admitFans({
       concertId: input.concertId,
       tickId: `${workflowInfo().runId}:${tick}`,
@@ -166,8 +178,13 @@ export async function admissionController(input: AdmissionInput): Promise<void> 
       break;
     }
     slowTick = result.asleep === true && result.active > 0;
-    if (!result.asleep) await condition(() => settingsChanged, input.tickMs);
-    else if (slowTick) await condition(() => woken || settingsChanged, Math.max(input.tickMs, IDLE_TICK_MS));
+    if (!result.asleep) {
+      // Ticks are `tickMs` apart start to start: the time the tick's journey starts took counts. A
+      // tick that admitted nobody and still took the interval (a slow count) waits a whole one.
+      const rest = input.tickMs - (Date.now() - tickStarted);
+      const followAtOnce = rest <= 0 && result.admitted > 0;
+      if (!followAtOnce || !patched(ADMISSION_START_TO_START_PATCH)) await condition(() => settingsChanged, rest > 0 ? rest : input.tickMs);
+    } else if (slowTick) await condition(() => woken || settingsChanged, Math.max(input.tickMs, IDLE_TICK_MS));
     else await condition(() => woken || settingsChanged);
   }
   if (soldOut) {

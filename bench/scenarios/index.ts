@@ -17,12 +17,13 @@ import { sellOut } from './sell-out';
 import { status } from './status';
 import { temporalPay } from './temporal-pay';
 import { temporalStart } from './temporal-start';
+import { temporalStartEager } from './temporal-start-eager';
 import { temporalTimers } from './temporal-timers';
 import { temporalUpdate } from './temporal-update';
 import { walletCharge } from './wallet-charge';
 import { walletRead } from './wallet-read';
 
 export const SCENARIOS: Scenario[] = [
-  http, redis, pgHotRow, temporalUpdate, temporalStart, temporalPay, temporalTimers,
+  http, redis, pgHotRow, temporalUpdate, temporalStart, temporalStartEager, temporalPay, temporalTimers,
   join, status, walletCharge, walletRead, admission, seats, seats304, hold, contestedSeat, pay, abuseLoop, rush, sellOut, massExpiry, refundSweep,
 ];

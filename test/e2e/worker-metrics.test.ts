@@ -70,6 +70,8 @@ describe('worker metrics through a real worker', () => {
       expect(await valueOf(metrics, 'ovation_admissions_total', { concert: concertId })).toBeGreaterThanOrEqual(4);
       expect(await valueOf(metrics, 'ovation_queue_active', { concert: concertId })).toBeGreaterThanOrEqual(1);
     });
+    // Journeys started from this worker's own connection: eagerly, their first task straight to it.
+    expect(await valueOf(metrics, 'ovation_admission_eager_starts_total', { concert: concertId })).toBeGreaterThanOrEqual(1);
     expect(await valueOf(metrics, 'ovation_queue_waiting', { concert: concertId })).toBe(0);
     expect(await valueOf(metrics, 'ovation_queue_admit_per_second', { concert: concertId })).toBe(stack.config.QUEUE_ADMIT_PER_SECOND);
     expect(await valueOf(metrics, 'ovation_queue_max_active', { concert: concertId })).toBe(stack.config.QUEUE_MAX_ACTIVE);
@@ -151,9 +153,10 @@ describe('the activity interceptor counts domain events from inputs and results'
     let now = 1_000_000;
     const m = createWorkerMetrics({ defaultMetrics: false, queueGaugesFreshForMs: 10_000, now: () => now });
     const request = { concertId: 'c1', tickId: 't', maxBatch: 5, maxActive: 100, activeTtlSeconds: 600, admitPerSecond: 5, paused: false };
-    await run(m, 'admitFans', request, { result: { admitted: 5, waiting: 20, active: 5 } });
+    await run(m, 'admitFans', request, { result: { admitted: 5, waiting: 20, active: 5, startedEagerly: 4 } });
     await run(m, 'admitFans', { ...request, admitPerSecond: 7, paused: true }, { result: { admitted: 0, waiting: 20, active: 5 } });
     expect(await valueOf(m, 'ovation_admissions_total', { concert: 'c1' })).toBe(5);
+    expect(await valueOf(m, 'ovation_admission_eager_starts_total', { concert: 'c1' })).toBe(4);
     expect(await valueOf(m, 'ovation_queue_waiting', { concert: 'c1' })).toBe(20);
     expect(await valueOf(m, 'ovation_queue_active', { concert: 'c1' })).toBe(5);
     expect(await valueOf(m, 'ovation_queue_admit_per_second', { concert: 'c1' })).toBe(7);

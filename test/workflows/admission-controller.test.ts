@@ -27,6 +27,8 @@ class FakeRoom {
   health: ServiceHealth = { holds: 0, payments: 0 };
   /** Booking has closed on every schedule (the activity reads it from Postgres). */
   bookingOver = false;
+  /** How long each tick takes in real time (the journey starts of a busy tick). */
+  tickDelayMs = 0;
   private ticks = new Map<string, AdmitResult>();
 
   constructor(fans: number) {
@@ -37,6 +39,7 @@ class FakeRoom {
     return {
       admitFans: async (request: AdmitRequest): Promise<AdmitResult> => {
         this.calls.push(request);
+        if (this.tickDelayMs) await new Promise((resolve) => setTimeout(resolve, this.tickDelayMs));
         const done = this.ticks.get(request.tickId);
         if (done) return done;
         const room = Math.max(0, request.maxActive - this.active.size);
@@ -145,6 +148,27 @@ describe('admission controller', () => {
       expect(room.calls.every((c) => c.maxBatch <= 5)).toBe(true);
       const state = await controller.query(queueStateQuery);
       expect(state.admittedTotal).toBe(room.admittedInOrder.length);
+    });
+  });
+
+  it('times ticks start to start: a tick that admitted and took its whole interval is followed at once, with no timer', async () => {
+    const { EventType } = temporal.api.enums.v1;
+    const room = new FakeRoom(8);
+    room.tickDelayMs = 150; // every tick takes longer than the 100 ms interval
+    await withController(room, { tickMs: 100, settings: { admitPerSecond: 10, maxActive: 6, paused: false } }, async (controller) => {
+      await eventually(async () => expect(room.calls.length).toBeGreaterThanOrEqual(8));
+      expect(room.admittedInOrder).toEqual([1, 2, 3, 4, 5, 6]);
+      const events = (await controller.fetchHistory()).events ?? [];
+      const ticks = events.flatMap((e, i) => (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED ? [i] : []));
+      const timers = (from: number, to: number) => events.slice(from, to).filter((e) => e.eventType === EventType.EVENT_TYPE_TIMER_STARTED).length;
+      // One fan a tick (10/s × 100 ms), six ticks back to back: no timer between them.
+      const busy = events.slice(ticks[0], ticks[6]);
+      expect(timers(ticks[0], ticks[6])).toBe(0);
+      // Then the six places are taken and two fans wait: a slow tick that admits nobody waits a whole interval.
+      expect(timers(ticks[6], ticks[7])).toBe(1);
+      // ...and the run says so with its patch marker (workflows/admission-controller.ts, ADMISSION_START_TO_START_PATCH).
+      const markers = busy.flatMap((e) => Object.values(e.markerRecordedEventAttributes?.details ?? {}).flatMap((p) => p.payloads ?? []));
+      expect(markers.map((p) => Buffer.from(p.data ?? []).toString()).join()).toContain('admission-start-to-start');
     });
   });
 
