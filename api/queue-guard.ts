@@ -1,18 +1,42 @@
 import type { MiddlewareHandler } from 'hono';
 import { DomainError } from '../lib/domain-error';
+import { Lru } from '../lib/lru';
 import { parseToken } from '../queue/token';
 import type { QueueTicket, WaitingRoom } from '../queue/waiting-room';
 import type { AppEnv } from './deps';
+
+/** ACTIVE tickets remembered per process by `queueToken`'s `memoMs`; beyond, the least recently used are forgotten. */
+const MEMO_ENTRIES = 50_000;
 
 /**
  * Reads the `X-Queue-Token` of the authenticated user from Redis only (no Temporal round trip on the
  * hot path) and refuses it unless it is the user's own. `requireActive` also demands an ACTIVE
  * window; access ends at the window's end even if a timer is late.
+ *
+ * `memoMs` (read-only routes whose answer is itself that old, the seat map's snapshot): an ACTIVE
+ * ticket read from Redis is reused for that long by this process, so a fan re-reading the map costs
+ * no round trip. It is a copy of a read, never a decision: every process reads Redis for itself, the
+ * window's end is checked on every use, and a token that ended (paid, left) is refused at most
+ * `memoMs` later than a fresh read would, which is what a copy that old promises. Each read from Redis
+ * records the fan's request (seenAt), so a fan served from the memo is still seen every `memoMs`.
  */
-export function queueToken(room: WaitingRoom, opts: { requireActive: boolean }): MiddlewareHandler<AppEnv> {
+export function queueToken(room: WaitingRoom, opts: { requireActive: boolean; memoMs?: number; now?: () => number }): MiddlewareHandler<AppEnv> {
+  const now = opts.now ?? Date.now;
+  const memoMs = opts.memoMs ?? 0;
+  const memo = memoMs > 0 ? new Lru<string, { ticket: QueueTicket; readAt: number }>(MEMO_ENTRIES) : null;
   return async (c, next) => {
     const userId = c.get('userId');
-    c.set('ticket', checkTicket(await room.lookup(c.req.header('x-queue-token'), userId), userId, opts));
+    const token = c.req.header('x-queue-token');
+    const at = now();
+    const key = memo && token ? `${userId} ${token}` : '';
+    const kept = memo && key ? memo.get(key) : undefined;
+    if (kept && at - kept.readAt <= memoMs && (kept.ticket.activeUntil ?? 0) > at) {
+      c.set('ticket', kept.ticket);
+      return next();
+    }
+    const ticket = checkTicket(await room.lookup(token, userId, at), userId, opts);
+    if (memo && key && ticket.status === 'ACTIVE') memo.set(key, { ticket, readAt: at });
+    c.set('ticket', ticket);
     await next();
   };
 }

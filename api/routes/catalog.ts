@@ -109,10 +109,11 @@ export function catalogRoutes(deps: AppDeps) {
   const app = router();
   const catalog = new CatalogStore(deps.db);
   const room = new WaitingRoom(deps.redis);
-  const guards = { Bearer: requireUser(deps.config.AUTH_SECRET), QueueToken: queueToken(room, { requireActive: true }) };
+  // The token's check is as old as the answers may be (SNAPSHOT_MAX_AGE_MS): a re-read costs no round trip.
+  const tokenCheck = queueToken(room, { requireActive: true, memoMs: SNAPSHOT_MAX_AGE_MS, now: deps.clock });
+  const guards = { Bearer: requireUser(deps.config.AUTH_SECRET), QueueToken: tokenCheck };
   const grace = deps.config.HOLD_GRACE_SECONDS;
-  // A schedule's concert and size never change: the lookup is cached for the process's life.
-  const schedules = new Map<string, ScheduleRef>();
+  const schedules = new ScheduleRefs(catalog);
   // The two views a rush reads most, as PostgreSQL-built bodies shared for at most 250 ms (snapshot.ts).
   const seatPages = new Snapshots<string>(
     (key) => {
@@ -147,18 +148,32 @@ export function catalogRoutes(deps: AppDeps) {
     .openapi(secured(listSeats, guards), async (c) => {
       const { scheduleId } = c.req.valid('param');
       const { status, limit, cursor } = c.req.valid('query');
-      const schedule = await scheduleRef(catalog, schedules, scheduleId);
+      const schedule = await schedules.get(scheduleId);
       assertTicketFor(c.get('ticket'), schedule.concertId);
       return send(c, await seatPages.get(`${scheduleId} ${status ?? ''} ${cursor ? Number(cursor) : 0} ${limit}`)) as never;
     });
 }
 
-export async function scheduleRef(catalog: CatalogStore, cache: Map<string, ScheduleRef>, scheduleId: string): Promise<ScheduleRef> {
-  let schedule = cache.get(scheduleId);
-  if (!schedule) {
-    const found = await catalog.schedule(scheduleId);
-    if (!found) throw new DomainError('NOT_FOUND', 'no such schedule');
-    cache.set(scheduleId, (schedule = found));
+/**
+ * A schedule's concert and size, which never change: read once per process and kept. The read itself
+ * is shared (single flight): a burst of requests for a schedule this process has not seen yet (1,000
+ * fans on one contested seat) makes one PostgreSQL read, not one each. An unknown schedule is not kept.
+ */
+export class ScheduleRefs {
+  private readonly known = new Map<string, Promise<ScheduleRef>>();
+
+  constructor(private readonly catalog: CatalogStore) {}
+
+  get(scheduleId: string): Promise<ScheduleRef> {
+    let schedule = this.known.get(scheduleId);
+    if (!schedule) {
+      schedule = this.catalog.schedule(scheduleId).then((found) => {
+        if (!found) throw new DomainError('NOT_FOUND', 'no such schedule');
+        return found;
+      });
+      this.known.set(scheduleId, schedule);
+      schedule.catch(() => this.known.delete(scheduleId));
+    }
+    return schedule;
   }
-  return schedule;
 }

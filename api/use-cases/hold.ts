@@ -9,7 +9,7 @@ import type { QueueTicket, WaitingRoom } from '../../queue/waiting-room';
 import type { Metrics } from '../metrics';
 import { toProblem } from '../problem';
 import { checkTicket, invalidQueueToken } from '../queue-guard';
-import { scheduleRef } from '../routes/catalog';
+import { ScheduleRefs } from '../routes/catalog';
 import { requestScopedId } from './request-ids';
 import { publicView } from './views';
 
@@ -51,7 +51,7 @@ export interface HoldKey {
  */
 export function holdSeatUseCase(deps: HoldDeps) {
   const { config, metrics, catalog, reservations, gate, room, journeys } = deps;
-  const schedules = new Map<string, ScheduleRef>();
+  const schedules = new ScheduleRefs(catalog);
 
   /** The key's earlier hold, if a resumed request's first run made one. */
   const earlier = async (reservationId: string, userId: string, key?: HoldKey) => {
@@ -78,7 +78,7 @@ export function holdSeatUseCase(deps: HoldDeps) {
     const tokenConcert = parseToken(queueToken)?.concertId;
     if (!tokenConcert) throw invalidQueueToken();
     const reservationId = requestScopedId(userId, HOLD_ENDPOINT, key?.key);
-    const misfit = await seatMisfit(catalog, schedules, tokenConcert, seat);
+    const misfit = await seatMisfit(schedules, tokenConcert, seat);
     if (misfit) return refuseMisfit(holder, misfit, reservationId, key);
 
     // The gate closes until the hold's latest possible deadline + grace; losers stop here. A retry of
@@ -133,15 +133,10 @@ function notActive(status: string): DomainError {
 }
 
 /** Why the seat cannot be held whatever the gate says (no such schedule or seat, another concert's), or null. */
-async function seatMisfit(
-  catalog: CatalogStore,
-  schedules: Map<string, ScheduleRef>,
-  tokenConcert: string,
-  seat: { scheduleId: string; seatNumber: number },
-): Promise<DomainError | null> {
+async function seatMisfit(schedules: ScheduleRefs, tokenConcert: string, seat: { scheduleId: string; seatNumber: number }): Promise<DomainError | null> {
   let schedule: ScheduleRef;
   try {
-    schedule = await scheduleRef(catalog, schedules, seat.scheduleId);
+    schedule = await schedules.get(seat.scheduleId);
   } catch (err) {
     if (err instanceof DomainError) return err;
     throw err;
