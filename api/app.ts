@@ -60,9 +60,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     if (length !== undefined) return Number(length) > MAX_BODY_BYTES ? Promise.resolve(tooLarge(c)) : next();
     return incoming.headers['transfer-encoding'] === undefined ? next() : limitStreamedBody(c, next);
   });
-  // Only the routes that call Temporal run in its deadline and carry the request id to it.
+  // Only the routes that call Temporal run in its deadline and carry the request id to it (a hold
+  // scopes its own call: a refused one never reaches Temporal).
   const temporal = temporalScope(deps.temporal);
-  app.on(['POST'], ['/reservations', '/payments'], temporal);
+  app.on(['POST'], ['/payments'], temporal);
   app.on(['DELETE'], ['/reservations/*', '/queue-tokens/current'], temporal);
   app.use('/admin/*', temporal);
 

@@ -9,6 +9,7 @@ import { queueToken, queueTokenCheckedByUseCase } from '../queue-guard';
 import { ActionLimit, actionLimits } from '../rate-limit';
 import { limited, router, secured, type Guards } from '../router';
 import { bearer, bearerAndQueueToken, idempotencyHeader, limitQuery, problems, rateLimited, Uuid } from '../schemas';
+import { runInTemporalScope, type TemporalScope } from '../temporal-context';
 import { HOLD_ENDPOINT } from '../use-cases/hold';
 import { ownReservation, publicView } from '../use-cases/views';
 
@@ -103,9 +104,10 @@ export function reservationRoutes(deps: RouteDeps) {
     .openapi(secured(limited(hold, holdsAndCancels), holdGuards(deps)), async (c) => {
       const body = c.req.valid('json');
       const holder = { userId: c.get('userId'), queueToken: c.req.header('x-queue-token') };
+      const temporalScope: TemporalScope = (fn) => runInTemporalScope(deps.temporal, c.get('requestId'), fn);
       return idempotent(c, idempotency, HOLD_ENDPOINT, body, async (key, resumed) => ({
         status: 201,
-        body: await holdSeat(holder, body, key === undefined ? undefined : { key, resumed: resumed === true }),
+        body: await holdSeat(holder, body, key === undefined ? undefined : { key, resumed: resumed === true }, temporalScope),
       })) as never;
     })
     .openapi(secured(list, guards), async (c) => {

@@ -9,6 +9,7 @@ import type { QueueTicket, WaitingRoom } from '../../queue/waiting-room';
 import type { Metrics } from '../metrics';
 import { toProblem } from '../problem';
 import { checkTicket, invalidQueueToken } from '../queue-guard';
+import type { TemporalScope } from '../temporal-context';
 import { ScheduleRefs } from '../routes/catalog';
 import { requestScopedId } from './request-ids';
 import { publicView } from './views';
@@ -73,7 +74,8 @@ export function holdSeatUseCase(deps: HoldDeps) {
     throw misfit;
   };
 
-  return async function holdSeat(holder: Holder, seat: { scheduleId: string; seatNumber: number }, key?: HoldKey) {
+  /** `temporalScope`: runs the journey's update in the request's Temporal deadline (api/temporal-context.ts). */
+  return async function holdSeat(holder: Holder, seat: { scheduleId: string; seatNumber: number }, key?: HoldKey, temporalScope: TemporalScope = (fn) => fn()) {
     const { userId, queueToken } = holder;
     const tokenConcert = parseToken(queueToken)?.concertId;
     if (!tokenConcert) throw invalidQueueToken();
@@ -111,7 +113,7 @@ export function holdSeatUseCase(deps: HoldDeps) {
 
     const ticket: QueueTicket = { token: queueToken as string, concertId: claim.concertId, userId, status: 'ACTIVE', position: 0, arrival: claim.arrival, activeUntil: claim.activeUntil, waiting: 0 };
     try {
-      const held = await journeys.hold(ticket, { scheduleId: seat.scheduleId, seatNumber: seat.seatNumber, reservationId });
+      const held = await temporalScope(() => journeys.hold(ticket, { scheduleId: seat.scheduleId, seatNumber: seat.seatNumber, reservationId }));
       metrics.holds.inc({ outcome: 'held' });
       return { ...held, status: 'HELD' as const };
     } catch (err) {
