@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { httpInstrumentationMiddleware } from '@hono/otel';
 import { bodyLimit } from 'hono/body-limit';
@@ -34,7 +34,12 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     const given = c.req.header('x-request-id');
     const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
     c.set('requestId', requestId);
-    c.header('X-Request-Id', requestId);
+    // On Node's server the header goes straight onto the outgoing message (merged with the answer's
+    // own headers when they are written): Hono's c.header() would turn every answer's headers into
+    // a web Headers object, which the server then converts back, on every request.
+    const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+    if (outgoing) outgoing.setHeader('X-Request-Id', requestId);
+    else c.header('X-Request-Id', requestId);
     const started = performance.now();
     await next();
     const seconds = (performance.now() - started) / 1000;

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
 import { createApp } from '../../api/app';
 import { createMetrics } from '../../api/metrics';
 import { SNAPSHOT_MAX_AGE_MS } from '../../api/routes/catalog';
@@ -21,6 +23,8 @@ let stack: Stack;
 let room: WaitingRoom;
 const clock = { now: Date.now() };
 let request: (path: string, fan: Fan, queueToken: string) => Promise<Response>;
+let server: ServerType;
+let base: string;
 
 beforeAll(async () => {
   stack = await startStack({}, { worker: false });
@@ -35,8 +39,13 @@ beforeAll(async () => {
     clock: () => clock.now,
   });
   request = (path, fan, queueToken) => Promise.resolve(app.request(path, { headers: { authorization: `Bearer ${fan.accessToken}`, 'x-queue-token': queueToken } }));
+  const port = await new Promise<number>((resolve) => {
+    server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info: AddressInfo) => resolve(info.port));
+  });
+  base = `http://127.0.0.1:${port}`;
 });
 afterAll(async () => {
+  await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
   await stack?.stop();
 });
 
@@ -84,5 +93,25 @@ describe('the seat map’s queue-token check', () => {
     clock.now += SNAPSHOT_MAX_AGE_MS;
     expect(await answer(await request(path, fan, token))).toBe('200');
     expect(await stack.redis.hget(queueKeys(concertId).session(fan.userId), 'seenAt')).toBe(String(clock.now));
+  });
+
+  it('over Node’s server: 200 and 304 carry the ETag, Cache-Control and the request id; 200 its content type', async () => {
+    const { path, fan, token } = await admitted();
+    const headers = { authorization: `Bearer ${fan.accessToken}`, 'x-queue-token': token, 'x-request-id': 'map-read-1' };
+    const first = await fetch(base + path, { headers });
+    expect(first.status).toBe(200);
+    expect(((await first.json()) as { items: unknown[] }).items).toHaveLength(5);
+    const etag = first.headers.get('etag')!;
+    expect(etag).toMatch(/^"[A-Za-z0-9_-]+"$/);
+    expect([first.headers.get('content-type'), first.headers.get('cache-control'), first.headers.get('x-request-id')]).toEqual([
+      'application/json', 'private, no-cache', 'map-read-1',
+    ]);
+    const again = await fetch(base + path, { headers: { ...headers, 'if-none-match': etag, 'x-request-id': 'map-read-2' } });
+    expect(again.status).toBe(304);
+    expect(await again.text()).toBe('');
+    expect([again.headers.get('etag'), again.headers.get('cache-control'), again.headers.get('x-request-id')]).toEqual([etag, 'private, no-cache', 'map-read-2']);
+    // A refusal over the same server keeps its problem+json and request id.
+    const refused = await fetch(base + path, { headers: { ...headers, 'x-queue-token': 'nonsense', 'x-request-id': 'map-read-3' } });
+    expect([refused.status, refused.headers.get('content-type'), refused.headers.get('x-request-id')]).toEqual([401, 'application/problem+json', 'map-read-3']);
   });
 });
