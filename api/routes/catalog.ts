@@ -1,4 +1,4 @@
-import { createRoute, type OpenAPIHono, type RouteConfig, z } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { SeatStatus } from '../../db/entities';
 import { CatalogStore, decodeConcertCursor, type ScheduleRef } from '../../db/stores/catalog';
@@ -7,7 +7,7 @@ import { WaitingRoom } from '../../queue/waiting-room';
 import { requireUser } from '../auth';
 import type { AppDeps, AppEnv } from '../deps';
 import { assertTicketFor, queueToken } from '../queue-guard';
-import { router, secured } from '../router';
+import { headersDocumentedOnly, router, secured } from '../router';
 import { matchesIfNoneMatch, Snapshots, type Snapshot } from '../snapshot';
 import { bearerAndQueueToken, limitQuery, problems, Uuid } from '../schemas';
 
@@ -152,18 +152,6 @@ export function catalogRoutes(deps: AppDeps) {
       assertTicketFor(c.get('ticket'), schedule.concertId);
       return send(c, await seatPages.get(`${scheduleId} ${status ?? ''} ${cursor ? Number(cursor) : 0} ${limit}`)) as never;
     });
-}
-
-/**
- * The route as documented (its If-None-Match header included), served without validating its
- * headers: the handler reads the one optional header by name, and the header validator would copy
- * every request's headers into a web Headers object first (a fifth of a 304's cost). Unknown or
- * malformed If-None-Match values simply do not match.
- */
-function headersDocumentedOnly<R extends RouteConfig>(app: OpenAPIHono<AppEnv>, route: R): R {
-  // As `openapi()` registers a route: without the middleware that enforces it.
-  app.openAPIRegistry.registerPath({ ...route, middleware: undefined });
-  return { ...route, hide: true, request: { ...route.request, headers: undefined } };
 }
 
 /**

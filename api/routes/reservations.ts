@@ -7,7 +7,7 @@ import type { RouteDeps } from '../deps';
 import { idempotent } from '../idempotency';
 import { queueToken, queueTokenCheckedByUseCase } from '../queue-guard';
 import { ActionLimit, actionLimits } from '../rate-limit';
-import { limited, router, secured, type Guards } from '../router';
+import { headersDocumentedOnly, limited, router, secured, type Guards } from '../router';
 import { bearer, bearerAndQueueToken, idempotencyHeader, limitQuery, problems, rateLimited, Uuid } from '../schemas';
 import { runInTemporalScope, type TemporalScope } from '../temporal-context';
 import { HOLD_ENDPOINT } from '../use-cases/hold';
@@ -101,7 +101,7 @@ export function reservationRoutes(deps: RouteDeps) {
   const holdsAndCancels = new ActionLimit(deps.redis, 'hold', actionLimits(deps.config, 'hold'));
 
   return app
-    .openapi(secured(limited(hold, holdsAndCancels), holdGuards(deps)), async (c) => {
+    .openapi(headersDocumentedOnly(app, secured(limited(hold, holdsAndCancels), holdGuards(deps))), async (c) => {
       const body = c.req.valid('json');
       const holder = { userId: c.get('userId'), queueToken: c.req.header('x-queue-token') };
       const temporalScope: TemporalScope = (fn) => runInTemporalScope(deps.temporal, c.get('requestId'), fn);
