@@ -23,19 +23,19 @@ const MEMO_ENTRIES = 50_000;
 export function queueToken(room: WaitingRoom, opts: { requireActive: boolean; memoMs?: number; now?: () => number }): MiddlewareHandler<AppEnv> {
   const now = opts.now ?? Date.now;
   const memoMs = opts.memoMs ?? 0;
+  // By token; an entry serves only the ticket's own user (anyone else's request reads Redis and is refused).
   const memo = memoMs > 0 ? new Lru<string, { ticket: QueueTicket; readAt: number }>(MEMO_ENTRIES) : null;
   return async (c, next) => {
     const userId = c.get('userId');
     const token = c.req.header('x-queue-token');
     const at = now();
-    const key = memo && token ? `${userId} ${token}` : '';
-    const kept = memo && key ? memo.get(key) : undefined;
-    if (kept && at - kept.readAt <= memoMs && (kept.ticket.activeUntil ?? 0) > at) {
+    const kept = memo && token ? memo.get(token) : undefined;
+    if (kept && kept.ticket.userId === userId && at - kept.readAt <= memoMs && (kept.ticket.activeUntil ?? 0) > at) {
       c.set('ticket', kept.ticket);
       return next();
     }
     const ticket = checkTicket(await room.lookup(token, userId, at), userId, opts);
-    if (memo && key && ticket.status === 'ACTIVE') memo.set(key, { ticket, readAt: at });
+    if (memo && token && ticket.status === 'ACTIVE') memo.set(token, { ticket, readAt: at });
     c.set('ticket', ticket);
     await next();
   };
