@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { httpInstrumentationMiddleware } from '@hono/otel';
 import { bodyLimit } from 'hono/body-limit';
@@ -34,7 +34,12 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     const given = c.req.header('x-request-id');
     const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
     c.set('requestId', requestId);
-    c.header('X-Request-Id', requestId);
+    // On Node's server the header goes straight onto the outgoing message (merged with the answer's
+    // own headers when they are written): Hono's c.header() would turn every answer's headers into
+    // a web Headers object, which the server then converts back, on every request.
+    const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+    if (outgoing) outgoing.setHeader('X-Request-Id', requestId);
+    else c.header('X-Request-Id', requestId);
     const started = performance.now();
     await next();
     const seconds = (performance.now() - started) / 1000;
@@ -60,9 +65,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     if (length !== undefined) return Number(length) > MAX_BODY_BYTES ? Promise.resolve(tooLarge(c)) : next();
     return incoming.headers['transfer-encoding'] === undefined ? next() : limitStreamedBody(c, next);
   });
-  // Only the routes that call Temporal run in its deadline and carry the request id to it.
+  // Only the routes that call Temporal run in its deadline and carry the request id to it (a hold
+  // scopes its own call: a refused one never reaches Temporal).
   const temporal = temporalScope(deps.temporal);
-  app.on(['POST'], ['/reservations', '/payments'], temporal);
+  app.on(['POST'], ['/payments'], temporal);
   app.on(['DELETE'], ['/reservations/*', '/queue-tokens/current'], temporal);
   app.use('/admin/*', temporal);
 

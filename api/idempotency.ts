@@ -18,7 +18,8 @@ export interface Answer {
  * `run` receives the key so that the use case derives its ids from it: a re-run addresses the same
  * hold, payment or ledger row. An answer that is not final (a 5xx, a 429: the outcome is unknown or
  * the request was not taken) is not stored; the key stays taken, "in doubt", and the next request with
- * it runs again and converges on what really happened. Without a key a retry is a new request.
+ * it runs again and converges on what really happened (`run` is told it `resumed` such a key: only then
+ * can an effect of the key exist already). Without a key a retry is a new request.
  *
  * Keys are scoped to the authenticated user, or to `owner` where the caller is no user (the operator).
  */
@@ -27,7 +28,7 @@ export async function idempotent(
   store: IdempotencyStore,
   endpoint: string,
   request: unknown,
-  run: (key?: string) => Promise<Answer>,
+  run: (key?: string, resumed?: boolean) => Promise<Answer>,
   owner: string = c.get('userId'),
 ): Promise<Response> {
   const key = c.req.header('idempotency-key');
@@ -42,7 +43,7 @@ export async function idempotent(
   if (claim.kind === 'replay') return respond(c, { status: claim.status, body: claim.body }, true);
   let answer: Answer;
   try {
-    answer = await run(key);
+    answer = await run(key, claim.resumed === true);
   } catch (err) {
     const problem = toProblem(err);
     if (isTransient(problem)) {

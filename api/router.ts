@@ -48,3 +48,16 @@ export function limited<R extends RouteConfig>(route: R, limit: { middleware: Mi
 function asArray<T>(value: T | T[] | undefined): T[] {
   return value === undefined ? [] : Array.isArray(value) ? value : [value];
 }
+
+/**
+ * The route as documented (its request headers included), served without validating those headers:
+ * the header validator copies every request's headers into a web Headers object first (a fifth of a
+ * seat map 304's cost). For routes whose handler reads its few optional headers by name and checks
+ * them itself (If-None-Match simply does not match; an Idempotency-Key's length is checked by
+ * `idempotent`, the same 400 VALIDATION_FAILED).
+ */
+export function headersDocumentedOnly<R extends RouteConfig>(app: OpenAPIHono<AppEnv>, route: R): R {
+  // As `openapi()` registers a route: without the middleware that enforces it.
+  app.openAPIRegistry.registerPath({ ...route, middleware: undefined });
+  return { ...route, hide: true, request: { ...route.request, headers: undefined } };
+}

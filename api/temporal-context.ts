@@ -21,20 +21,50 @@ export const TEMPORAL_DEADLINE_MS = 15_000;
 /** The id of the request whose Temporal calls are in flight, carried across their awaits. */
 const requestIds = new AsyncLocalStorage<string>();
 
+/** Runs a request's Temporal calls in its scope (`runInTemporalScope`). */
+export type TemporalScope = <T>(fn: () => Promise<T>) => Promise<T>;
+
+/** Requests inside `runInTemporalScope` right now, in this process. */
+let inScope = 0;
+
 /**
- * Wraps the requests of routes that call Temporal (and only those: an AsyncLocalStorage context
- * costs on every await, and the join, poll and seat paths never reach Temporal) in the Temporal
- * deadline and the request id the client interceptor below reads.
+ * Runs `fn` (a request's Temporal calls) in the Temporal deadline and with the request id the client
+ * interceptor below reads. Only those calls: an AsyncLocalStorage context costs on every promise of
+ * the process while any is enabled (Node 20's async hooks), and the join, poll, seat and refused-hold
+ * paths never reach Temporal. So once no request is inside, both stores are disabled again (hooks
+ * off), and the next request's `run` enables them. Nothing reads them outside a request's scope.
  */
+export function runInTemporalScope<T>(temporal: Client, requestId: string, fn: () => Promise<T>): Promise<T> {
+  inScope++;
+  const left = () => {
+    if (--inScope > 0) return;
+    requestIds.disable();
+    callContext(temporal)?.disable();
+  };
+  let scoped: Promise<T>;
+  try {
+    scoped = requestIds.run(requestId, () => temporal.connection.withDeadline(deadline(temporal), fn));
+  } catch (err) {
+    left();
+    throw err;
+  }
+  return scoped.finally(left);
+}
+
+/** `runInTemporalScope` as middleware, for routes whose every request calls Temporal. */
 export function temporalScope(temporal: Client): MiddlewareHandler<AppEnv> {
-  return (c, next) => requestIds.run(c.get('requestId'), () => temporal.connection.withDeadline(deadline(temporal), next));
+  return (c, next) => runInTemporalScope(temporal, c.get('requestId'), next);
+}
+
+function callContext(temporal: Client) {
+  // Every Connection has the store; ConnectionLike (the client's view of it) just does not name it.
+  return (temporal.connection as Partial<Pick<Connection, 'callContextStorage'>>).callContextStorage;
 }
 
 /** Ours, or an earlier one the caller already set (a test, an embedding server): never a later one. */
 function deadline(temporal: Client): number {
   const ours = Date.now() + TEMPORAL_DEADLINE_MS;
-  // Every Connection has the store; ConnectionLike (the client's view of it) just does not name it.
-  const outer = (temporal.connection as Partial<Pick<Connection, 'callContextStorage'>>).callContextStorage?.getStore()?.deadline;
+  const outer = callContext(temporal)?.getStore()?.deadline;
   return outer === undefined ? ours : Math.min(ours, new Date(outer).getTime());
 }
 

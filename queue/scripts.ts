@@ -228,8 +228,8 @@ const CLAIM_SEAT = `
 -- KEYS: session, gate, owners · ARGV: userId, secret, reservationId, nowMs, holdTtlMs, graceMs
 -- The contested seat's path in one round trip: the queue token's check (recording the fan's request,
 -- seenAt), then the gate's claim.
--- returns {'INVALID'} | {'FORBIDDEN'} | {'NOT_ACTIVE', status} | {'TAKEN', activeUntil, arrival}
---       | {'CLAIMED', activeUntil, arrival}
+-- returns {'INVALID'} | {'FORBIDDEN'} | {'NOT_ACTIVE', status} | {'TAKEN', activeUntil, arrival, holder}
+--       | {'CLAIMED', activeUntil, arrival} (holder: the reservation id the gate is closed for)
 local s = redis.call('HMGET', KEYS[1], 'secret', 'status', 'activeUntil', 'arrival')
 if s[1] ~= ARGV[2] then
   local owner = redis.call('HGET', KEYS[3], ARGV[2])
@@ -245,7 +245,7 @@ if activeUntil <= now then return {'NOT_ACTIVE', 'EXPIRED'} end
 local deadline = math.min(now + tonumber(ARGV[5]), activeUntil)
 local ttl = math.max(1, deadline - now + tonumber(ARGV[6]))
 if redis.call('SET', KEYS[2], ARGV[3], 'PX', ttl, 'NX') then return {'CLAIMED', s[3], s[4]} end
-return {'TAKEN', s[3], s[4]}
+return {'TAKEN', s[3], s[4], redis.call('GET', KEYS[2]) or ''}
 `;
 
 const GATE_RELEASE = `
@@ -278,7 +278,7 @@ declare module 'ioredis' {
     ovAdmit(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Result<string, Context>;
     ovEndSession(session: string, active: string, userId: string, secret: string, finalStatus: string, arrival: string): Result<string | null, Context>;
     ovEndIfNoShow(session: string, active: string, userId: string, arrival: string): Result<string | null, Context>;
-    ovClaimSeat(session: string, gate: string, owners: string, userId: string, secret: string, reservationId: string, nowMs: number, holdTtlMs: number, graceMs: number): Result<[string, string?, string?], Context>;
+    ovClaimSeat(session: string, gate: string, owners: string, userId: string, secret: string, reservationId: string, nowMs: number, holdTtlMs: number, graceMs: number): Result<[string, string?, string?, string?], Context>;
     ovGateRelease(gate: string, reservationId: string): Result<number, Context>;
     ovGateSeal(gate: string, reservationId: string): Result<number, Context>;
   }

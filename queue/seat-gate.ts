@@ -7,7 +7,8 @@ export type SeatClaim =
   | { kind: 'token-invalid' }
   | { kind: 'forbidden' }
   | { kind: 'not-active'; status: string }
-  | { kind: 'taken' | 'claimed'; concertId: string; activeUntil: number; arrival: number };
+  | { kind: 'claimed'; concertId: string; activeUntil: number; arrival: number }
+  | { kind: 'taken'; concertId: string; activeUntil: number; arrival: number; holder: string };
 
 /**
  * The Redis seat gate: a per-seat `SET NX` that lets one contender through to Temporal and Postgres
@@ -37,16 +38,17 @@ export class SeatGate {
     const parsed = parseToken(token);
     if (!parsed) return { kind: 'token-invalid' };
     const k = queueKeys(parsed.concertId);
-    const [kind, a, b] = await this.redis.ovClaimSeat(
+    const [kind, a, b, holder] = await this.redis.ovClaimSeat(
       k.session(c.userId), k.seatGate(c.scheduleId, c.seatNumber), k.owners, c.userId, parsed.secret, c.reservationId, nowMs, c.holdTtlMs, c.graceMs,
     );
     if (kind === 'INVALID') return { kind: 'token-invalid' };
     if (kind === 'FORBIDDEN') return { kind: 'forbidden' };
     if (kind === 'NOT_ACTIVE') return { kind: 'not-active', status: a ?? 'UNKNOWN' };
-    return { kind: kind === 'CLAIMED' ? 'claimed' : 'taken', concertId: parsed.concertId, activeUntil: Number(a), arrival: Number(b) };
+    const fan = { concertId: parsed.concertId, activeUntil: Number(a), arrival: Number(b) };
+    return kind === 'CLAIMED' ? { kind: 'claimed', ...fan } : { kind: 'taken', ...fan, holder: holder ?? '' };
   }
 
-  /** Who holds the gate now (a retried request of the winner gets through again). */
+  /** Who holds the gate now: the reservation id it is closed for, or null when it is open. */
   async holder(concertId: string, scheduleId: string, seatNumber: number): Promise<string | null> {
     return this.redis.get(queueKeys(concertId).seatGate(scheduleId, seatNumber));
   }

@@ -7,7 +7,7 @@ import { WaitingRoom } from '../../queue/waiting-room';
 import { requireUser } from '../auth';
 import type { AppDeps, AppEnv } from '../deps';
 import { assertTicketFor, queueToken } from '../queue-guard';
-import { router, secured } from '../router';
+import { headersDocumentedOnly, router, secured } from '../router';
 import { matchesIfNoneMatch, Snapshots, type Snapshot } from '../snapshot';
 import { bearerAndQueueToken, limitQuery, problems, Uuid } from '../schemas';
 
@@ -109,10 +109,11 @@ export function catalogRoutes(deps: AppDeps) {
   const app = router();
   const catalog = new CatalogStore(deps.db);
   const room = new WaitingRoom(deps.redis);
-  const guards = { Bearer: requireUser(deps.config.AUTH_SECRET), QueueToken: queueToken(room, { requireActive: true }) };
+  // The token's check is as old as the answers may be (SNAPSHOT_MAX_AGE_MS): a re-read costs no round trip.
+  const tokenCheck = queueToken(room, { requireActive: true, memoMs: SNAPSHOT_MAX_AGE_MS, now: deps.clock });
+  const guards = { Bearer: requireUser(deps.config.AUTH_SECRET), QueueToken: tokenCheck };
   const grace = deps.config.HOLD_GRACE_SECONDS;
-  // A schedule's concert and size never change: the lookup is cached for the process's life.
-  const schedules = new Map<string, ScheduleRef>();
+  const schedules = new ScheduleRefs(catalog);
   // The two views a rush reads most, as PostgreSQL-built bodies shared for at most 250 ms (snapshot.ts).
   const seatPages = new Snapshots<string>(
     (key) => {
@@ -128,8 +129,8 @@ export function catalogRoutes(deps: AppDeps) {
   });
   const send = (c: Context<AppEnv>, snapshot: Snapshot) => {
     const headers = { ETag: snapshot.etag, 'Cache-Control': 'private, no-cache' };
-    if (matchesIfNoneMatch(c.req.header('if-none-match'), snapshot.etag)) return c.body(null, 304, headers);
-    return c.body(snapshot.body, 200, { ...headers, 'Content-Type': 'application/json' });
+    if (matchesIfNoneMatch(c.req.header('if-none-match'), snapshot.etag)) return plainResponse(c, null, 304, headers);
+    return plainResponse(c, snapshot.body, 200, { ...headers, 'Content-Type': 'application/json' });
   };
 
   return app
@@ -139,26 +140,51 @@ export function catalogRoutes(deps: AppDeps) {
       if (decoded === null) throw new DomainError('VALIDATION_FAILED', 'cursor: not a cursor this API returned');
       return c.json(await catalog.listConcerts({ limit, cursor: decoded }), 200);
     })
-    .openapi(secured(listSchedules, guards), async (c) => {
+    .openapi(headersDocumentedOnly(app, secured(listSchedules, guards)), async (c) => {
       const { concertId } = c.req.valid('param');
       assertTicketFor(c.get('ticket'), concertId);
       return send(c, await openSchedules.get(concertId)) as never;
     })
-    .openapi(secured(listSeats, guards), async (c) => {
+    .openapi(headersDocumentedOnly(app, secured(listSeats, guards)), async (c) => {
       const { scheduleId } = c.req.valid('param');
       const { status, limit, cursor } = c.req.valid('query');
-      const schedule = await scheduleRef(catalog, schedules, scheduleId);
+      const schedule = await schedules.get(scheduleId);
       assertTicketFor(c.get('ticket'), schedule.concertId);
       return send(c, await seatPages.get(`${scheduleId} ${status ?? ''} ${cursor ? Number(cursor) : 0} ${limit}`)) as never;
     });
 }
 
-export async function scheduleRef(catalog: CatalogStore, cache: Map<string, ScheduleRef>, scheduleId: string): Promise<ScheduleRef> {
-  let schedule = cache.get(scheduleId);
-  if (!schedule) {
-    const found = await catalog.schedule(scheduleId);
-    if (!found) throw new DomainError('NOT_FOUND', 'no such schedule');
-    cache.set(scheduleId, (schedule = found));
+/**
+ * The answer with its headers as a plain object, which Node's server writes as they are: c.body()
+ * builds a web Headers object for more than one header, and the server converts it back, on every
+ * request (the X-Request-Id is then on the outgoing message, api/app.ts). Elsewhere (in-process
+ * requests) c.body(), which keeps the headers set before.
+ */
+function plainResponse(c: Context<AppEnv>, body: string | null, status: 200 | 304, headers: Record<string, string>): Response {
+  if ((c.env as { outgoing?: unknown } | undefined)?.outgoing) return new Response(body, { status, headers });
+  return body === null ? c.body(null, status, headers) : c.body(body, status as 200, headers);
+}
+
+/**
+ * A schedule's concert and size, which never change: read once per process and kept. The read itself
+ * is shared (single flight): a burst of requests for a schedule this process has not seen yet (1,000
+ * fans on one contested seat) makes one PostgreSQL read, not one each. An unknown schedule is not kept.
+ */
+export class ScheduleRefs {
+  private readonly known = new Map<string, Promise<ScheduleRef>>();
+
+  constructor(private readonly catalog: CatalogStore) {}
+
+  get(scheduleId: string): Promise<ScheduleRef> {
+    let schedule = this.known.get(scheduleId);
+    if (!schedule) {
+      schedule = this.catalog.schedule(scheduleId).then((found) => {
+        if (!found) throw new DomainError('NOT_FOUND', 'no such schedule');
+        return found;
+      });
+      this.known.set(scheduleId, schedule);
+      schedule.catch(() => this.known.delete(scheduleId));
+    }
+    return schedule;
   }
-  return schedule;
 }

@@ -15,6 +15,7 @@ import { checkTicket, queueToken } from '../queue-guard';
 import { RateLimit } from '../rate-limit';
 import { router, secured } from '../router';
 import { bearer, bearerAndQueueToken, problems, rateLimited, Uuid } from '../schemas';
+import { runInTemporalScope } from '../temporal-context';
 
 const Ticket = z
   .object({
@@ -176,8 +177,9 @@ export function queueRoutes(deps: AppDeps) {
       if (outcome.kind === 'closed') throw closedError(outcome.reason);
       if (outcome.ticket.wakeController) {
         // Without the wake the fan would wait for a controller that sleeps: on failure the mark goes
-        // back, so the retried join (or the next fan's) wakes it.
-        await journeys.wakeAdmission(concertId).catch(async (err: unknown) => {
+        // back, so the retried join (or the next fan's) wakes it. In the request's Temporal scope, as
+        // every Temporal call: its deadline, and the client's context store disabled again after it.
+        await runInTemporalScope(deps.temporal, c.get('requestId'), () => journeys.wakeAdmission(concertId)).catch(async (err: unknown) => {
           await room.markControllerAsleep(concertId).catch(() => undefined);
           throw err;
         });

@@ -5,10 +5,11 @@ import { WaitingRoom } from '../../queue/waiting-room';
 import { requireUser } from '../auth';
 import type { RouteDeps } from '../deps';
 import { idempotent } from '../idempotency';
-import { queueToken } from '../queue-guard';
+import { queueToken, queueTokenCheckedByUseCase } from '../queue-guard';
 import { ActionLimit, actionLimits } from '../rate-limit';
-import { limited, router, secured, type Guards } from '../router';
+import { headersDocumentedOnly, limited, router, secured, type Guards } from '../router';
 import { bearer, bearerAndQueueToken, idempotencyHeader, limitQuery, problems, rateLimited, Uuid } from '../schemas';
+import { runInTemporalScope, type TemporalScope } from '../temporal-context';
 import { HOLD_ENDPOINT } from '../use-cases/hold';
 import { ownReservation, publicView } from '../use-cases/views';
 
@@ -77,9 +78,18 @@ const cancel = createRoute({
   responses: { 200: { description: 'Cancelled', content: json }, ...problems(400, 401, 403, 404, 409, 413, 422, 503), ...rateLimited },
 });
 
-/** The queue token is checked for its owner here; the hold use case decides what a non-ACTIVE one may still do (replay). */
+/** The queue token is checked for its owner here; the use case decides what a non-ACTIVE one may still do. */
 export function reservationGuards(deps: RouteDeps): Guards {
   return { Bearer: requireUser(deps.config.AUTH_SECRET), QueueToken: queueToken(new WaitingRoom(deps.redis), { requireActive: false }) };
+}
+
+/**
+ * The hold's use case checks the queue token in the same script that claims the seat's gate (one
+ * round trip for a contested seat's loser), and decides what a non-ACTIVE one may still do (replay a
+ * resumed key's hold).
+ */
+function holdGuards(deps: RouteDeps): Guards {
+  return { Bearer: requireUser(deps.config.AUTH_SECRET), QueueToken: queueTokenCheckedByUseCase() };
 }
 
 export function reservationRoutes(deps: RouteDeps) {
@@ -91,9 +101,14 @@ export function reservationRoutes(deps: RouteDeps) {
   const holdsAndCancels = new ActionLimit(deps.redis, 'hold', actionLimits(deps.config, 'hold'));
 
   return app
-    .openapi(secured(limited(hold, holdsAndCancels), guards), async (c) => {
+    .openapi(headersDocumentedOnly(app, secured(limited(hold, holdsAndCancels), holdGuards(deps))), async (c) => {
       const body = c.req.valid('json');
-      return idempotent(c, idempotency, HOLD_ENDPOINT, body, async (key) => ({ status: 201, body: await holdSeat(c.get('ticket'), body, key) })) as never;
+      const holder = { userId: c.get('userId'), queueToken: c.req.header('x-queue-token') };
+      const temporalScope: TemporalScope = (fn) => runInTemporalScope(deps.temporal, c.get('requestId'), fn);
+      return idempotent(c, idempotency, HOLD_ENDPOINT, body, async (key, resumed) => ({
+        status: 201,
+        body: await holdSeat(holder, body, key === undefined ? undefined : { key, resumed: resumed === true }, temporalScope),
+      })) as never;
     })
     .openapi(secured(list, guards), async (c) => {
       const { status, limit, cursor } = c.req.valid('query');

@@ -5,6 +5,7 @@ import { WalletStore } from '../../db/stores/wallets';
 import { Journeys } from '../../lib/journeys';
 import { LatencyWindow } from '../../queue/latency-window';
 import { SeatGate } from '../../queue/seat-gate';
+import { WaitingRoom } from '../../queue/waiting-room';
 import type { AppDeps } from '../deps';
 import { cancelHoldUseCase } from './cancel';
 import { chargeWalletUseCase } from './charge';
@@ -29,6 +30,7 @@ export function createUseCases(deps: AppDeps) {
       catalog: new CatalogStore(deps.db),
       reservations,
       gate: new SeatGate(deps.redis),
+      room: new WaitingRoom(deps.redis),
       journeys,
     }),
     pay: payUseCase({ metrics: deps.metrics, reservations, wallets, journeys, maxSeatsPerOrder: deps.config.MAX_HOLDS_PER_FAN }),

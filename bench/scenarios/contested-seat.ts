@@ -2,6 +2,7 @@ import { outcome } from '../lib/api';
 import { withCpu } from '../lib/cpu';
 import type { Scenario } from '../lib/scenario';
 import { fmtMs, Recorder } from '../lib/stats';
+import { RawConnection, rawRequest } from './contested-seat-sockets';
 
 const REFUSED = '409 SEAT_UNAVAILABLE';
 
@@ -20,18 +21,27 @@ export const contestedSeat: Scenario = {
       .sort((a, b) => a.holds.length - b.holds.length)
       .slice(0, ctx.sizes.maxContenders);
     if (fans.length < ctx.sizes.minContenders) throw new Error(`only ${fans.length} fans can still hold a seat (need ≥ ${ctx.sizes.minContenders})`);
-    // One socket per contender, open before the burst: the burst measures the API, not TCP handshakes.
-    await Promise.all(fans.map(() => fetch(`${ctx.stack.apiUrl}/healthz`).then((r) => r.text())));
+    // One socket per contender, open (and used once) before the burst, and every request serialized
+    // before it too: the burst measures the API, not TCP handshakes nor the generator's HTTP client.
+    const { hostname, port, host } = new URL(ctx.stack.apiUrl);
+    const connections = await Promise.all(fans.map(() => RawConnection.open(hostname, Number(port))));
+    const healthz = rawRequest('GET', '/healthz', host, {});
+    await Promise.all(connections.map((c) => c.send(healthz)));
+    const body = JSON.stringify({ scheduleId: contestedScheduleId, seatNumber: 1 });
+    const requests = fans.map((fan) =>
+      rawRequest('POST', '/reservations', host, ctx.api.headers({ user: fan, queueToken: fan.queueToken, json: true }), body),
+    );
 
     const losers = new Recorder();
     const winners: number[] = [];
     const { result: seconds, cpu, window } = await withCpu(async () => {
       const started = performance.now();
       await Promise.all(
-        fans.map(async (fan) => {
+        fans.map(async (fan, i) => {
           const t0 = performance.now();
           try {
-            const res = await ctx.api.call('POST', '/reservations', { user: fan, queueToken: fan.queueToken, body: { scheduleId: contestedScheduleId, seatNumber: 1 } });
+            const raw = await connections[i]!.send(requests[i]!);
+            const res = { status: raw.status, body: raw.body ? JSON.parse(raw.body) : undefined, headers: new Headers() };
             const o = outcome(res);
             if (res.status === 201) {
               winners.push(performance.now() - t0);
@@ -47,6 +57,7 @@ export const contestedSeat: Scenario = {
       );
       return (performance.now() - started) / 1000;
     });
+    for (const c of connections) c.close();
     const measured = { ...losers.summary('contested-seat', fans.length, seconds), cpu, window };
     measured.rate = fans.length / seconds; // answers per second over the burst, the winner's included
     measured.errors += Math.abs(winners.length - 1);

@@ -2,7 +2,8 @@ import type { DataSource } from 'typeorm';
 import { rows } from '../sql';
 
 export type IdempotencyClaim =
-  | { kind: 'owner' }
+  /** `resumed`: an earlier request with this key ran and its outcome is unknown (in doubt, or abandoned). */
+  | { kind: 'owner'; resumed?: true }
   | { kind: 'replay'; status: number; body: unknown }
   | { kind: 'mismatch' };
 
@@ -52,7 +53,7 @@ export class IdempotencyStore {
              AND (in_doubt OR created_at < now() - make_interval(secs => $4)) RETURNING 1`,
           [userId, endpoint, key, ABANDONED_AFTER_SECONDS],
         );
-        if (taken.length) return { kind: 'owner' };
+        if (taken.length) return { kind: 'owner', resumed: true };
       }
       await new Promise((resolve) => setTimeout(resolve, WAIT_STEP_MS));
     }

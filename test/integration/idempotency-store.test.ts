@@ -44,7 +44,7 @@ it('a key left in doubt is not freed: one retry takes it over at once, concurren
 
   const retries = Array.from({ length: 20 }, () => store.claim(user, ENDPOINT, 'k', H));
   const owner = await Promise.race(retries);
-  expect(owner).toEqual({ kind: 'owner' });
+  expect(owner).toEqual({ kind: 'owner', resumed: true });
   await store.complete(user, ENDPOINT, 'k', 201, { balance: 5 });
   const all = await Promise.all(retries);
   expect(all.filter((c) => c.kind === 'owner')).toHaveLength(1);
