@@ -129,7 +129,7 @@ async function serveApi(config: Config): Promise<void> {
   const logger: Logger = createLogger(config.LOG_LEVEL, 'api');
   const db = createDataSource(config.DATABASE_URL, { applicationName: 'ovation-api' });
   await db.initialize();
-  const redis = createRedis(config.REDIS_URL, config.REDIS_CLUSTER_NODES, { autoPipelining: config.REDIS_AUTO_PIPELINING });
+  const redis = createRedis(config.REDIS_URL, config.REDIS_CLUSTER_NODES, { autoPipelining: config.REDIS_AUTO_PIPELINING, commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS });
   // Listen once Redis is ready: with the offline queue off, a request that came first would answer
   // 503 for nothing (seen: a freshly started process of a cluster, its sibling already serving). A
   // Redis still down after the wait does not stop the start: those requests answer 503 until it is back.

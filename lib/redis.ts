@@ -13,7 +13,6 @@ const NODE_OPTIONS: RedisOptions = {
   enableOfflineQueue: false,
   maxRetriesPerRequest: 1,
   connectTimeout: 2000,
-  commandTimeout: 2000,
   retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
   lazyConnect: false,
 };
@@ -24,12 +23,17 @@ const NODE_OPTIONS: RedisOptions = {
  * map from it). Either way commands fail fast while their Redis (node) is down, and the client
  * reconnects by itself when it is back.
  */
-export function createRedis(url: string, clusterNodes?: string, { autoPipelining = false }: { autoPipelining?: boolean } = {}): RedisClient {
+export function createRedis(
+  url: string,
+  clusterNodes?: string,
+  { autoPipelining = false, commandTimeoutMs = 2000 }: { autoPipelining?: boolean; commandTimeoutMs?: number } = {},
+): RedisClient {
   const nodes = parseClusterNodes(clusterNodes);
+  const nodeOptions: RedisOptions = { ...NODE_OPTIONS, commandTimeout: commandTimeoutMs };
   // Auto-pipelining sends the commands issued in one event-loop turn as one write (one syscall for
   // many requests' scripts under a rush). Standalone only: on a cluster ioredis groups a pipelined
   // EVALSHA by its first argument, not its key (redis/ioredis#2109).
-  if (nodes.length === 0) return new Redis(url, { ...NODE_OPTIONS, enableAutoPipelining: autoPipelining });
+  if (nodes.length === 0) return new Redis(url, { ...nodeOptions, enableAutoPipelining: autoPipelining });
   return new Cluster(nodes, {
     enableOfflineQueue: false,
     // A master that is down fails the commands of its own slots; the client re-reads the slot map
@@ -39,7 +43,7 @@ export function createRedis(url: string, clusterNodes?: string, { autoPipelining
     // (then 503): 4 keep that well under a second and still follow a resharding's MOVED then ASK.
     maxRedirections: 4,
     slotsRefreshTimeout: 2000,
-    redisOptions: NODE_OPTIONS,
+    redisOptions: nodeOptions,
   });
 }
 

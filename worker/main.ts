@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   const metrics = createWorkerMetrics();
   const db = createDataSource(config.DATABASE_URL, { applicationName: 'ovation-worker' });
   await db.initialize();
-  const redis = createRedis(config.REDIS_URL, config.REDIS_CLUSTER_NODES);
+  const redis = createRedis(config.REDIS_URL, config.REDIS_CLUSTER_NODES, { commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS });
   await redisReady(redis);
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const clientConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });

@@ -38,6 +38,10 @@ beforeAll(async () => {
     ADMIN_API_KEY: config.ADMIN_API_KEY,
     NODE_ENV: 'test',
     LOG_LEVEL: 'warn',
+    // The burst queues 1,000 requests in one process; on a box busy with other suites a Redis answer
+    // can be read after the default 2 s fail-fast timeout, which would turn a refusal into a 503.
+    // The test is about who wins, not about how fast a starved process answers.
+    REDIS_COMMAND_TIMEOUT_MS: '60000',
   });
 }, 90_000);
 
@@ -74,7 +78,7 @@ function hold(c: Contender, scheduleId: string, seatNumber: number, headers: Rec
 }
 
 describe('the contested seat through the API', () => {
-  it(`${CONTENDERS.toLocaleString('en')} admitted fans hold one seat at once: exactly one 201, every other refused 409 SEAT_UNAVAILABLE (503 only when starved of CPU)`, async () => {
+  it(`${CONTENDERS.toLocaleString('en')} admitted fans hold one seat at once: exactly one 201, every other refused 409 SEAT_UNAVAILABLE`, async () => {
     const { concert, fans } = await admittedFans(CONTENDERS);
     const scheduleId = concert.scheduleIds[0];
     // One keep-alive socket per fan to the API process, each request written at once. Half of them
@@ -95,14 +99,8 @@ describe('the contested seat through the API', () => {
 
     const winners = answers.filter((a) => a.status === 201);
     expect(winners).toHaveLength(1);
-    // Every other fan is refused: 409 SEAT_UNAVAILABLE. On a starved box (the API process given a
-    // fraction of a core while 1,000 requests queue in it) a Redis answer can be read later than the
-    // client's 2 s command timeout: that request answers 503 DEPENDENCY_UNAVAILABLE (retry later),
-    // never a second hold. The bench measures the same burst on a quiet box, where all are 409.
     const losers = answers.filter((a) => a.status !== 201).map((a) => `${a.status} ${a.body.code}`);
-    expect(losers).toHaveLength(CONTENDERS - 1);
-    expect(losers.filter((l) => l !== '409 SEAT_UNAVAILABLE' && l !== '503 DEPENDENCY_UNAVAILABLE')).toEqual([]);
-    expect(losers.filter((l) => l === '409 SEAT_UNAVAILABLE').length).toBeGreaterThan(0);
+    expect(losers).toEqual(Array(CONTENDERS - 1).fill('409 SEAT_UNAVAILABLE'));
 
     const rows = await stack.db.query(`SELECT id, status FROM reservations WHERE schedule_id = $1`, [scheduleId]);
     expect(rows).toEqual([{ id: winners[0].body.reservationId, status: 'HELD' }]);
