@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, type Duration } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
@@ -380,6 +380,7 @@ async function withActivities(
   wrap: (activities: ReturnType<FakeJourneyActivities['activities']>) => void,
   test: (journey: WorkflowHandle<typeof fanJourney>, input: JourneyInput) => Promise<void>,
   overrides: Partial<JourneyInput> = {},
+  start: { workflowTaskTimeout?: Duration } = {},
 ) {
   const activities = fakes.activities();
   wrap(activities);
@@ -390,7 +391,7 @@ async function withActivities(
     ...overrides,
   };
   await worker.runUntil(async () => {
-    const journey = await env.client.workflow.start<typeof fanJourney>('fanJourney', { workflowId: `journey-test-${randomUUID()}`, taskQueue, args: [input] });
+    const journey = await env.client.workflow.start<typeof fanJourney>('fanJourney', { workflowId: `journey-test-${randomUUID()}`, taskQueue, args: [input], ...start });
     try {
       await test(journey, input);
     } finally {
@@ -408,16 +409,21 @@ describe('fan journey: retries converge, one saga at a time', () => {
 
   it('a second payment while one is in flight is refused PAYMENT_IN_PROGRESS; the same payment retried answers the same receipt', async () => {
     const fakes = new FakeJourneyActivities();
-    const debitHeld = gate();
+    // The debit (a local activity) fails at once and is retried until the test lets it through: a
+    // step that keeps the saga in flight, each attempt well inside its timeout. Meanwhile the worker
+    // holds the workflow task open and extends it (at 80 % of the task timeout, 2 s here): the other
+    // updates and the query reach the journey in the extensions, mid-saga.
+    let debitOpen = false;
     let debitStarted!: () => void;
     const started = new Promise<void>((resolve) => (debitStarted = resolve));
+    const debitHeld = { open: () => (debitOpen = true) };
     await withActivities(
       fakes,
       (a) => {
         const debit = a.debitWallet;
         a.debitWallet = async (p) => {
           debitStarted();
-          await debitHeld.opened;
+          if (!debitOpen) throw new Error('debitWallet: not yet (the test holds the saga in flight)');
           return debit(p);
         };
       },
@@ -433,11 +439,15 @@ describe('fan journey: retries converge, one saga at a time', () => {
         debitHeld.open();
         const [receipt, again] = await Promise.all([paying, retried]);
         expect(again).toEqual(receipt);
-        expect(fakes.named('debitWallet')).toHaveLength(1);
-        expect(fakes.balance).toBe(50_000); // one seat bought, not two
+        // Every debit attempt is of the one payment (a workflow task that timed out mid-saga runs its
+        // step again: idempotent by the payment id), and one seat is bought, not two.
+        expect(new Set(fakes.named('debitWallet').map((p) => p.paymentId))).toEqual(new Set([paymentId]));
+        expect(fakes.balance).toBe(50_000);
         expect((await journey.result()).status).toBe('COMPLETED');
         expect(fakes.released()).toEqual([{ reservationId: second.reservationId, outcome: 'CANCELLED' }]);
       },
+      {},
+      { workflowTaskTimeout: '2s' },
     );
   });
 
