@@ -49,6 +49,11 @@ export const JOURNEY_V2_PATCH = 'journey-v2';
 export const JOURNEY_ORDERS_PATCH = 'journey-orders';
 /** The no-show check (issue 21): journeys started before it have no such timer. */
 export const JOURNEY_NO_SHOW_PATCH = 'journey-no-show';
+/**
+ * The payment saga's steps as local activities behind a durable acceptance (issue 25). A pay
+ * update of a history recorded before it has no marker and replays its steps as normal activities.
+ */
+export const JOURNEY_PAY_LOCAL_PATCH = 'journey-pay-local';
 
 // Holds and releases are local activities: they run in the worker beside the workflow task, cost no
 // extra round trip through the server, and are recorded as markers.
@@ -65,18 +70,33 @@ const UNTIL_DONE = {
 } as const;
 /** Releases and the end of the session. */
 const durable = proxyLocalActivities<JourneyActivities>(UNTIL_DONE);
-// Money moves in normal activities: each is scheduled in the history before it runs, so the pay
-// update is durably accepted before any debit happens. (A local activity inside an update runs
-// before the workflow task that accepts the update is persisted; if that task is lost, the debit
-// happened for an update the history never saw: seen under 20 concurrent pay requests.)
 /** The forward steps of the payment saga: a few retries, then the saga compensates. */
-const saga = proxyActivities<JourneyActivities>({
+const SAGA_STEP = {
   startToCloseTimeout: '5s',
   scheduleToCloseTimeout: '20s',
   retry: { initialInterval: '100ms', backoffCoefficient: 2, maximumInterval: '2s' },
-});
-/** The compensation (the refund). */
+} as const;
+// Money moves only once the pay update's acceptance is in the history. A local activity in an update
+// handler runs before the workflow task that accepts the update is persisted; if that task is lost
+// (a worker crash, a task timeout), the server drops the update it had sent, and a debit would have
+// been made for a payment the journey never saw, that nothing refunds (seen under 20 concurrent pay
+// requests when the steps were first local activities). So the handler first lets the workflow task
+// that accepts the update complete (`acceptDurably`); from then on the journey owns the payment, and
+// the steps run as local activities in the next workflow task: no round trip through the server per
+// step. A crash during them times that task out; the retried task runs the steps again (their
+// markers were never recorded), and each step is idempotent by the payment id (the ledger keys
+// `payment:<id>:debit` and `payment:<id>:refund`, the confirm's check of who sold the seat).
+const localSaga = proxyLocalActivities<JourneyActivities>(SAGA_STEP);
+// Histories recorded before JOURNEY_PAY_LOCAL_PATCH ran the steps as normal activities (each
+// scheduled in the history before it ran); they replay with these.
+const saga = proxyActivities<JourneyActivities>(SAGA_STEP);
 const compensation = proxyActivities<JourneyActivities>(UNTIL_DONE);
+
+/**
+ * Ends the workflow task that accepts the pay update, so the acceptance is recorded before any money
+ * moves: a one-millisecond timer is the cheapest command that does (its firing brings the next task).
+ */
+const acceptDurably = () => sleep(1);
 
 /** A payment (an order of one or more seats) the journey saw, by payment id: a retried `pay` answers its outcome. */
 interface Payment {
@@ -161,6 +181,10 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
   const holdSeat = oneAtATime(quick.holdSeat);
   const releaseHolds = oneAtATime(durable.releaseHolds);
   const endIfNoShow = oneAtATime(durable.endIfNoShow);
+  const debitLocally = oneAtATime(localSaga.debitWallet);
+  const confirmLocally = oneAtATime(localSaga.confirmPayment);
+  // The refund is `durable`: retried until it succeeds (while it runs the worker heartbeats the workflow task).
+  const refundLocally = oneAtATime(durable.refundPayment);
 
   // A fan admitted who never comes gives the window back: once, NO_SHOW_SECONDS after the start, a
   // journey that has held nothing asks Redis whether the fan made any request since admission; if
@@ -321,12 +345,13 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
       const holds = seats.map((id) => book.begin(id, 'paying'));
       publish([{ key: searchAttributes.paymentStartedAt, value: new Date() }]);
       const order = { paymentId, userId: input.userId, reservationId, ...several };
+      const confirmation = { paymentId, reservationId, ...several };
+      const local = patched(JOURNEY_PAY_LOCAL_PATCH);
+      if (local) await acceptDurably();
       const outcome = await runPaymentSaga(
-        {
-          debit: () => saga.debitWallet(order),
-          confirm: () => saga.confirmPayment({ paymentId, reservationId, ...several }),
-          refund: () => compensation.refundPayment(order),
-        },
+        local
+          ? { debit: () => debitLocally(order), confirm: () => confirmLocally(confirmation), refund: () => refundLocally(order) }
+          : { debit: () => saga.debitWallet(order), confirm: () => saga.confirmPayment(confirmation), refund: () => compensation.refundPayment(order) },
         (work) => CancellationScope.nonCancellable(work),
       );
       paying = undefined;

@@ -9,13 +9,21 @@ const CONCURRENCY = 10;
 /** Payable fans to have ready per second of window: above the pay rates seen here (the loop stops early if they run out). */
 const FANS_PER_SECOND = 50;
 
-/** A payment: one update on the fan's journey (debit, confirm, end of session inside it). */
+/**
+ * A payment: one update on the fan's journey (debit, confirm, end of session inside it). Its steps are
+ * local activities that run once the update's acceptance is recorded: two workflow tasks and a 1 ms
+ * timer, no activity task (the notes' per-operation counts, read from the histories, show it), so
+ * it is measured beside the raw pay shape (two activities through matching) and the raw hold shape.
+ */
 export const pay: Scenario = {
   name: 'pay',
   kind: 'product',
   what: `POST /payments on held reservations (wallets charged, one payment per fan: it ends the session), ${CONCURRENCY} concurrent`,
   ceilings: ['temporal-pay', 'temporal-update'],
-  targets: [{ label: '≥ 85 % of temporal-pay', minShareOf: { ceiling: 'temporal-pay', share: 0.85 } }],
+  targets: [
+    { label: '≥ 85 % of temporal-pay', minShareOf: { ceiling: 'temporal-pay', share: 0.85 } },
+    { label: 'beyond the pay shape: ≥ 50 % of temporal-update (issue 25)', minShareOf: { ceiling: 'temporal-update', share: 0.5 } },
+  ],
   async run(ctx) {
     await ctx.stack.product();
     const { holdsScheduleId } = await ctx.fixtures.booking();

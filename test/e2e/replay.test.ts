@@ -1,10 +1,11 @@
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
-import { admissionWorkflowId, journeyWorkflowId, queueSettingsUpdate, type AdmissionInput } from '../../workflows/definitions';
+import { admissionWorkflowId, journeyWorkflowId, payUpdate, queueSettingsUpdate, type AdmissionInput } from '../../workflows/definitions';
 import { eventually } from '../support/eventually';
 import { devServerExecutable, ROOT, WORKFLOW_BUNDLE_PATH } from '../support/paths';
 import { startStack, type Stack } from '../support/stack';
@@ -169,6 +170,23 @@ recording('recording histories for later replays', () => {
     const held = await api.hold(fan, queueToken, scheduleIds[0], 2);
     expect((await api.pay(fan, queueToken, held.body.reservationId)).body.code).toBe('INSUFFICIENT_BALANCE');
     await save(short, 'journey-pay-refused-expired', held.body.reservationId);
+  });
+
+  it('a payment refunded after its debit: the confirm refused, then the window ends (-v5 on)', async () => {
+    const { api, db } = short;
+    const { concertId, scheduleIds } = await api.createConcert(5, 10_000);
+    const { fan, queueToken } = await api.admittedFan(concertId, 'refunded');
+    await api.charge(fan, 10_000);
+    const held = await api.hold(fan, queueToken, scheduleIds[0], 3);
+    // The row ends behind the journey's back (as a takeover past the grace would end it): the
+    // journey still holds it, so the saga debits, the confirm is refused, and the refund runs. Sent
+    // to the journey itself: the API would read the row first and refuse the payment.
+    await db.query(`UPDATE reservations SET status = 'EXPIRED' WHERE id = $1`, [held.body.reservationId]);
+    const [row] = await db.query('SELECT journey_id FROM reservations WHERE id = $1', [held.body.reservationId]);
+    const paying = short.temporal.workflow.getHandle(row.journey_id).executeUpdate(payUpdate, { args: [{ reservationId: held.body.reservationId, paymentId: randomUUID() }] });
+    await expect(paying).rejects.toMatchObject({ cause: { type: 'RESERVATION_NOT_PAYABLE' } });
+    expect((await db.query(`SELECT type FROM wallet_transactions WHERE user_id = $1 ORDER BY id`, [fan.userId])).map((r: { type: string }) => r.type)).toEqual(['CHARGE', 'PAYMENT', 'REFUND']);
+    await save(short, 'journey-pay-refunded', held.body.reservationId);
   });
 
   it('two holds, one cancelled, the other expires', async () => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, type Duration } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
@@ -279,6 +279,29 @@ describe('fan journey: payment saga', () => {
     });
   });
 
+  it('runs its steps as local activities only once the update’s acceptance is recorded: a timer ends the accepting task, no activity task', async () => {
+    const fakes = new FakeJourneyActivities();
+    await withJourney(fakes, async (journey) => {
+      const held = await hold(journey, 1);
+      expect((await pay(journey, held.reservationId)).status).toBe('COMPLETED');
+      expect((await journey.result()).status).toBe('COMPLETED');
+      const events = (await journey.fetchHistory()).events ?? [];
+      const localActivity = (e: (typeof events)[number]) => {
+        const data = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
+        return data ? String(JSON.parse(Buffer.from(data).toString('utf8')).activity_type) : undefined;
+      };
+      const accepted = events.findIndex((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'pay');
+      const fired = events.findIndex((e, i) => i > accepted && e.eventType === EventType.EVENT_TYPE_TIMER_FIRED);
+      const steps = events.flatMap((e, i) => (['debitWallet', 'confirmPayment', 'refundPayment'].includes(localActivity(e) ?? '') ? [{ step: localActivity(e), i }] : []));
+      expect(accepted).toBeGreaterThan(-1);
+      // The acceptance, then the timer's firing (a new workflow task), then the money steps.
+      expect(fired).toBeGreaterThan(accepted);
+      expect(steps.map(({ step }) => step)).toEqual(['debitWallet', 'confirmPayment']);
+      expect(steps.every(({ i }) => i > fired)).toBe(true);
+      expect(events.filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)).toEqual([]);
+    });
+  });
+
   it('refunds once when confirm fails for good, and the hold is gone', async () => {
     const fakes = new FakeJourneyActivities();
     fakes.failures.confirmPayment = ['RESERVATION_NOT_PAYABLE'];
@@ -380,6 +403,7 @@ async function withActivities(
   wrap: (activities: ReturnType<FakeJourneyActivities['activities']>) => void,
   test: (journey: WorkflowHandle<typeof fanJourney>, input: JourneyInput) => Promise<void>,
   overrides: Partial<JourneyInput> = {},
+  start: { workflowTaskTimeout?: Duration } = {},
 ) {
   const activities = fakes.activities();
   wrap(activities);
@@ -390,7 +414,7 @@ async function withActivities(
     ...overrides,
   };
   await worker.runUntil(async () => {
-    const journey = await env.client.workflow.start<typeof fanJourney>('fanJourney', { workflowId: `journey-test-${randomUUID()}`, taskQueue, args: [input] });
+    const journey = await env.client.workflow.start<typeof fanJourney>('fanJourney', { workflowId: `journey-test-${randomUUID()}`, taskQueue, args: [input], ...start });
     try {
       await test(journey, input);
     } finally {
@@ -408,16 +432,21 @@ describe('fan journey: retries converge, one saga at a time', () => {
 
   it('a second payment while one is in flight is refused PAYMENT_IN_PROGRESS; the same payment retried answers the same receipt', async () => {
     const fakes = new FakeJourneyActivities();
-    const debitHeld = gate();
+    // The debit (a local activity) fails at once and is retried until the test lets it through: a
+    // step that keeps the saga in flight, each attempt well inside its timeout. Meanwhile the worker
+    // holds the workflow task open and extends it (at 80 % of the task timeout, 2 s here): the other
+    // updates and the query reach the journey in the extensions, mid-saga.
+    let debitOpen = false;
     let debitStarted!: () => void;
     const started = new Promise<void>((resolve) => (debitStarted = resolve));
+    const debitHeld = { open: () => (debitOpen = true) };
     await withActivities(
       fakes,
       (a) => {
         const debit = a.debitWallet;
         a.debitWallet = async (p) => {
           debitStarted();
-          await debitHeld.opened;
+          if (!debitOpen) throw new Error('debitWallet: not yet (the test holds the saga in flight)');
           return debit(p);
         };
       },
@@ -433,11 +462,16 @@ describe('fan journey: retries converge, one saga at a time', () => {
         debitHeld.open();
         const [receipt, again] = await Promise.all([paying, retried]);
         expect(again).toEqual(receipt);
-        expect(fakes.named('debitWallet')).toHaveLength(1);
-        expect(fakes.balance).toBe(50_000); // one seat bought, not two
+        // Every debit attempt is of the one payment (a workflow task that timed out mid-saga runs its
+        // step again: idempotent by the payment id), and one seat is bought, not two.
+        expect(new Set(fakes.named('debitWallet').map((p) => p.paymentId))).toEqual(new Set([paymentId]));
+        expect(fakes.balance).toBe(50_000);
         expect((await journey.result()).status).toBe('COMPLETED');
-        expect(fakes.released()).toEqual([{ reservationId: second.reservationId, outcome: 'CANCELLED' }]);
+        // The other hold released (once, or again by a task that timed out: the release is idempotent too).
+        expect([...new Set(fakes.released().map((r) => JSON.stringify(r)))]).toEqual([JSON.stringify({ reservationId: second.reservationId, outcome: 'CANCELLED' })]);
       },
+      {},
+      { workflowTaskTimeout: '2s' },
     );
   });
 
