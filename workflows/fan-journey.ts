@@ -50,8 +50,9 @@ export const JOURNEY_ORDERS_PATCH = 'journey-orders';
 /** The no-show check (issue 21): journeys started before it have no such timer. */
 export const JOURNEY_NO_SHOW_PATCH = 'journey-no-show';
 /**
- * The payment saga's steps as local activities behind a durable acceptance (issue 25). A pay
- * update of a history recorded before it has no marker and replays its steps as normal activities.
+ * The payment saga's confirm and refund as local activities, after a debit that the accepting task
+ * schedules (issue 25). A pay update of a history recorded before it has no marker and replays every
+ * step as a normal activity.
  */
 export const JOURNEY_PAY_LOCAL_PATCH = 'journey-pay-local';
 
@@ -80,23 +81,19 @@ const SAGA_STEP = {
 // handler runs before the workflow task that accepts the update is persisted; if that task is lost
 // (a worker crash, a task timeout), the server drops the update it had sent, and a debit would have
 // been made for a payment the journey never saw, that nothing refunds (seen under 20 concurrent pay
-// requests when the steps were first local activities). So the handler first lets the workflow task
-// that accepts the update complete (`acceptDurably`); from then on the journey owns the payment, and
-// the steps run as local activities in the next workflow task: no round trip through the server per
-// step. A crash during them times that task out; the retried task runs the steps again (their
-// markers were never recorded), and each step is idempotent by the payment id (the ledger keys
-// `payment:<id>:debit` and `payment:<id>:refund`, the confirm's check of who sold the seat).
+// requests when the steps were first local activities). So the debit is a normal activity: it is
+// scheduled by the very task that accepts the update, and the server hands it straight back to this
+// worker (eager activity execution) instead of through matching. Its completion brings the next
+// workflow task, where the confirm (and a refund, if the saga compensates) run as local activities:
+// no further round trip through the server. A crash during them times that task out; the retried
+// task runs them again (their markers were never recorded), and each step is idempotent by the
+// payment id (the ledger keys `payment:<id>:debit` and `payment:<id>:refund`, the confirm's check of
+// who sold the seat). A timer instead of the debit's task to end the accepting task cost a second:
+// the server's timer queue fires a short timer up to `history.timerProcessorMaxTimeShift` (1 s) late.
 const localSaga = proxyLocalActivities<JourneyActivities>(SAGA_STEP);
-// Histories recorded before JOURNEY_PAY_LOCAL_PATCH ran the steps as normal activities (each
-// scheduled in the history before it ran); they replay with these.
+// Histories recorded before JOURNEY_PAY_LOCAL_PATCH ran every step as a normal activity.
 const saga = proxyActivities<JourneyActivities>(SAGA_STEP);
 const compensation = proxyActivities<JourneyActivities>(UNTIL_DONE);
-
-/**
- * Ends the workflow task that accepts the pay update, so the acceptance is recorded before any money
- * moves: a one-millisecond timer is the cheapest command that does (its firing brings the next task).
- */
-const acceptDurably = () => sleep(1);
 
 /** A payment (an order of one or more seats) the journey saw, by payment id: a retried `pay` answers its outcome. */
 interface Payment {
@@ -181,7 +178,6 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
   const holdSeat = oneAtATime(quick.holdSeat);
   const releaseHolds = oneAtATime(durable.releaseHolds);
   const endIfNoShow = oneAtATime(durable.endIfNoShow);
-  const debitLocally = oneAtATime(localSaga.debitWallet);
   const confirmLocally = oneAtATime(localSaga.confirmPayment);
   // The refund is `durable`: retried until it succeeds (while it runs the worker heartbeats the workflow task).
   const refundLocally = oneAtATime(durable.refundPayment);
@@ -347,10 +343,9 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
       const order = { paymentId, userId: input.userId, reservationId, ...several };
       const confirmation = { paymentId, reservationId, ...several };
       const local = patched(JOURNEY_PAY_LOCAL_PATCH);
-      if (local) await acceptDurably();
       const outcome = await runPaymentSaga(
         local
-          ? { debit: () => debitLocally(order), confirm: () => confirmLocally(confirmation), refund: () => refundLocally(order) }
+          ? { debit: () => saga.debitWallet(order), confirm: () => confirmLocally(confirmation), refund: () => refundLocally(order) }
           : { debit: () => saga.debitWallet(order), confirm: () => saga.confirmPayment(confirmation), refund: () => compensation.refundPayment(order) },
         (work) => CancellationScope.nonCancellable(work),
       );

@@ -10,9 +10,9 @@ const CONCURRENCY = 10;
 const FANS_PER_SECOND = 50;
 
 /**
- * A payment: one update on the fan's journey (debit, confirm, end of session inside it). Its steps are
- * local activities that run once the update's acceptance is recorded: two workflow tasks and a 1 ms
- * timer, no activity task (the notes' per-operation counts, read from the histories, show it), so
+ * A payment: one update on the fan's journey (debit, confirm, end of session inside it). The debit is an
+ * activity the accepting task schedules (run eagerly), the confirm a local activity: two workflow
+ * tasks and one activity (the notes' per-operation counts, read from the histories, show it), so
  * it is measured beside the raw pay shape (two activities through matching) and the raw hold shape.
  */
 export const pay: Scenario = {

@@ -106,8 +106,9 @@ describe('worker metrics through a real worker', () => {
     expect(await countOf(metrics, 'ovation_activity_duration_seconds', { activity_type: 'holdSeat', local: 'true', outcome: 'success' })).toBe(4);
     // The cancel, the two expiries and the payer's session end (no other hold to release).
     expect(await countOf(metrics, 'ovation_activity_duration_seconds', { activity_type: 'releaseHolds', local: 'true' })).toBeGreaterThanOrEqual(4);
-    // The saga's steps are local activities (issue 25); the controller's admission is a normal one.
-    expect(await countOf(metrics, 'ovation_activity_duration_seconds', { activity_type: 'debitWallet', local: 'true', outcome: 'INSUFFICIENT_BALANCE' })).toBe(1);
+    // The saga's debit is an activity (scheduled with the update's acceptance), its confirm a local
+    // activity (issue 25); the controller's admission is a normal one.
+    expect(await countOf(metrics, 'ovation_activity_duration_seconds', { activity_type: 'debitWallet', local: 'false', outcome: 'INSUFFICIENT_BALANCE' })).toBe(1);
     expect(await countOf(metrics, 'ovation_activity_duration_seconds', { activity_type: 'confirmPayment', local: 'true', outcome: 'success' })).toBe(1);
     expect(await countOf(metrics, 'ovation_activity_duration_seconds', { activity_type: 'admitFans', local: 'false', outcome: 'success' })).toBeGreaterThanOrEqual(1);
   });

@@ -279,7 +279,7 @@ describe('fan journey: payment saga', () => {
     });
   });
 
-  it('runs its steps as local activities only once the update’s acceptance is recorded: a timer ends the accepting task, no activity task', async () => {
+  it('debits in an activity the accepting task schedules, then confirms in a local activity: no money before the acceptance is recorded', async () => {
     const fakes = new FakeJourneyActivities();
     await withJourney(fakes, async (journey) => {
       const held = await hold(journey, 1);
@@ -291,14 +291,18 @@ describe('fan journey: payment saga', () => {
         return data ? String(JSON.parse(Buffer.from(data).toString('utf8')).activity_type) : undefined;
       };
       const accepted = events.findIndex((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'pay');
-      const fired = events.findIndex((e, i) => i > accepted && e.eventType === EventType.EVENT_TYPE_TIMER_FIRED);
+      const scheduled = events.flatMap((e, i) => (e.activityTaskScheduledEventAttributes ? [{ name: e.activityTaskScheduledEventAttributes.activityType?.name, i }] : []));
+      const debitDone = events.findIndex((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED);
       const steps = events.flatMap((e, i) => (['debitWallet', 'confirmPayment', 'refundPayment'].includes(localActivity(e) ?? '') ? [{ step: localActivity(e), i }] : []));
       expect(accepted).toBeGreaterThan(-1);
-      // The acceptance, then the timer's firing (a new workflow task), then the money steps.
-      expect(fired).toBeGreaterThan(accepted);
-      expect(steps.map(({ step }) => step)).toEqual(['debitWallet', 'confirmPayment']);
-      expect(steps.every(({ i }) => i > fired)).toBe(true);
-      expect(events.filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)).toEqual([]);
+      // The debit is scheduled by the task that accepts the update (no workflow task between them) …
+      expect(scheduled.map(({ name }) => name)).toEqual(['debitWallet']);
+      const between = events.slice(accepted, scheduled[0]!.i).map((e) => e.eventType);
+      expect(between).not.toContain(EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED);
+      expect(scheduled[0]!.i).toBeGreaterThan(accepted);
+      // … and the confirm runs as a local activity once the debit has completed.
+      expect(steps.map(({ step }) => step)).toEqual(['confirmPayment']);
+      expect(steps[0]!.i).toBeGreaterThan(debitDone);
     });
   });
 
