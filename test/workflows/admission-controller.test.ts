@@ -8,11 +8,14 @@ import { queueSettingsUpdate, queueStateQuery, wakeAdmissionSignal, type Admissi
 import { eventually } from '../support/eventually';
 import { timeSkippingEnv, workflowWorker } from '../support/time-skipping';
 
+// A time-skipping server per test: a controller terminated in the middle of a tick leaves the Java
+// test server's clock locked for the activity that never completes, and every later test's skipped
+// seconds would then pass in real time (seen: ~10 s a test, and a 60 s timeout on a busy box).
 let env: TestWorkflowEnvironment;
-beforeAll(async () => {
+beforeEach(async () => {
   env = await timeSkippingEnv();
 });
-afterAll(async () => {
+afterEach(async () => {
   await env?.teardown();
 });
 
@@ -91,7 +94,7 @@ async function withController(room: FakeRoom, input: Partial<AdmissionInput>, te
   });
 }
 
-// First in the file: a sleeping controller has no timer, so skipped time must not wait on others'.
+// A sleeping controller has no timer: on its own server, skipped time waits on no one else's.
 describe('admission controller: idle concerts cost nothing', () => {
   const { EventType } = temporal.api.enums.v1;
   const workflowTasks = async (handle: WorkflowHandle) =>
@@ -300,12 +303,11 @@ describe('admission controller', () => {
         const on = await controller.executeUpdate(queueSettingsUpdate, { args: [{ adaptive: true }] });
         expect(on).toMatchObject({ adaptive: true, minAdmitPerSecond: 5, maxAdmitPerSecond: 80 });
         await env.sleep('3s');
-        const clamped = await eventually(async () => {
-          const { lastAdjustment } = await controller.query(queueStateQuery);
-          expect(lastAdjustment).toBeDefined();
-          return lastAdjustment!;
-        });
-        expect(clamped).toMatchObject({ from: 200, to: 80, reason: "kept within the operator's bounds [5, 80]" });
+        // Its first look clamps the rate into the bounds (not ×0.7 from 200); later looks, which may
+        // already have come, back off from there.
+        await eventually(async () => expect(ratesAsked(room).slice(0, 2)).toEqual([200, 80]));
+        const { lastAdjustment } = await controller.query(queueStateQuery);
+        expect(lastAdjustment?.reason).toMatch(/^(kept within the operator's bounds \[5, 80\]|backed off: hold p95 800 ms > target 500 ms)$/);
       });
     });
 
