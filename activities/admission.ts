@@ -70,6 +70,12 @@ export interface AdmitResult {
   soldOut?: boolean;
   /** Of the journeys this tick started, those whose first task the server handed straight to this worker. */
   startedEagerly?: number;
+  /**
+   * How long the tick took by this worker's clock: the controller times its ticks start to start by
+   * it, not by the workflow's clock, which is the server's and which a time-skipping test server
+   * moves forward while the activity runs.
+   */
+  tookMs?: number;
 }
 
 /** What a tick may admit given the seats left (pure: activities/admission.ts counts, this decides). */
@@ -184,6 +190,7 @@ export function createAdmissionActivities({ db, redis, temporal, taskQueue, jour
      * a no-op; a fan whose journey is already closed is not started again.
      */
     async admitFans(request: AdmitRequest): Promise<AdmitResult> {
+      const started = performance.now();
       const inventoryAware = request.admitPerSeat !== undefined;
       // A paused queue admits nobody whatever the seats left: it counts them only on sweep ticks
       // (every 30 s), enough to notice a sell-out by the fans already in, and no steady cost.
@@ -243,6 +250,7 @@ export function createAdmissionActivities({ db, redis, temporal, taskQueue, jour
         admitted: tick.admitted.length, waiting: tick.waiting, active: tick.active, ...(tick.dropped > 0 && { dropped: tick.dropped }),
         ...(health && { health }), ...(asleep && { asleep }), ...(over && { bookingOver: over }), ...(swept > 0 && { swept }),
         ...(left && { seatsLeft: left }), ...(held && { admissionHeld: held }), ...(startedEagerly > 0 && { startedEagerly }),
+        tookMs: Math.round(performance.now() - started),
       };
     },
   };

@@ -111,7 +111,8 @@ end
 redis.call('HSET', KEYS[1], 'seenAt', ARGV[6])
 local position = 0
 local status = s[2]
-local opensAt = redis.call('HGET', KEYS[3], 'opensAt') or '0'
+local settings = redis.call('HMGET', KEYS[3], 'opensAt', 'admitPerSecond')
+local opensAt = settings[1] or '0'
 if status == 'WAITING' then
   redis.call('EXPIRE', KEYS[1], SESSION_TTL_SECONDS)
   local reason = redis.call('GET', KEYS[4])
@@ -126,7 +127,7 @@ if status == 'WAITING' then
     if rank then position = rank + 1 end
   end
 end
-return {'OK', status, s[3], s[4] or '0', position, redis.call('ZCARD', KEYS[2]), redis.call('HGET', KEYS[3], 'admitPerSecond') or '', opensAt}
+return {'OK', status, s[3], s[4] or '0', position, redis.call('ZCARD', KEYS[2]), settings[2] or '', opensAt}
 `;
 
 const LEAVE_WAITING = `${SESSION_TTL}

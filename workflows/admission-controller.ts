@@ -181,7 +181,9 @@ export async function admissionController(input: AdmissionInput): Promise<void> 
     if (!result.asleep) {
       // Ticks are `tickMs` apart start to start: the time the tick's journey starts took counts. A
       // tick that admitted nobody and still took the interval (a slow count) waits a whole one.
-      const rest = input.tickMs - (Date.now() - tickStarted);
+      // The tick's own measure of its time; a tick recorded before it measured itself is timed by
+      // the workflow's clock, as it was then.
+      const rest = input.tickMs - (result.tookMs ?? Date.now() - tickStarted);
       const followAtOnce = rest <= 0 && result.admitted > 0;
       if (!followAtOnce || !patched(ADMISSION_START_TO_START_PATCH)) await condition(() => settingsChanged, rest > 0 ? rest : input.tickMs);
     } else if (slowTick) await condition(() => woken || settingsChanged, Math.max(input.tickMs, IDLE_TICK_MS));

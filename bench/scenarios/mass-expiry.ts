@@ -81,17 +81,20 @@ export const massExpiry: Scenario = {
       console.log(`[bench]   ${made} holds in ${holdSeconds.toFixed(0)} s (${(made / holdSeconds).toFixed(0)}/s), all due ${((dueAt - Date.now()) / 1000).toFixed(0)} s from now`);
 
       // Around the deadline: how many seats read bookable (the product's predicate: AVAILABLE, or
-      // HELD past held_until + grace) and how many rows are still HELD (the timers' releases).
+      // HELD past held_until + grace) and how many rows are still HELD (the timers' releases). Each
+      // sample is timed by the database's clock when it read them (`now()`, which the predicate
+      // uses): timed when its answer arrives, a sample on a busy box would count its own query time.
       const db = await ctx.stack.db();
       const count = async () =>
         (
           await db.query(
             `SELECT count(*) FILTER (WHERE s.status = 'AVAILABLE' OR (s.status = 'HELD' AND s.held_until < now() - make_interval(secs => $2)))::int AS bookable,
-                    (SELECT count(*)::int FROM reservations r WHERE r.schedule_id = $1 AND r.status = 'HELD') AS held
+                    (SELECT count(*)::int FROM reservations r WHERE r.schedule_id = $1 AND r.status = 'HELD') AS held,
+                    (extract(epoch FROM now()) * 1000)::float8 AS "readAtMs"
              FROM seats s WHERE s.schedule_id = $1`,
             [scheduleId, GRACE_SECONDS],
           )
-        )[0] as { bookable: number; held: number };
+        )[0] as { bookable: number; held: number; readAtMs: number };
       const seats = fans * HOLDS_PER_FAN;
       await sleep(dueAt - 1_000 - Date.now());
       const curve: Array<{ t: number; bookable: number; held: number }> = [];
@@ -99,8 +102,8 @@ export const massExpiry: Scenario = {
       const { cpu, window } = await withCpu(async () => {
         const giveUpAt = dueAt + 120_000 + made * 20;
         for (;;) {
-          const c = await count();
-          const t = (Date.now() - dueAt) / 1000;
+          const { readAtMs, ...c } = await count();
+          const t = (readAtMs - dueAt) / 1000;
           curve.push({ t, ...c });
           if (Number.isNaN(allBookableAt) && c.bookable === seats) allBookableAt = t;
           if (c.held === 0 && !Number.isNaN(allBookableAt)) return;
