@@ -3,7 +3,7 @@ import net, { type AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { findViolations } from '../../db/invariants';
 import { type Answer, type Fan, readAnswer } from '../support/api-client';
-import { startApi } from '../support/processes';
+import { serviceEnv, startApi } from '../support/processes';
 import { eventually } from '../support/eventually';
 import { startStack, type Stack } from '../support/stack';
 
@@ -282,15 +282,7 @@ describe('payments', () => {
 
 describe('the API SIGKILLed after the commit', () => {
   /** An API process on the stack's task queue (its worker serves it), reaching PostgreSQL at `databaseUrl`. */
-  const apiProcess = (databaseUrl: string) =>
-    startApi({
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: stack.config.REDIS_URL,
-      TEMPORAL_ADDRESS: stack.config.TEMPORAL_ADDRESS,
-      TEMPORAL_TASK_QUEUE: stack.config.TEMPORAL_TASK_QUEUE,
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'test',
-    });
+  const apiProcess = (databaseUrl: string) => startApi(serviceEnv(stack.config, { DATABASE_URL: databaseUrl }));
   const post = (url: string, path: string, fan: Fan, body: unknown, headers: Record<string, string>) =>
     fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${fan.accessToken}`, ...headers }, body: JSON.stringify(body) }).then(readAnswer);
 
