@@ -98,10 +98,10 @@ describe('replaying journey histories with the current code', () => {
  * (holds and the window), left, held several seats at once, paid an order of several seats (from
  * -v4 on); and an admission controller that ticked, admitted a fan, took a settings update and
  * continued as new; and (since -v4) one whose concert sold out. Recorded once, before a
- * change to workflow code, and committed; never re-recorded to make a change pass.
+ * change to workflow code, and committed; never re-recorded to make a change pass. Recordings of
+ * later code versions sit beside the earlier ones: `RECORD_HISTORIES_SUFFIX=-v2` names them `<name>-v2.json`.
  */
 const recording = process.env.RECORD_HISTORIES === '1' ? describe : describe.skip;
-// Recordings of later code versions sit beside the earlier ones: `RECORD_HISTORIES_SUFFIX=-v2` names them `<name>-v2.json`.
 recording('recording histories for later replays', () => {
   // Short holds and windows, so every journey here ends by itself within the test.
   let short: Stack;
