@@ -8,9 +8,8 @@
  * measurement back; SIGINT/SIGTERM stop it.
  */
 import { Client } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { Recorder, type Measurement } from '../lib/stats';
-import { rawActivities } from './activities';
+import { createRawWorker } from './raw-worker';
 import { rawEmpty } from './workflows';
 
 export interface EagerRun {
@@ -26,12 +25,7 @@ export type FromEagerStarter = { ready: true } | { measured: Measurement } | { f
 const send = (message: FromEagerStarter) => process.send!(message);
 
 async function main(): Promise<void> {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  const address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7433';
-  const taskQueue = process.env.BENCH_TASK_QUEUE ?? 'bench-raw-eager';
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('./workflows'), logger: new DefaultLogger('WARN') });
-  const connection = await NativeConnection.connect({ address });
-  const worker = await Worker.create({ connection, namespace: 'default', taskQueue, workflowBundle: { code }, activities: rawActivities });
+  const { worker, connection, taskQueue } = await createRawWorker('bench-raw-eager');
   const client = new Client({ connection, namespace: 'default' });
   const prefix = `raw-eager-${Date.now().toString(36)}`;
   let next = 0;

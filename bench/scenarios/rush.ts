@@ -4,27 +4,19 @@
  * the seats, hold one and pay, with the adaptive admission valve on. Users are minted in SQL and their
  * tokens signed here (bench/lib/users.ts); every join, poll, hold and payment goes through the API.
  */
-import { loadConfig } from '../../lib/config';
 import { queueKeys } from '../../queue/keys';
 import { admissionWorkflowId, queueStateQuery } from '../../workflows/definitions';
-import { CpuMeter, monotonicUs, type CpuUsage } from '../lib/cpu';
+import { CpuMeter, type CpuUsage } from '../lib/cpu';
 import { SEAT_PRICE } from '../lib/fixtures';
 import { linePlot } from '../lib/plots';
-import { sleep } from '../lib/proc';
 import type { Scenario } from '../lib/scenario';
-import { BENCH, productEnv } from '../lib/stack';
+import { BENCH } from '../lib/stack';
 import { fmtMs, fmtRate, maxOf, minOf, type Measurement } from '../lib/stats';
 import { assertSameTokens, mintUsers } from '../lib/users';
-import { launchFleet } from '../rush/fleet';
+import { launchFleet, runFleet, rushTask, RUSH_CONNECTIONS, RUSH_VALVE } from '../rush/fleet';
 import type { GeneratorResult } from '../rush/protocol';
 import { merge, OK, opMeasurement, peak, percentileOver, perSecond, series, served, type Merged } from '../rush/timeline';
 
-/** The valve's bounds for the rush, and where it starts: it finds the rate holds and payments allow. */
-const VALVE = { admitPerSecond: 50, minAdmitPerSecond: 5, maxAdmitPerSecond: 300 };
-/** Per generator: the waiting room's connections (joins, polls) and the admitted fans' (booking). */
-const CONNECTIONS = { waiting: 256, booking: 64 };
-/** Requests on the wire when the run ends get this long to answer. */
-const DRAIN_SECONDS = 30;
 const LATENCY_WINDOW_S = 5;
 const HOLD_TARGET_MS = 500;
 
@@ -53,7 +45,7 @@ export const rush: Scenario = {
     await ctx.stack.product();
     const { api } = ctx;
     const { concertId, scheduleIds } = await api.createConcert('Bench: rush', [{ seatCount: size.seats, price: SEAT_PRICE }]);
-    const steered = await api.must(200, 'PUT', `/admin/concerts/${concertId}/queue`, { admin: true, body: { adaptive: true, ...VALVE } });
+    const steered = await api.must(200, 'PUT', `/admin/concerts/${concertId}/queue`, { admin: true, body: { adaptive: true, ...RUSH_VALVE } });
     // The valve is another change's; a build without it ignores the fields and runs at the fixed rate.
     const adaptive = steered.adaptive === true;
 
@@ -63,39 +55,20 @@ export const rush: Scenario = {
     const userIds = await mintUsers(db, size.users, 'rush-', 2 * SEAT_PRICE);
     console.log(`[bench]   ${size.users.toLocaleString('en-US')} users minted in ${((Date.now() - minted) / 1000).toFixed(1)} s`);
 
-    const config = loadConfig(productEnv());
-    const stopAfterSeconds = size.seconds + size.tailSeconds;
-    const fleet = await launchFleet('rush', size.generators, userIds, {
-      apiUrl: ctx.stack.apiUrl,
-      concertId,
-      scheduleId: scheduleIds[0],
-      arrivalsPerSecond: size.users / size.seconds,
-      stopAfterSeconds,
-      drainSeconds: DRAIN_SECONDS,
-      authSecret: BENCH.authSecret,
-      accessTokenTtlSeconds: 3600,
-      pollBudgetPerSecond: config.QUEUE_POLL_BUDGET_PER_SECOND,
-      connections: CONNECTIONS,
-    });
+    const task = rushTask(size, { apiUrl: ctx.stack.apiUrl, concertId, scheduleId: scheduleIds[0] });
+    const { stopAfterSeconds } = task;
+    const fleet = await launchFleet('rush', size.generators, userIds, task);
 
     // Every second of the run: admissions (Redis: arrivals so far − still waiting), the valve, the CPU.
-    const startAt = Date.now() + 1_000;
-    fleet.go(startAt);
-    const samples: QueueSample[] = [];
     const k = queueKeys(concertId);
     const controller = (await ctx.stack.temporal()).workflow.getHandle(admissionWorkflowId(concertId));
-    let finished = false;
-    const all = fleet.done.finally(() => (finished = true));
-    await sleep(startAt - Date.now());
-    const meter = new CpuMeter();
-    const fromUs = monotonicUs();
-    const sampler = (async () => {
-      for (let tick = 1; !finished; tick++) {
-        await sleep(startAt + tick * 1000 - Date.now());
+    const startSampling = () => {
+      const meter = new CpuMeter();
+      return async (tick: number): Promise<QueueSample> => {
         const [[, seq], [, waiting], [, active]] = (await ctx.stack.redis.multi().get(k.seq).zcard(k.waiting).zcount(k.active, `(${Date.now()}`, '+inf').exec())!;
         // The controller's own view, asked of Temporal directly: the API may be saturated by the rush.
         const state: Pick<QueueSample, 'admitPerSecond' | 'lastAdjustment'> = await controller.query(queueStateQuery).catch(() => ({}));
-        samples.push({
+        return {
           t: tick,
           admitted: Number(seq ?? 0) - Number(waiting),
           waiting: Number(waiting),
@@ -103,26 +76,16 @@ export const rush: Scenario = {
           admitPerSecond: state.admitPerSecond,
           lastAdjustment: state.lastAdjustment,
           cpu: meter.read(),
-        });
-      }
-    })();
-    const progress = setInterval(() => {
-      const s = samples[samples.length - 1];
-      if (s) console.log(`[bench]   t=${s.t}s waiting ${s.waiting.toLocaleString('en-US')} · admitted ${s.admitted} · rate ${s.admitPerSecond ?? '?'}/s · api ${s.cpu.api}% · generators+bench ${s.cpu.bench}%`);
-    }, 10_000);
-    let results: GeneratorResult[];
-    try {
-      results = await all;
-    } finally {
-      clearInterval(progress);
-      await sampler;
-    }
-    const window = { fromUs, toUs: monotonicUs() };
+        };
+      };
+    };
+    const { results, samples, window } = await runFleet(fleet, startSampling, (s) =>
+      `[bench]   t=${s.t}s waiting ${s.waiting.toLocaleString('en-US')} · admitted ${s.admitted} · rate ${s.admitPerSecond ?? '?'}/s · api ${s.cpu.api}% · generators+bench ${s.cpu.bench}%`);
     // Later scenarios run on a quiet stack: nobody more is admitted to the rush.
     await api.setQueue(concertId, { paused: true });
 
     const merged = merge(results);
-    const rows = measurements(merged, results, samples, { size, stopAfterSeconds, adaptive, budget: config.QUEUE_POLL_BUDGET_PER_SECOND });
+    const rows = measurements(merged, results, samples, { size, stopAfterSeconds, adaptive, budget: task.pollBudgetPerSecond });
     rows[0].window = window;
     const checked = Date.now();
     const violations = await ctx.stack.checkInvariants().catch((err: Error) => [{ invariant: `the check itself failed: ${err.message}`, rows: [] }]);
@@ -151,7 +114,7 @@ function measurements(
   for (const op of Object.values(m.samples)) for (const t of op.done) if (t > lastAnswer) lastAnswer = t;
   const horizon = Math.ceil(lastAnswer) + 1;
   const offeredRate = size.users / size.seconds;
-  const connections = size.generators * (CONNECTIONS.waiting + CONNECTIONS.booking);
+  const connections = size.generators * (RUSH_CONNECTIONS.waiting + RUSH_CONNECTIONS.booking);
 
   // Joins: the rate achieved is the served joins over the time they took (arrivals ran for `seconds`).
   const joins = served(m.samples.join, OK.join);
@@ -247,7 +210,7 @@ function measurements(
       `joins sent within 100 ms of their arrival: ${sentOnTime.toLocaleString('en-US')}; peak sent ${fmtRate(peak(sent))}/s; answered ${joins.at.length.toLocaleString('en-US')} ` +
       `(${fmtRate(join.rate)}/s until the last answer at ${lastJoin.toFixed(0)} s, peak ${fmtRate(peak(joinsServed))}/s)`,
     `polls: ${fmtRate(rows[1].rate)}/s on average over the ${window} s run, peak ${fmtRate(peak(pollsServed))}/s, budget ${run.budget.toLocaleString('en-US')}/s (QUEUE_POLL_BUDGET_PER_SECOND)`,
-    `admission: ${admitted.toLocaleString('en-US')} fans admitted (${fmtRate(admitted / window)}/s, peak ${fmtRate(peak(admissions))}/s); valve ${run.adaptive ? `adaptive in [${VALVE.minAdmitPerSecond}, ${VALVE.maxAdmitPerSecond}], started at ${VALVE.admitPerSecond}/s` : `NOT available in this build: fixed ${VALVE.admitPerSecond}/s`}` +
+    `admission: ${admitted.toLocaleString('en-US')} fans admitted (${fmtRate(admitted / window)}/s, peak ${fmtRate(peak(admissions))}/s); valve ${run.adaptive ? `adaptive in [${RUSH_VALVE.minAdmitPerSecond}, ${RUSH_VALVE.maxAdmitPerSecond}], started at ${RUSH_VALVE.admitPerSecond}/s` : `NOT available in this build: fixed ${RUSH_VALVE.admitPerSecond}/s`}` +
       (rates.length ? `; admitPerSecond min ${minOf(rates)}, max ${maxOf(rates)}, at the end ${rates[rates.length - 1]}` : '') +
       (adjustments.length ? `; ${adjustments.length} adjustments seen, the last: ${adjustments[adjustments.length - 1].from} → ${adjustments[adjustments.length - 1].to} (${adjustments[adjustments.length - 1].reason})` : ''),
     `hold p95 per ${LATENCY_WINDOW_S} s: worst ${fmtMs(peak(p(holds, 95)))} ms (target ≤ ${HOLD_TARGET_MS} ms); pay p95 worst ${fmtMs(peak(p(pays, 95)))} ms`,

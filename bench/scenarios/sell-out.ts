@@ -10,25 +10,18 @@
  * running two activities), i.e. seats ÷ that rate × orders per seat —, how long after the last sale
  * the waiting fans read SOLD_OUT (target: every one within 10 s), 5xx answers and the invariants.
  */
-import { loadConfig } from '../../lib/config';
 import { queueKeys } from '../../queue/keys';
 import { admissionWorkflowId, queueStateQuery, type QueueState } from '../../workflows/definitions';
-import { monotonicUs } from '../lib/cpu';
 import { SEAT_PRICE } from '../lib/fixtures';
 import { linePlot } from '../lib/plots';
-import { sleep } from '../lib/proc';
 import type { Scenario } from '../lib/scenario';
-import { BENCH, productEnv } from '../lib/stack';
+import { BENCH } from '../lib/stack';
 import { fmtMs, fmtRate, percentile, type Measurement } from '../lib/stats';
 import { assertSameTokens, mintUsers } from '../lib/users';
-import { launchFleet } from '../rush/fleet';
+import { launchFleet, runFleet, rushTask, RUSH_CONNECTIONS, RUSH_VALVE } from '../rush/fleet';
 import type { GeneratorResult } from '../rush/protocol';
 import { merge, OK, opMeasurement, perSecond, series, served } from '../rush/timeline';
 
-/** The same valve as the rush: it finds the rate holds and payments allow. */
-const VALVE = { admitPerSecond: 50, minAdmitPerSecond: 5, maxAdmitPerSecond: 300 };
-const CONNECTIONS = { waiting: 256, booking: 64 };
-const DRAIN_SECONDS = 30;
 /** Issue 21: every waiting fan reads SOLD_OUT within this long of the last sale. */
 const SOLD_OUT_TARGET_MS = 10_000;
 
@@ -56,24 +49,15 @@ export const sellOut: Scenario = {
     await ctx.stack.product();
     const { api } = ctx;
     const { concertId, scheduleIds } = await api.createConcert('Bench: sell-out', [{ seatCount: size.seats, price: SEAT_PRICE }]);
-    await api.must(200, 'PUT', `/admin/concerts/${concertId}/queue`, { admin: true, body: { adaptive: true, ...VALVE } });
+    await api.must(200, 'PUT', `/admin/concerts/${concertId}/queue`, { admin: true, body: { adaptive: true, ...RUSH_VALVE } });
 
     const db = await ctx.stack.db();
     await assertSameTokens('00000000-0000-4000-8000-000000000000', BENCH.authSecret);
     const userIds = await mintUsers(db, size.users, 'sellout-', size.seatsPerOrder.max * SEAT_PRICE);
-    const config = loadConfig(productEnv());
-    const stopAfterSeconds = size.seconds + size.tailSeconds;
+    const task = rushTask(size, { apiUrl: ctx.stack.apiUrl, concertId, scheduleId: scheduleIds[0] });
+    const { stopAfterSeconds } = task;
     const fleet = await launchFleet('sellout', size.generators, userIds, {
-      apiUrl: ctx.stack.apiUrl,
-      concertId,
-      scheduleId: scheduleIds[0],
-      arrivalsPerSecond: size.users / size.seconds,
-      stopAfterSeconds,
-      drainSeconds: DRAIN_SECONDS,
-      authSecret: BENCH.authSecret,
-      accessTokenTtlSeconds: 3600,
-      pollBudgetPerSecond: config.QUEUE_POLL_BUDGET_PER_SECOND,
-      connections: CONNECTIONS,
+      ...task,
       seatsPerOrder: size.seatsPerOrder,
       // Admission counts active fans against the seats left: one who found nothing and lingers
       // holds a place until the window ends (an hour here), so the bench's fans leave instead.
@@ -81,43 +65,23 @@ export const sellOut: Scenario = {
     });
 
     // Every second: the queue (Redis), whether it closed, and the controller's count of the seats left.
-    const startAt = Date.now() + 1_000;
-    fleet.go(startAt);
     const k = queueKeys(concertId);
     const controller = (await ctx.stack.temporal()).workflow.getHandle(admissionWorkflowId(concertId));
-    const samples: Sample[] = [];
-    let finished = false;
-    const all = fleet.done.finally(() => (finished = true));
-    await sleep(startAt - Date.now());
-    const fromUs = monotonicUs();
-    const sampler = (async () => {
-      for (let tick = 1; !finished; tick++) {
-        await sleep(startAt + tick * 1000 - Date.now());
-        const [[, waiting], [, active], [, closed]] = (await ctx.stack.redis.multi().zcard(k.waiting).zcount(k.active, `(${Date.now()}`, '+inf').get(k.closed).exec())!;
-        const state: Partial<QueueState> = await controller.query(queueStateQuery).catch(() => ({}));
-        samples.push({
-          t: tick,
-          waiting: Number(waiting),
-          active: Number(active),
-          closed: (closed as string | null) ?? null,
-          bookable: state.seatsLeft?.bookable,
-          held: state.seatsLeft?.held,
-          admissionHeld: state.admissionHeld,
-        });
-      }
-    })();
-    const progress = setInterval(() => {
-      const s = samples[samples.length - 1];
-      if (s) console.log(`[bench]   t=${s.t}s waiting ${s.waiting.toLocaleString('en-US')} · active ${s.active} · seats bookable ${s.bookable ?? '?'} held ${s.held ?? '?'}${s.closed ? ` · queue ${s.closed}` : ''}`);
-    }, 10_000);
-    let results: GeneratorResult[];
-    try {
-      results = await all;
-    } finally {
-      clearInterval(progress);
-      await sampler;
-    }
-    const window = { fromUs, toUs: monotonicUs() };
+    const sample = async (tick: number): Promise<Sample> => {
+      const [[, waiting], [, active], [, closed]] = (await ctx.stack.redis.multi().zcard(k.waiting).zcount(k.active, `(${Date.now()}`, '+inf').get(k.closed).exec())!;
+      const state: Partial<QueueState> = await controller.query(queueStateQuery).catch(() => ({}));
+      return {
+        t: tick,
+        waiting: Number(waiting),
+        active: Number(active),
+        closed: (closed as string | null) ?? null,
+        bookable: state.seatsLeft?.bookable,
+        held: state.seatsLeft?.held,
+        admissionHeld: state.admissionHeld,
+      };
+    };
+    const { results, samples, window } = await runFleet(fleet, () => sample, (s) =>
+      `[bench]   t=${s.t}s waiting ${s.waiting.toLocaleString('en-US')} · active ${s.active} · seats bookable ${s.bookable ?? '?'} held ${s.held ?? '?'}${s.closed ? ` · queue ${s.closed}` : ''}`);
 
     const [{ sold }]: Array<{ sold: number }> = await db.query(`SELECT count(*)::int AS sold FROM seats WHERE schedule_id = $1 AND status = 'SOLD'`, [scheduleIds[0]]);
     const closed = await ctx.stack.redis.get(k.closed);
@@ -198,7 +162,7 @@ function measurements(
     statuses: { 'read SOLD_OUT': soldOut.length, 'still waiting at the end': stillWaiting },
     notes: [],
   };
-  const connections = CONNECTIONS.waiting + CONNECTIONS.booking;
+  const connections = RUSH_CONNECTIONS.waiting + RUSH_CONNECTIONS.booking;
   const rows = [main, reads, opMeasurement('sell-out join', 'join', m, size.seconds, connections), opMeasurement('sell-out poll', 'poll', m, window, connections), opMeasurement('sell-out hold', 'hold', m, window, connections), opMeasurement('sell-out pay', 'pay', m, window, connections)];
   for (const row of rows.slice(2)) row.concurrency = 'open';
 

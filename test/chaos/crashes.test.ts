@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { findViolations } from '../../db/invariants';
 import { ApiClient, type Answer, type Fan } from '../support/api-client';
 import { eventually } from '../support/eventually';
-import { startApi, startWorker, type ServiceProcess } from '../support/processes';
+import { serviceEnv, startApi, startWorker, type ServiceProcess } from '../support/processes';
 import { journeysThatDoNotReplay } from '../support/replay';
-import { startStack, type Stack } from '../support/stack';
+import { QUICK_ADMISSION, startStack, type Stack } from '../support/stack';
 
 /**
  * Crashes: the worker, then the API, killed with SIGKILL again and again while fans hold, pay,
@@ -37,18 +37,12 @@ afterAll(async () => {
 });
 
 function processEnv(holdTtlSeconds: number): Record<string, string> {
-  return {
-    DATABASE_URL: stack.config.DATABASE_URL,
-    REDIS_URL: stack.config.REDIS_URL,
-    TEMPORAL_ADDRESS: stack.config.TEMPORAL_ADDRESS,
+  return serviceEnv(stack.config, {
     TEMPORAL_TASK_QUEUE: `crash-${randomUUID()}`,
-    ADMISSION_TICK_MS: '100',
-    QUEUE_ADMIT_PER_SECOND: '200',
+    ...QUICK_ADMISSION,
     HOLD_TTL_SECONDS: String(holdTtlSeconds),
     HOLD_GRACE_SECONDS: '1',
-    LOG_LEVEL: 'warn',
-    NODE_ENV: 'test',
-  };
+  });
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -4,9 +4,9 @@ import { findViolations } from '../../db/invariants';
 import { journeyWorkflowId } from '../../workflows/definitions';
 import { eventually } from '../support/eventually';
 import { journeyStory } from '../support/history';
-import { startWorker, type ServiceProcess } from '../support/processes';
+import { serviceEnv, startWorker, type ServiceProcess } from '../support/processes';
 import { journeysThatDoNotReplay } from '../support/replay';
-import { startStack, type Stack } from '../support/stack';
+import { QUICK_ADMISSION, startStack, type Stack } from '../support/stack';
 
 /**
  * The worker SIGKILLed in the middle of a payment's saga, after the debit committed and before the
@@ -26,16 +26,7 @@ let worker: ServiceProcess | undefined;
 let workerEnv: Record<string, string>;
 beforeAll(async () => {
   stack = await startStack({}, { worker: false });
-  workerEnv = {
-    DATABASE_URL: stack.config.DATABASE_URL,
-    REDIS_URL: stack.config.REDIS_URL,
-    TEMPORAL_ADDRESS: stack.config.TEMPORAL_ADDRESS,
-    TEMPORAL_TASK_QUEUE: stack.config.TEMPORAL_TASK_QUEUE,
-    ADMISSION_TICK_MS: '100',
-    QUEUE_ADMIT_PER_SECOND: '200',
-    LOG_LEVEL: 'warn',
-    NODE_ENV: 'test',
-  };
+  workerEnv = serviceEnv(stack.config, QUICK_ADMISSION);
   worker = await startWorker(workerEnv);
 }, 120_000);
 afterAll(async () => {

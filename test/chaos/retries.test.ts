@@ -3,7 +3,7 @@ import net, { type AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { findViolations } from '../../db/invariants';
 import { type Answer, type Fan, readAnswer } from '../support/api-client';
-import { startApi } from '../support/processes';
+import { serviceEnv, startApi } from '../support/processes';
 import { eventually } from '../support/eventually';
 import { startStack, type Stack } from '../support/stack';
 
@@ -31,6 +31,16 @@ const ledger = (userId: string) =>
 const liveHolds = async (userId: string) =>
   (await stack.db.query(`SELECT id FROM reservations WHERE user_id = $1 AND status IN ('HELD', 'CONFIRMED')`, [userId])).map((r: { id: string }) => r.id);
 const summary = (a: Answer) => `${a.status} ${a.status >= 400 ? a.body.code : ''}`.trim();
+
+/** The retry answered the one payment of the hold (201, its receipt), and the fan's wallet was charged once and debited once. */
+async function expectOnePayment(retry: Answer, fan: Fan, reservationId: string, { charged, price }: { charged: number; price: number }) {
+  expect(retry.status).toBe(201);
+  expect(retry.body).toMatchObject({ reservationId, amount: price, balance: charged - price, status: 'COMPLETED' });
+  expect(await ledger(fan.userId)).toEqual([
+    { type: 'CHARGE', amount: charged },
+    { type: 'PAYMENT', amount: price },
+  ]);
+}
 
 /** A TCP proxy in front of `port`; while `cutReplies` is on, the first reply bytes close the client's socket instead. */
 async function replyCutter(port: number) {
@@ -250,12 +260,7 @@ describe('payments', () => {
       // left unfinished), so nothing but the payment itself tells what happened.
       await stack.db.query(`UPDATE idempotency_records SET status_code = NULL, response_body = NULL, in_doubt = true WHERE user_id = $1`, [fan.userId]);
       const retry = await overSocket(proxy.port, 'POST', '/payments', fan, { reservationId: held.body.reservationId }, headers);
-      expect(retry.status).toBe(201);
-      expect(retry.body).toMatchObject({ reservationId: held.body.reservationId, amount: 30_000, balance: 20_000, status: 'COMPLETED' });
-      expect(await ledger(fan.userId)).toEqual([
-        { type: 'CHARGE', amount: 50_000 },
-        { type: 'PAYMENT', amount: 30_000 },
-      ]);
+      await expectOnePayment(retry, fan, held.body.reservationId, { charged: 50_000, price: 30_000 });
     } finally {
       await proxy.close();
       api.server.close();
@@ -271,26 +276,13 @@ describe('payments', () => {
     const late = await stack.temporal.connection.withDeadline(Date.now() + 1, () => stack.api.pay(fan, queueToken, held.body.reservationId, headers));
     expect(summary(late)).toBe('503 DEPENDENCY_UNAVAILABLE');
     const retry = await stack.api.pay(fan, queueToken, held.body.reservationId, headers);
-    expect(retry.status).toBe(201);
-    expect(retry.body).toMatchObject({ reservationId: held.body.reservationId, amount: 30_000, balance: 20_000 });
-    expect(await ledger(fan.userId)).toEqual([
-      { type: 'CHARGE', amount: 50_000 },
-      { type: 'PAYMENT', amount: 30_000 },
-    ]);
+    await expectOnePayment(retry, fan, held.body.reservationId, { charged: 50_000, price: 30_000 });
   });
 });
 
 describe('the API SIGKILLed after the commit', () => {
   /** An API process on the stack's task queue (its worker serves it), reaching PostgreSQL at `databaseUrl`. */
-  const apiProcess = (databaseUrl: string) =>
-    startApi({
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: stack.config.REDIS_URL,
-      TEMPORAL_ADDRESS: stack.config.TEMPORAL_ADDRESS,
-      TEMPORAL_TASK_QUEUE: stack.config.TEMPORAL_TASK_QUEUE,
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'test',
-    });
+  const apiProcess = (databaseUrl: string) => startApi(serviceEnv(stack.config, { DATABASE_URL: databaseUrl }));
   const post = (url: string, path: string, fan: Fan, body: unknown, headers: Record<string, string>) =>
     fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${fan.accessToken}`, ...headers }, body: JSON.stringify(body) }).then(readAnswer);
 
@@ -336,12 +328,7 @@ describe('the API SIGKILLed after the commit', () => {
       await lost;
       second = await apiProcess(stack.config.DATABASE_URL);
       const retry = await post(second.url, '/payments', fan, { reservationId: held.body.reservationId }, headers);
-      expect(retry.status).toBe(201);
-      expect(retry.body).toMatchObject({ reservationId: held.body.reservationId, amount: 30_000, balance: 10_000, status: 'COMPLETED' });
-      expect(await ledger(fan.userId)).toEqual([
-        { type: 'CHARGE', amount: 40_000 },
-        { type: 'PAYMENT', amount: 30_000 },
-      ]);
+      await expectOnePayment(retry, fan, held.body.reservationId, { charged: 40_000, price: 30_000 });
     } finally {
       await first.api.stop('SIGKILL');
       await second?.api.stop('SIGKILL');

@@ -3,7 +3,7 @@ import { paidTicketsBySql } from '../../bench/scenarios/refund-sweep';
 import { findViolations } from '../../db/invariants';
 import { CatalogStore } from '../../db/stores/catalog';
 import { eventually } from '../support/eventually';
-import { startWorker, type ServiceProcess } from '../support/processes';
+import { serviceEnv, startWorker, type ServiceProcess } from '../support/processes';
 import { startStack, type Stack } from '../support/stack';
 
 /**
@@ -29,15 +29,8 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const workerEnv = () => ({
-  DATABASE_URL: stack.config.DATABASE_URL,
-  REDIS_URL: stack.config.REDIS_URL,
-  TEMPORAL_ADDRESS: stack.config.TEMPORAL_ADDRESS,
-  TEMPORAL_TASK_QUEUE: taskQueue,
-  ADMISSION_TICK_MS: '1000',
-  LOG_LEVEL: 'warn',
-  NODE_ENV: 'test',
-});
+/** The stack is on the workers' task queue already. */
+const workerEnv = () => serviceEnv(stack.config, { ADMISSION_TICK_MS: '1000' });
 
 const progress = async () => {
   const res = await stack.api.call('GET', `/admin/concerts/${concertId}/cancellation`, { admin: true });

@@ -3,7 +3,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import { ROOT } from '../support/paths';
 import { eventually } from '../support/eventually';
-import { startApi, type ServiceProcess } from '../support/processes';
+import { serviceEnv, startApi, type ServiceProcess } from '../support/processes';
 import { startStack, type Stack } from '../support/stack';
 import type { Fan } from '../support/api-client';
 
@@ -27,21 +27,16 @@ let url: string;
 beforeAll(async () => {
   // The in-process stack runs the worker (and sets fans up); the limits are the API processes'.
   stack = await startStack();
-  const started = await startApi({
-    DATABASE_URL: stack.config.DATABASE_URL,
-    REDIS_URL: stack.config.REDIS_URL,
-    TEMPORAL_ADDRESS: stack.config.TEMPORAL_ADDRESS,
-    TEMPORAL_TASK_QUEUE: stack.config.TEMPORAL_TASK_QUEUE,
+  const started = await startApi(serviceEnv(stack.config, {
     API_PROCESSES: '2',
     LOG_LEVEL: 'info',
-    NODE_ENV: 'test',
     TRUSTED_PROXY_HOPS: '1',
     ACTION_LIMIT_PER_USER: String(PER_USER),
     ACTION_LIMIT_PER_IP: String(PER_ADDRESS),
     ACTION_LIMIT_WINDOW_SECONDS: String(WINDOW_SECONDS),
     USER_SIGNUPS_PER_IP: String(SIGNUPS_PER_ADDRESS),
     USER_SIGNUP_WINDOW_SECONDS: String(WINDOW_SECONDS),
-  });
+  }));
   api = started.api;
   url = started.url;
   const running = api;

@@ -1,15 +1,12 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Client } from '@temporalio/client';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { DefaultLogger, NativeConnection, Worker, type LogEntry } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, type LogEntry } from '@temporalio/worker';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { temporal as proto } from '@temporalio/proto';
 import { createAdmissionActivities, type AdmitRequest, type AdmitResult } from '../../activities/admission';
 import { WaitingRoom } from '../../queue/waiting-room';
-import { admissionWorkflowId, journeyWorkflowId, queueSettingsUpdate, type AdmissionInput, type JourneySettings } from '../../workflows/definitions';
+import { journeyWorkflowId, queueSettingsUpdate, type JourneySettings } from '../../workflows/definitions';
 import { eventually } from '../support/eventually';
-import { WORKFLOW_BUNDLE_PATH } from '../support/paths';
+import { saveFirstRun, startShortRunController } from '../support/history';
 import { startStack, type Stack } from '../support/stack';
 import type { Fan } from '../support/api-client';
 
@@ -143,19 +140,14 @@ describe('a tick run outside the controller (its activity, called directly)', ()
 const recording = process.env.RECORD_HISTORIES === '1' ? describe : describe.skip;
 recording('recording an admission controller history for later replays', () => {
   it('a controller whose ticks take longer than its interval, with a settings update, continuing as new', async () => {
-    const { api, temporal, config } = stack;
+    const { api, temporal } = stack;
     const { concertId } = await api.createConcert(5);
-    await temporal.workflow.getHandle(admissionWorkflowId(concertId)).terminate('replaced by a short-run controller for the recording');
-    const input: AdmissionInput = {
-      concertId,
+    const handle = await startShortRunController(stack, concertId, {
       // Two active places for three fans: the second is admitted while the third waits (a busy tick,
       // longer than the interval), and the third keeps the controller ticking.
       settings: { admitPerSecond: 200, maxActive: 2, paused: false },
-      activeTtlSeconds: 600,
       tickMs: 1,
-      ticksPerRun: 30,
-    };
-    const handle = await temporal.workflow.start('admissionController', { workflowId: admissionWorkflowId(concertId), taskQueue: config.TEMPORAL_TASK_QUEUE, args: [input] });
+    });
     await api.admittedFan(concertId, 'admitted');
     const [second] = await Promise.all(['admitted second', 'waiting'].map(async (name) => {
       const fan = await api.newFan(name);
@@ -163,11 +155,6 @@ recording('recording an admission controller history for later replays', () => {
     }));
     await eventually(async () => expect((await api.tokenStatus(second.fan, second.queueToken)).body.status).toBe('ACTIVE'));
     await handle.executeUpdate(queueSettingsUpdate, { args: [{ admitPerSecond: 300 }] });
-    const firstRun = temporal.workflow.getHandle(admissionWorkflowId(concertId), handle.firstExecutionRunId);
-    await eventually(async () => expect((await firstRun.describe()).status.name).toBe('CONTINUED_AS_NEW'), { timeoutMs: 30_000 });
-    const history = await firstRun.fetchHistory();
-    await Worker.runReplayHistory({ workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }, history, admissionWorkflowId(concertId));
-    writeFileSync(join(__dirname, '..', 'fixtures', `admission-controller-overdue-ticks${process.env.RECORD_HISTORIES_SUFFIX ?? ''}.json`), historyToJSON(history));
-    await handle.terminate('recorded');
+    await saveFirstRun(temporal, handle, 'admission-controller-overdue-ticks');
   });
 });

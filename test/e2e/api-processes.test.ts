@@ -1,6 +1,6 @@
 import { request } from 'node:http';
 import { eventually } from '../support/eventually';
-import { startApi, type ServiceProcess } from '../support/processes';
+import { serviceEnv, startApi, type ServiceProcess } from '../support/processes';
 import { startStack, type Stack } from '../support/stack';
 
 /**
@@ -43,14 +43,7 @@ const pidsOf = (log: string, msg: string) =>
   );
 
 it('serves from two processes on one port, sums their metrics, and stops them all on SIGTERM', async () => {
-  const started = await startApi({
-    DATABASE_URL: stack.config.DATABASE_URL,
-    REDIS_URL: stack.config.REDIS_URL,
-    TEMPORAL_ADDRESS: stack.config.TEMPORAL_ADDRESS,
-    API_PROCESSES: '2',
-    LOG_LEVEL: 'info',
-    NODE_ENV: 'test',
-  });
+  const started = await startApi(serviceEnv(stack.config, { API_PROCESSES: '2', LOG_LEVEL: 'info' }));
   api = started.api;
   const running = api;
   await eventually(async () => expect(pidsOf(running.log, 'Ovation API listening').size).toBe(2), { timeoutMs: 60_000, intervalMs: 100 });

@@ -3,10 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
-import { admissionWorkflowId, journeyWorkflowId, payUpdate, queueSettingsUpdate, type AdmissionInput } from '../../workflows/definitions';
+import { admissionWorkflowId, journeyWorkflowId, payUpdate, queueSettingsUpdate } from '../../workflows/definitions';
 import { eventually } from '../support/eventually';
+import { HISTORY_FIXTURES, saveFirstRun, saveHistoryFixture, startShortRunController } from '../support/history';
 import { devServerExecutable, ROOT, WORKFLOW_BUNDLE_PATH } from '../support/paths';
 import { startStack, type Stack } from '../support/stack';
 
@@ -15,10 +15,9 @@ import { startStack, type Stack } from '../support/stack';
  * flight. The committed fixture is a real journey (hold, a refused payment, a charge, the sale)
  * recorded from the dev server; `RECORD_JOURNEY_HISTORY=1` records it again.
  */
-const FIXTURES = join(__dirname, '..', 'fixtures');
-const FIXTURE = join(FIXTURES, 'journey-history.json');
+const FIXTURE = join(HISTORY_FIXTURES, 'journey-history.json');
 /** Every recorded history: each one a journey or a controller that ran with an earlier version of the code. */
-const RECORDED = readdirSync(FIXTURES).filter((f) => f.endsWith('.json')).sort();
+const RECORDED = readdirSync(HISTORY_FIXTURES).filter((f) => f.endsWith('.json')).sort();
 
 let stack: Stack;
 beforeAll(async () => {
@@ -79,7 +78,7 @@ describe('replaying journey histories with the current code', () => {
   });
 
   it.each(RECORDED)('replays the recorded history %s with the current code', async (file) => {
-    const history = JSON.parse(readFileSync(join(FIXTURES, file), 'utf8'));
+    const history = JSON.parse(readFileSync(join(HISTORY_FIXTURES, file), 'utf8'));
     await Worker.runReplayHistory({ workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }, history, file);
   });
 
@@ -99,11 +98,10 @@ describe('replaying journey histories with the current code', () => {
  * (holds and the window), left, held several seats at once, paid an order of several seats (from
  * -v4 on); and an admission controller that ticked, admitted a fan, took a settings update and
  * continued as new; and (since -v4) one whose concert sold out. Recorded once, before a
- * change to workflow code, and committed; never re-recorded to make a change pass.
+ * change to workflow code, and committed; never re-recorded to make a change pass. Recordings of
+ * later code versions sit beside the earlier ones: `RECORD_HISTORIES_SUFFIX=-v2` names them `<name>-v2.json`.
  */
 const recording = process.env.RECORD_HISTORIES === '1' ? describe : describe.skip;
-/** Recordings of later code versions sit beside the earlier ones: `RECORD_HISTORIES_SUFFIX=-v2` names them `<name>-v2.json`. */
-const SUFFIX = process.env.RECORD_HISTORIES_SUFFIX ?? '';
 recording('recording histories for later replays', () => {
   // Short holds and windows, so every journey here ends by itself within the test.
   let short: Stack;
@@ -125,9 +123,7 @@ recording('recording histories for later replays', () => {
   async function saveJourney(on: Stack, name: string, workflowId: string) {
     const handle = on.temporal.workflow.getHandle(workflowId);
     await eventually(() => handle.result(), { timeoutMs: 30_000 });
-    const history = await handle.fetchHistory();
-    await Worker.runReplayHistory({ workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }, history, workflowId);
-    writeFileSync(join(FIXTURES, `${name}${SUFFIX}.json`), historyToJSON(history));
+    await saveHistoryFixture(name, workflowId, await handle.fetchHistory());
   }
 
   it('an admitted fan who never comes: NO_SHOW', async () => {
@@ -149,9 +145,7 @@ recording('recording histories for later replays', () => {
     const [row] = await on.db.query('SELECT journey_id FROM reservations WHERE id = $1', [reservationId]);
     const handle = on.temporal.workflow.getHandle(row.journey_id);
     await handle.result();
-    const history = await handle.fetchHistory();
-    await Worker.runReplayHistory({ workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }, history, row.journey_id);
-    writeFileSync(join(FIXTURES, `${name}${SUFFIX}.json`), historyToJSON(history));
+    await saveHistoryFixture(name, row.journey_id, await handle.fetchHistory());
   }
 
   it('a hold that expires, then the window', async () => {
@@ -256,30 +250,18 @@ recording('recording histories for later replays', () => {
   });
 
   it('an admission controller that ticks, admits, takes a settings update and continues as new', async () => {
-    const { api, temporal, config } = short;
+    const { api, temporal } = short;
     const { concertId } = await api.createConcert(5);
-    // The concert's own controller runs 500 ticks per run; this one continues as new after 30.
-    await temporal.workflow.getHandle(admissionWorkflowId(concertId)).terminate('replaced by a short-run controller for the recording');
-    const input: AdmissionInput = {
-      concertId,
+    const handle = await startShortRunController(short, concertId, {
       // One active place: the second fan keeps waiting, so the controller keeps ticking (it sleeps when nobody waits).
       settings: { admitPerSecond: 200, maxActive: 1, paused: false },
-      activeTtlSeconds: 600,
       tickMs: 100,
-      ticksPerRun: 30,
-    };
-    const handle = await temporal.workflow.start('admissionController', { workflowId: admissionWorkflowId(concertId), taskQueue: config.TEMPORAL_TASK_QUEUE, args: [input] });
-    const runId = handle.firstExecutionRunId;
+    });
     await api.admittedFan(concertId, 'admitted');
     await api.join(await api.newFan('waiting'), concertId);
     await handle.executeUpdate(queueSettingsUpdate, { args: [{ admitPerSecond: 100, paused: true }] });
     await handle.executeUpdate(queueSettingsUpdate, { args: [{ paused: false }] });
-    const firstRun = temporal.workflow.getHandle(admissionWorkflowId(concertId), runId);
-    await eventually(async () => expect((await firstRun.describe()).status.name).toBe('CONTINUED_AS_NEW'), { timeoutMs: 30_000 });
-    const history = await firstRun.fetchHistory();
-    await Worker.runReplayHistory({ workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }, history, admissionWorkflowId(concertId));
-    writeFileSync(join(FIXTURES, `admission-controller${SUFFIX}.json`), historyToJSON(history));
-    await handle.terminate('recorded');
+    await saveFirstRun(temporal, handle, 'admission-controller');
   });
 
   it('an admission controller whose concert sells out: it closes the queue, ends the live journeys and ends', async () => {
@@ -292,8 +274,6 @@ recording('recording histories for later replays', () => {
     expect((await api.pay(fan, queueToken, held.body.reservationId)).status).toBe(201);
     const handle = temporal.workflow.getHandle(admissionWorkflowId(concertId));
     await handle.result();
-    const history = await handle.fetchHistory();
-    await Worker.runReplayHistory({ workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }, history, admissionWorkflowId(concertId));
-    writeFileSync(join(FIXTURES, `admission-controller-sold-out${SUFFIX}.json`), historyToJSON(history));
+    await saveHistoryFixture('admission-controller-sold-out', handle.workflowId, await handle.fetchHistory());
   });
 });

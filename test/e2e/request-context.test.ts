@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { eventually } from '../support/eventually';
-import { startWorker, type ServiceProcess } from '../support/processes';
+import { serviceEnv, startWorker, type ServiceProcess } from '../support/processes';
 import { startStack, type Stack } from '../support/stack';
 
 /**
@@ -12,14 +12,7 @@ let worker: ServiceProcess;
 
 beforeAll(async () => {
   stack = await startStack({}, { worker: false });
-  worker = await startWorker({
-    DATABASE_URL: stack.config.DATABASE_URL,
-    REDIS_URL: stack.config.REDIS_URL,
-    TEMPORAL_ADDRESS: stack.config.TEMPORAL_ADDRESS,
-    TEMPORAL_TASK_QUEUE: stack.config.TEMPORAL_TASK_QUEUE,
-    ADMISSION_TICK_MS: '100',
-    NODE_ENV: 'test',
-  }, { logLevel: 'debug' });
+  worker = await startWorker(serviceEnv(stack.config, { ADMISSION_TICK_MS: '100' }), { logLevel: 'debug' });
 }, 120_000);
 afterAll(async () => {
   await worker?.stop();

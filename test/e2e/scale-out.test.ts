@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { findViolations } from '../../db/invariants';
 import { journeyQuery } from '../../workflows/definitions';
 import { ApiClient } from '../support/api-client';
-import { overHttp, startApi, startWorker, type ServiceProcess } from '../support/processes';
-import { startStack, type Stack } from '../support/stack';
+import { overHttp, serviceEnv, startApi, startWorker, type ServiceProcess } from '../support/processes';
+import { QUICK_ADMISSION, startStack, type Stack } from '../support/stack';
 
 /**
  * Two API processes and two worker processes against one Postgres, Redis and Temporal: no instance
@@ -17,16 +17,7 @@ let workers: ServiceProcess[];
 
 beforeAll(async () => {
   stack = await startStack({}, { worker: false });
-  const env = {
-    DATABASE_URL: stack.config.DATABASE_URL,
-    REDIS_URL: stack.config.REDIS_URL,
-    TEMPORAL_ADDRESS: stack.config.TEMPORAL_ADDRESS,
-    TEMPORAL_TASK_QUEUE: stack.config.TEMPORAL_TASK_QUEUE,
-    ADMISSION_TICK_MS: '100',
-    QUEUE_ADMIT_PER_SECOND: '200',
-    LOG_LEVEL: 'warn',
-    NODE_ENV: 'test',
-  };
+  const env = serviceEnv(stack.config, QUICK_ADMISSION);
   workers = await Promise.all([startWorker(env), startWorker(env)]);
   const started = await Promise.all([startApi(env), startApi(env)]);
   services.push(...workers, ...started.map((s) => s.api));

@@ -1,8 +1,8 @@
 import { sign } from 'hono/jwt';
 import { ApiClient, type Fan } from '../support/api-client';
 import { eventually } from '../support/eventually';
-import { overHttp, startApi, type ServiceProcess } from '../support/processes';
-import { startStack, type Stack } from '../support/stack';
+import { overHttp, serviceEnv, startApi, type ServiceProcess } from '../support/processes';
+import { QUICK_ADMISSION, startStack, type Stack } from '../support/stack';
 
 /**
  * The API as it runs in production (its own process, its own pino logger at the most verbose level)
@@ -19,15 +19,8 @@ let log = '';
 
 beforeAll(async () => {
   stack = await startStack({ AUTH_SECRET, ADMIN_API_KEY });
-  const started = await startApi({
-    AUTH_SECRET,
-    ADMIN_API_KEY,
-    TEMPORAL_ADDRESS: stack.config.TEMPORAL_ADDRESS,
-    TEMPORAL_TASK_QUEUE: stack.config.TEMPORAL_TASK_QUEUE,
-    ADMISSION_TICK_MS: '100',
-    QUEUE_ADMIT_PER_SECOND: '200',
-    LOG_LEVEL: 'trace',
-  });
+  // The stack's signing secret and admin key are these: serviceEnv passes them on.
+  const started = await startApi(serviceEnv(stack.config, { ...QUICK_ADMISSION, LOG_LEVEL: 'trace' }));
   apiProcess = started.api;
   // Everything it printed so far, then every later chunk (the process keeps only a tail itself).
   log = apiProcess.log;

@@ -6,7 +6,7 @@ import { queueKeys } from '../../queue/keys';
 import { WaitingRoom } from '../../queue/waiting-room';
 import type { Fan } from '../support/api-client';
 import { RawConnection, rawRequest } from '../../bench/scenarios/contested-seat-sockets';
-import { startApi, type ServiceProcess } from '../support/processes';
+import { serviceEnv, startApi, type ServiceProcess } from '../support/processes';
 import { startStack, type Stack } from '../support/stack';
 import { createOpenConcert, createUsers, dropConcertKeys, stores, type OpenConcert } from './fixtures';
 
@@ -27,22 +27,12 @@ let api: { api: ServiceProcess; url: string } | undefined;
 beforeAll(async () => {
   stack = await startStack();
   room = new WaitingRoom(stack.redis);
-  const { config } = stack;
-  api = await startApi({
-    DATABASE_URL: config.DATABASE_URL,
-    REDIS_URL: config.REDIS_URL,
-    TEMPORAL_ADDRESS: config.TEMPORAL_ADDRESS,
-    TEMPORAL_NAMESPACE: config.TEMPORAL_NAMESPACE,
-    TEMPORAL_TASK_QUEUE: config.TEMPORAL_TASK_QUEUE,
-    AUTH_SECRET: config.AUTH_SECRET,
-    ADMIN_API_KEY: config.ADMIN_API_KEY,
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'warn',
+  api = await startApi(serviceEnv(stack.config, {
     // The burst queues 1,000 requests in one process; on a box busy with other suites a Redis answer
     // can be read after the default 2 s fail-fast timeout, which would turn a refusal into a 503.
     // The test is about who wins, not about how fast a starved process answers.
     REDIS_COMMAND_TIMEOUT_MS: '60000',
-  });
+  }));
 }, 90_000);
 
 afterAll(async () => {

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import type { Config } from '../../lib/config';
 import { ROOT } from './paths';
 import { eventually } from './eventually';
 
@@ -13,6 +14,27 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * The environment of an API or worker process that joins a stack: the stack's PostgreSQL, Redis,
+ * Temporal namespace and task queue (the stack's worker serves the process's journeys, or the process
+ * serves the stack's), and its signing secret and admin key (a token the test signs is good there).
+ * It logs warnings and errors only; `settings` add to these or override them.
+ */
+export function serviceEnv(config: Config, settings: Record<string, string> = {}): Record<string, string> {
+  return {
+    DATABASE_URL: config.DATABASE_URL,
+    REDIS_URL: config.REDIS_URL,
+    TEMPORAL_ADDRESS: config.TEMPORAL_ADDRESS,
+    TEMPORAL_NAMESPACE: config.TEMPORAL_NAMESPACE,
+    TEMPORAL_TASK_QUEUE: config.TEMPORAL_TASK_QUEUE,
+    AUTH_SECRET: config.AUTH_SECRET,
+    ADMIN_API_KEY: config.ADMIN_API_KEY,
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'warn',
+    ...settings,
+  };
 }
 
 /** An API or worker as its own OS process, the way they run in production (`node --import tsx`). */

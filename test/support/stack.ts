@@ -24,6 +24,9 @@ export function quietTemporalRuntime(): void {
   Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } } });
 }
 
+/** Admission quick enough for tests: a tick every 100 ms, up to 200 fans a second. */
+export const QUICK_ADMISSION = { ADMISSION_TICK_MS: '100', QUEUE_ADMIT_PER_SECOND: '200' };
+
 export interface Stack {
   config: Config;
   db: DataSource;
@@ -44,8 +47,7 @@ export async function startStack(settings: Record<string, string> = {}, opts: { 
   const config = loadConfig({
     ...process.env,
     TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`,
-    ADMISSION_TICK_MS: '100',
-    QUEUE_ADMIT_PER_SECOND: '200',
+    ...QUICK_ADMISSION,
     ...settings,
   });
   const db = createDataSource(config.DATABASE_URL, { poolSize: 30 });
