@@ -114,12 +114,6 @@ const schema = z.object({
   WORKER_WORKFLOW_THREADS: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(1).max(16).optional()),
   WORKER_MAX_CACHED_WORKFLOWS: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(2).optional()),
   /**
-   * How the worker notices workflow code that never yields (worker/workflow-threads.ts): `thread`, one
-   * check a second that stops a worker whose workflow thread is stuck; `per-call`, the SDK's watchdog
-   * on every call into a workflow, which fails just that task but costs a thread per call.
-   */
-  WORKFLOW_DEADLOCK_CHECK: z.enum(['thread', 'per-call']).default('thread'),
-  /**
    * The Web UI's "Stack Trace" tab for running workflows. Off by default: the SDK captures a stack for
    * every promise a workflow creates to answer it, about half of a journey's workflow CPU (patched
    * to a switch in patches/@temporalio+worker*.patch; bench/README.md). Turn it on to debug a stuck workflow.

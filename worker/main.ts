@@ -11,7 +11,6 @@ import { createWorker } from './create-worker';
 import { startIdempotencyPruning } from './idempotency-pruning';
 import { createWorkerMetrics, sdkPrometheusExporter } from './metrics';
 import { createMetricsApp, serveMetrics } from './metrics-server';
-import { watchWorkflowThreads } from './workflow-threads';
 
 /** The worker's /metrics port (ours, with the SDK's merged in) and where the SDK's own exporter binds. */
 function metricsSettings(env: NodeJS.ProcessEnv = process.env): { port: number; sdkAddress: string } {
@@ -49,9 +48,7 @@ async function main(): Promise<void> {
   const clientConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
 
   const tracing = startTracing('worker', config);
-  const watch = config.WORKFLOW_DEADLOCK_CHECK === 'thread' ? watchWorkflowThreads(logger) : undefined;
   const worker = await createWorker({ config, db, redis, connection, clientConnection, metrics, tracing });
-  if (watch && watch.threads() === 0) logger.warn('the SDK started no workflow thread this worker recognises: it keeps its watchdog per call');
   const metricsApp = createMetricsApp({
     registry: metrics.registry,
     merge: sdkMetricsUrl ? [sdkMetricsUrl] : [],
