@@ -110,7 +110,7 @@ const schema = z.object({
   IDEMPOTENCY_RETENTION_SECONDS: seconds(24 * 3600),
   /** Reverse proxies in front of the API whose X-Forwarded-For entry is believed; 0: clients connect directly. */
   TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).default(0),
-  /** The worker's workflow threads and its cache of running workflows; unset: the SDK's defaults (1 thread, a cache sized to the heap). */
+  /** The worker's workflow threads and its cache of running workflows; unset: 1 thread (the SDK's default) and a cache of 2,000 per GiB of heap (worker/create-worker.ts). */
   WORKER_WORKFLOW_THREADS: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(1).max(16).optional()),
   WORKER_MAX_CACHED_WORKFLOWS: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(2).optional()),
   /**

@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import { Client, type Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { RedisClient } from '../lib/redis';
@@ -20,6 +21,19 @@ export interface WorkerDeps {
   metrics?: WorkerMetrics;
   /** Optional: OpenTelemetry tracing (lib/tracing.ts) for the worker and the journeys its activities start. */
   tracing?: Tracing;
+}
+
+/**
+ * How many workflows the worker keeps in memory between their tasks: 2,000 per GiB of heap (about
+ * 7,700 on this box's default 4 GiB). A workflow not cached is replayed from its whole history on its next
+ * task. The SDK's default, 600 per GiB, budgets ~1.7 MB a workflow; a journey takes ~0.15 MB
+ * (the worker's RSS went from 1.18 GB to 1.55 GB for ~2,700 more cached), so this leaves over 3×
+ * room. With the SDK's ~2,300, a mass expiry of 2,500 journeys (the worker also holds the journeys
+ * of the fans still shopping) replayed evicted journeys over and over: 60 journeys/s and 12.3 ms of
+ * worker CPU each, against 91/s and 6.6 ms with room for all (bench/README.md).
+ */
+export function cachedJourneys(heapMiB = getHeapStatistics().heap_size_limit / 2 ** 20): number {
+  return Math.max(10, Math.floor(((heapMiB - 200) * 2000) / 1024));
 }
 
 /** The one worker shape, for `worker/main.ts` and for tests: every workflow, every activity, one queue. */
@@ -63,14 +77,13 @@ export async function createWorker(deps: WorkerDeps, options: Partial<WorkerOpti
     // sticky tasks that wait longer are replayed from full history elsewhere, which a mass expiry
     // would pay for many times over.
     stickyQueueScheduleToStartTimeout: '5s',
+    maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS ?? cachedJourneys(),
     // The rest are the SDK's (1.24) defaults until a bench A/B shows a change pays: one workflow
-    // thread (WORKER_WORKFLOW_THREADS), a cache of about 2,300 workflows on a 4 GiB heap
-    // (WORKER_MAX_CACHED_WORKFLOWS), 40 workflow-task slots (an eager journey start of the admission
-    // tick, 16 at once, holds one until the journey's first task is done; with none free the start
-    // is an ordinary one), 100 activity and 100 local-activity slots, and up to 3 eager activity
-    // reservations per workflow task (taken only where the server allows eager activities).
+    // thread (WORKER_WORKFLOW_THREADS), 40 workflow-task slots (an eager journey start of the
+    // admission tick, 16 at once, holds one until the journey's first task is done; with none free
+    // the start is an ordinary one), 100 activity and 100 local-activity slots, and up to 3 eager
+    // activity reservations per workflow task (taken only where the server allows eager activities).
     ...(config.WORKER_WORKFLOW_THREADS && { workflowThreadPoolSize: config.WORKER_WORKFLOW_THREADS }),
-    ...(config.WORKER_MAX_CACHED_WORKFLOWS && { maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS }),
     ...(options.workflowBundle ? {} : { workflowsPath: require.resolve('../workflows') }),
     plugins,
     ...options,
