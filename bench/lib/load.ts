@@ -1,12 +1,14 @@
 /**
  * Load generation. Closed loops only: each connection (or client) sends its next request as soon as
  * the previous one answered, so the rate is what the system sustains at that concurrency.
- * - `httpLoad`: autocannon, for HTTP requests whose headers/bodies come from a fixed rotation.
+ * - `httpLoad`: HTTP requests prepared before the window: one request through autocannon, a rotation
+ *   (many fans) over raw keep-alive sockets (bench/lib/raw-http.ts).
  * - `closedLoop`: any async call (fetch with per-request state, Temporal client calls).
  * Both time the window themselves and record who used the CPU during it.
  */
 import autocannon from 'autocannon';
 import { withCpu } from './cpu';
+import { RawConnection, rawRequest } from './raw-http';
 import { Recorder, type Measurement } from './stats';
 
 export interface HttpRequest {
@@ -30,10 +32,11 @@ export async function httpLoad(opts: {
 }): Promise<Measurement> {
   const ok = opts.ok ?? ((s: number) => s >= 200 && s < 300);
   const rotation = Array.isArray(opts.request) ? opts.request : [opts.request];
-  if (opts.warmupS) await cannon(opts.url, opts.connections, opts.warmupS, rotation, () => undefined);
+  const send = rotation.length === 1 ? cannon : rotate;
+  if (opts.warmupS) await send(opts.url, opts.connections, opts.warmupS, rotation, () => undefined);
   const recorder = new Recorder();
   const { result, cpu, window } = await withCpu(() =>
-    cannon(opts.url, opts.connections, opts.durationS, rotation, (status, ms) => recorder.record(ms, status, ok(status))),
+    send(opts.url, opts.connections, opts.durationS, rotation, (status, ms) => recorder.record(ms, status, ok(status))),
   );
   for (let i = 0; i < result.connectionErrors; i++) recorder.record(0, 'connection error', false);
   return { ...recorder.summary(opts.name, opts.connections, result.seconds, opts.notes), cpu, window };
@@ -46,7 +49,6 @@ function cannon(
   rotation: HttpRequest[],
   onResponse: (status: number, ms: number) => void,
 ): Promise<{ seconds: number; connectionErrors: number }> {
-  let next = 0;
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const instance = autocannon(
@@ -55,13 +57,62 @@ function cannon(
         connections,
         duration: durationS,
         timeout: 30,
-        // A fixed request is encoded once; a rotation is re-encoded per request by setupRequest.
-        requests: rotation.length === 1 ? [rotation[0]] : [{ setupRequest: (req) => ({ ...req, ...rotation[next++ % rotation.length] }) }],
+        requests: [rotation[0]], // encoded once
       },
       (err, res) => (err ? reject(err) : resolve({ seconds: (performance.now() - started) / 1000, connectionErrors: res.errors })),
     );
     instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => onResponse(status, ms));
   });
+}
+
+/**
+ * A rotation of requests, request i with `rotation[i % length]` over whichever connection is free
+ * (consecutive requests go to different fans, as autocannon's rotation did), each encoded once before
+ * the window. A connection that fails counts an error and is reopened; an answer still missing 30 s
+ * after the window's end fails its connection.
+ */
+async function rotate(
+  url: string,
+  connections: number,
+  durationS: number,
+  rotation: HttpRequest[],
+  onResponse: (status: number, ms: number) => void,
+): Promise<{ seconds: number; connectionErrors: number }> {
+  const { hostname, port, host } = new URL(url);
+  const encoded = rotation.map((r) => rawRequest(r.method, r.path, host, r.headers ?? {}, r.body));
+  const open = () => RawConnection.open(hostname, Number(port));
+  const live = new Set<RawConnection>();
+  let next = 0;
+  let connectionErrors = 0;
+  const started = performance.now();
+  const deadline = started + durationS * 1000;
+  const stuck = setTimeout(() => live.forEach((c) => c.close()), durationS * 1000 + 30_000);
+  const connection = async () => {
+    let conn = await open();
+    live.add(conn);
+    while (performance.now() < deadline) {
+      const sent = performance.now();
+      try {
+        const { status } = await conn.send(encoded[next++ % encoded.length]);
+        onResponse(status, performance.now() - sent);
+      } catch {
+        connectionErrors++;
+        live.delete(conn);
+        conn.close();
+        if (performance.now() >= deadline) return;
+        conn = await open();
+        live.add(conn);
+      }
+    }
+    live.delete(conn);
+    conn.close();
+  };
+  try {
+    await Promise.all(Array.from({ length: connections }, connection));
+  } finally {
+    clearTimeout(stuck);
+  }
+  return { seconds: (performance.now() - started) / 1000, connectionErrors };
 }
 
 /** One call of a closed loop: resolves to its outcome (an HTTP status or a name). */

@@ -2,7 +2,7 @@ import { outcome } from '../lib/api';
 import { withCpu } from '../lib/cpu';
 import type { Scenario } from '../lib/scenario';
 import { fmtMs, Recorder } from '../lib/stats';
-import { RawConnection, rawRequest } from './contested-seat-sockets';
+import { RawConnection, rawRequest } from '../lib/raw-http';
 
 const REFUSED = '409 SEAT_UNAVAILABLE';
 

@@ -5,7 +5,7 @@ import { findViolations } from '../../db/invariants';
 import { queueKeys } from '../../queue/keys';
 import { WaitingRoom } from '../../queue/waiting-room';
 import type { Fan } from '../support/api-client';
-import { RawConnection, rawRequest } from '../../bench/scenarios/contested-seat-sockets';
+import { RawConnection, rawRequest } from '../../bench/lib/raw-http';
 import { serviceEnv, startApi, type ServiceProcess } from '../support/processes';
 import { startStack, type Stack } from '../support/stack';
 import { createOpenConcert, createUsers, dropConcertKeys, stores, type OpenConcert } from './fixtures';

@@ -1,9 +1,12 @@
 /**
- * The contested seat's load generator: one raw keep-alive socket per contender, opened (and used once)
- * before the burst, and each contender's request serialized before it too, so that the burst costs
- * the generator one `write` and one small parse per request. Node's fetch cost ~0.9 ms of generator
- * CPU per request here (undici's Request, Headers, streams and an AbortSignal timer each): with 1,000
- * requests on a 2-core box that alone would take most of a 300 ms budget from the API under test.
+ * HTTP/1.1 over raw keep-alive sockets, for load whose requests are prepared before the measured
+ * window: each request then costs the generator one `write` and one small parse.
+ * - The contested seat's burst: node's fetch cost ~0.9 ms of generator CPU per request (undici's
+ *   Request, Headers, streams and an AbortSignal timer each); with 1,000 requests on a 2-core box that
+ *   alone would take most of a 300 ms budget from the API under test.
+ * - A rotation of requests (many fans' polls or joins, `httpLoad`): autocannon re-encodes a rotated
+ *   request on every send (its `setupRequest`), ~50 µs of generator CPU each, a fifth of what a poll
+ *   costs the whole box.
  */
 import { connect, type Socket } from 'node:net';
 
