@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import ipaddr from 'ipaddr.js';
 import proxyaddr from 'proxy-addr';
+import { Lru } from '../lib/lru';
 
 /**
  * Where a request came from, as the rate limiter counts it. By default the socket's peer: an
@@ -14,8 +15,19 @@ import proxyaddr from 'proxy-addr';
  */
 export function clientAddress(c: Context, trustedProxyHops: number): string | undefined {
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-  if (!incoming?.socket?.remoteAddress) return undefined;
-  const address = proxyaddr(incoming, (_address, hop) => hop < trustedProxyHops);
+  const peer = incoming?.socket?.remoteAddress;
+  if (!peer) return undefined;
+  // With no proxy declared the answer is the peer's: proxy-addr would parse X-Forwarded-For only to ignore it.
+  const address = trustedProxyHops === 0 ? peer : proxyaddr(incoming, (_address, hop) => hop < trustedProxyHops);
+  let counted = countedAs.get(address);
+  if (counted === undefined) countedAs.set(address, (counted = countedAddress(address)));
+  return counted;
+}
+
+/** Parsing an address is a few µs on every rate-limited request: the same clients' answers are remembered. */
+const countedAs = new Lru<string, string>(10_000);
+
+function countedAddress(address: string): string {
   if (!ipaddr.isValid(address)) return address;
   const ip = ipaddr.process(address);
   if (ip.kind() === 'ipv4') return ip.toString();

@@ -97,7 +97,8 @@ function targetVerdict(t: Target, m: Measurement, results: Map<string, Measureme
     checks.push(fivexx === 0);
   }
   if (t.maxDurationMs !== undefined) {
-    parts.push(`last answer ${Math.round(m.durationS * 1000)} ms after the start`);
+    // A burst some of whose answers never came (durationS Infinity): say how many, not "Infinity ms".
+    parts.push(Number.isFinite(m.durationS) ? `last answer ${Math.round(m.durationS * 1000)} ms after the start` : `${m.errors.toLocaleString('en-US')} never answered before the run ended`);
     checks.push(m.durationS * 1000 <= t.maxDurationMs);
   }
   return { measured: parts.join(', '), met: checks.length === 0 ? undefined : checks.every(Boolean) };
