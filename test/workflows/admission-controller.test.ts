@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
 import type { AdmitRequest, AdmitResult } from '../../activities/admission';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { admissionController } from '../../workflows/admission-controller';
 import { temporal } from '@temporalio/proto';
 import { queueSettingsUpdate, queueStateQuery, wakeAdmissionSignal, type AdmissionInput, type ServiceHealth } from '../../workflows/definitions';
@@ -25,11 +26,28 @@ import { timeSkippingEnv, workflowWorker } from '../support/time-skipping';
  */
 const { EventType } = temporal.api.enums.v1;
 
+/** Each test's waiting room, by its controller's concert: one worker serves every test of the file. */
+const rooms = new Map<string, FakeRoom>();
+const roomActivities = {
+  admitFans: (request: AdmitRequest) => {
+    const room = rooms.get(request.concertId);
+    if (!room) throw new Error(`no test owns concert ${request.concertId}`);
+    return room.admitFans(request);
+  },
+};
+
 let env: TestWorkflowEnvironment;
+let worker: Worker | undefined;
+let running: Promise<void> | undefined;
+let taskQueue: string;
 beforeAll(async () => {
   env = await devServerEnv();
+  ({ worker, taskQueue } = await workflowWorker(env, roomActivities));
+  running = worker.run();
 });
 afterAll(async () => {
+  worker?.shutdown();
+  await running;
   await env?.teardown();
 });
 
@@ -58,30 +76,26 @@ class FakeRoom {
     return this;
   }
 
-  activities() {
-    return {
-      admitFans: async (request: AdmitRequest): Promise<AdmitResult> => {
-        const started = performance.now();
-        this.calls.push(request);
-        if (this.tickDelayMs) await new Promise((resolve) => setTimeout(resolve, this.tickDelayMs));
-        const done = this.ticks.get(request.tickId);
-        if (done) return done;
-        const room = Math.max(0, request.maxActive - this.active.size);
-        const batch = this.waiting.splice(0, request.paused ? 0 : Math.min(request.maxBatch, room));
-        batch.forEach((fan) => this.active.add(fan));
-        this.admittedInOrder.push(...batch);
-        this.maxActiveSeen = Math.max(this.maxActiveSeen, this.active.size);
-        const health = request.healthWindowSeconds ? { health: this.health } : {};
-        const asleep = request.sleepWhenIdle === true && this.waiting.length === 0;
-        const over = asleep && this.active.size === 0 && this.bookingOver;
-        const result = {
-          admitted: batch.length, waiting: this.waiting.length, active: this.active.size, ...health,
-          ...(asleep && { asleep }), ...(over && { bookingOver: over }), tookMs: Math.round(performance.now() - started),
-        };
-        this.ticks.set(request.tickId, result);
-        return result;
-      },
+  async admitFans(request: AdmitRequest): Promise<AdmitResult> {
+    const started = performance.now();
+    this.calls.push(request);
+    if (this.tickDelayMs) await new Promise((resolve) => setTimeout(resolve, this.tickDelayMs));
+    const done = this.ticks.get(request.tickId);
+    if (done) return done;
+    const room = Math.max(0, request.maxActive - this.active.size);
+    const batch = this.waiting.splice(0, request.paused ? 0 : Math.min(request.maxBatch, room));
+    batch.forEach((fan) => this.active.add(fan));
+    this.admittedInOrder.push(...batch);
+    this.maxActiveSeen = Math.max(this.maxActiveSeen, this.active.size);
+    const health = request.healthWindowSeconds ? { health: this.health } : {};
+    const asleep = request.sleepWhenIdle === true && this.waiting.length === 0;
+    const over = asleep && this.active.size === 0 && this.bookingOver;
+    const result = {
+      admitted: batch.length, waiting: this.waiting.length, active: this.active.size, ...health,
+      ...(asleep && { asleep }), ...(over && { bookingOver: over }), tookMs: Math.round(performance.now() - started),
     };
+    this.ticks.set(request.tickId, result);
+    return result;
   }
 }
 
@@ -101,38 +115,43 @@ async function asleepAfter(controller: WorkflowHandle, room: FakeRoom, ticks: nu
   expect((await controller.describe()).raw.pendingActivities ?? []).toHaveLength(0);
 }
 
-async function withController(
-  on: TestWorkflowEnvironment,
+/**
+ * Starts a controller for a concert of its own whose ticks admit from `room`, on a worker polling
+ * `taskQueue` of `on`, runs the test, and terminates the controller if it is still running.
+ */
+async function controllerOn(
+  on: { client: Client; taskQueue: string },
   room: FakeRoom,
   input: Partial<AdmissionInput>,
   test: (handle: WorkflowHandle<typeof admissionController>) => Promise<void>,
 ) {
-  const { worker, taskQueue } = await workflowWorker(on, room.activities());
-  const start = () =>
-    on.client.workflow.start<typeof admissionController>('admissionController', {
-      workflowId: `admission-test-${randomUUID()}`,
-      taskQueue,
-      args: [
-        {
-          concertId: randomUUID(),
-          settings: { admitPerSecond: 50, maxActive: 1000, paused: false, adaptive: false, minAdmitPerSecond: 1, maxAdmitPerSecond: 100 },
-          activeTtlSeconds: 600,
-          tickMs: 100,
-          ...input,
-        },
-      ],
-    });
-  await worker.runUntil(async () => {
-    const handle = await start();
-    try {
-      await test(handle);
-    } finally {
-      // Its worker stops with the test: a controller left running would only fail its workflow tasks
-      // on the shared server until the run ends.
-      if ((await handle.describe()).status.name === 'RUNNING') await handle.terminate('test over');
-    }
+  const concertId = randomUUID();
+  rooms.set(concertId, room);
+  const handle = await on.client.workflow.start<typeof admissionController>('admissionController', {
+    workflowId: `admission-test-${randomUUID()}`,
+    taskQueue: on.taskQueue,
+    args: [
+      {
+        concertId,
+        settings: { admitPerSecond: 50, maxActive: 1000, paused: false, adaptive: false, minAdmitPerSecond: 1, maxAdmitPerSecond: 100 },
+        activeTtlSeconds: 600,
+        tickMs: 100,
+        ...input,
+      },
+    ],
   });
+  try {
+    await test(handle);
+  } finally {
+    // The server and the worker outlive the test: a controller left running would tick on.
+    if ((await handle.describe()).status.name === 'RUNNING') await handle.terminate('test over');
+    rooms.delete(concertId);
+  }
 }
+
+/** A controller on the run's dev server, served by the file's worker. */
+const withController = (room: FakeRoom, input: Partial<AdmissionInput>, test: (handle: WorkflowHandle<typeof admissionController>) => Promise<void>) =>
+  controllerOn({ client: env.client, taskQueue }, room, input, test);
 
 describe('admission controller: idle concerts cost nothing', () => {
   const workflowTasks = async (handle: WorkflowHandle) => (await historyEvents(handle)).filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED).length;
@@ -145,7 +164,8 @@ describe('admission controller: idle concerts cost nothing', () => {
     const skipping = await timeSkippingEnv();
     try {
       const room = new FakeRoom(0);
-      await withController(skipping, room, { tickMs: 1000 }, async (controller) => {
+      const { worker: skippingWorker, taskQueue: skippingQueue } = await workflowWorker(skipping, roomActivities);
+      await skippingWorker.runUntil(() => controllerOn({ client: skipping.client, taskQueue: skippingQueue }, room, { tickMs: 1000 }, async (controller) => {
         // The first tick found nobody: it sleeps without a timer.
         await asleepAfter(controller, room, 1);
         const tasks = await workflowTasks(controller);
@@ -156,7 +176,7 @@ describe('admission controller: idle concerts cost nothing', () => {
         room.waiting.push(1);
         await controller.signal(wakeAdmissionSignal);
         await eventually(async () => expect(room.admittedInOrder).toEqual([1]));
-      });
+      }));
     } finally {
       await skipping.teardown();
     }
@@ -164,7 +184,7 @@ describe('admission controller: idle concerts cost nothing', () => {
 
   it('an operator’s change wakes a sleeping controller too', async () => {
     const room = new FakeRoom(0);
-    await withController(env, room, {}, async (controller) => {
+    await withController(room, {}, async (controller) => {
       // Asleep first: a change that lands during the tick is that tick's, and wakes nothing.
       await asleepAfter(controller, room, 1);
       await controller.executeUpdate(queueSettingsUpdate, { args: [{ admitPerSecond: 9 }] });
@@ -176,7 +196,7 @@ describe('admission controller: idle concerts cost nothing', () => {
   it('ends when booking is over and nobody waits or is active', async () => {
     const room = new FakeRoom(0);
     room.bookingOver = true;
-    await withController(env, room, {}, async (controller) => {
+    await withController(room, {}, async (controller) => {
       await controller.result();
       expect((await controller.describe()).status.name).toBe('COMPLETED');
       expect(room.calls).toHaveLength(1);
@@ -188,7 +208,7 @@ describe('admission controller', () => {
   it('admits from the head of the queue, in arrival order, at the configured rate', async () => {
     const room = new FakeRoom(20).busy(100);
     // 50/s at a tick every 100 ms: five fans a tick, so the twenty take four ticks.
-    await withController(env, room, { tickMs: 100, settings: { admitPerSecond: 50, maxActive: 1000, paused: false } }, async (controller) => {
+    await withController(room, { tickMs: 100, settings: { admitPerSecond: 50, maxActive: 1000, paused: false } }, async (controller) => {
       // Once the queue is empty the controller sleeps (the fans stay active): the counts hold still.
       await eventually(async () => expect(await controller.query(queueStateQuery)).toMatchObject({ waiting: 0, admittedTotal: 20 }));
       expect(room.admittedInOrder).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
@@ -200,7 +220,7 @@ describe('admission controller', () => {
   it('times ticks start to start: a tick that admitted and took its whole interval is followed at once, with no timer', async () => {
     const room = new FakeRoom(8);
     room.tickDelayMs = 150; // every tick takes longer than the 100 ms interval
-    await withController(env, room, { tickMs: 100, settings: { admitPerSecond: 10, maxActive: 6, paused: false } }, async (controller) => {
+    await withController(room, { tickMs: 100, settings: { admitPerSecond: 10, maxActive: 6, paused: false } }, async (controller) => {
       await eventually(async () => expect(room.calls.length).toBeGreaterThanOrEqual(8));
       expect(room.admittedInOrder).toEqual([1, 2, 3, 4, 5, 6]);
       const events = await historyEvents(controller);
@@ -220,11 +240,12 @@ describe('admission controller', () => {
   it('never exceeds maxActive, and admits again as places free up', async () => {
     const room = new FakeRoom(100);
     // 200/s at 100 ms: up to twenty fans a tick, but only ten places.
-    await withController(env, room, { tickMs: 100, settings: { admitPerSecond: 200, maxActive: 10, paused: false } }, async () => {
+    await withController(room, { tickMs: 100, settings: { admitPerSecond: 200, maxActive: 10, paused: false } }, async () => {
       await eventually(async () => expect(room.active.size).toBe(10));
       // Two more ticks while every place is taken (each waits on a timer, ~1 s): nobody more is admitted.
       const full = room.calls.length;
       await eventually(async () => expect(room.calls.length).toBeGreaterThanOrEqual(full + 2));
+      expect(room.active.size).toBe(10);
       expect(room.admittedInOrder).toHaveLength(10);
       [1, 2, 3, 4, 5].forEach((fan) => room.active.delete(fan)); // five windows end
       await eventually(async () => expect(room.admittedInOrder).toHaveLength(15));
@@ -235,7 +256,7 @@ describe('admission controller', () => {
 
   it('pause stops admission and resume restarts it; the validator refuses nonsense', async () => {
     const room = new FakeRoom(1000).busy(100);
-    await withController(env, room, { tickMs: 100, settings: { admitPerSecond: 50, maxActive: 1_000_000, paused: false } }, async (controller) => {
+    await withController(room, { tickMs: 100, settings: { admitPerSecond: 50, maxActive: 1_000_000, paused: false } }, async (controller) => {
       const paused = await controller.executeUpdate(queueSettingsUpdate, { args: [{ paused: true }] });
       expect(paused.paused).toBe(true);
       // A tick already running when the update landed may still admit: count from the first paused
@@ -259,7 +280,7 @@ describe('admission controller', () => {
     // whose run is ending: the test does not depend on how a server treats an update that lands while
     // a run continues as new (the Java time-skipping server lost it: sdk-java#1903).
     const room = new FakeRoom(0);
-    await withController(env, room, { ticksPerRun: 3, tickMs: 100, settings: { admitPerSecond: 5, maxActive: 1000, paused: false } }, async (controller) => {
+    await withController(room, { ticksPerRun: 3, tickMs: 100, settings: { admitPerSecond: 5, maxActive: 1000, paused: false } }, async (controller) => {
       await asleepAfter(controller, room, 1);
       const changed = await controller.executeUpdate(queueSettingsUpdate, { args: [{ admitPerSecond: 70, maxActive: 500 }] });
       expect(changed).toMatchObject({ admitPerSecond: 70, maxActive: 500 });
@@ -298,7 +319,7 @@ describe('admission controller', () => {
     it('backs off multiplicatively while hold latency misses its target, never below the floor, and says why', async () => {
       const room = new FakeRoom(100_000).busy(TICK_MS);
       room.health = slow;
-      await withController(env, room, { settings: { ...adaptive, admitPerSecond: 20 }, tickMs: TICK_MS, adjustEveryMs: TICK_MS }, async (controller) => {
+      await withController(room, { settings: { ...adaptive, admitPerSecond: 20 }, tickMs: TICK_MS, adjustEveryMs: TICK_MS }, async (controller) => {
         await eventually(async () => expect((await controller.query(queueStateQuery)).admitPerSecond).toBe(5));
         // ×0.7 per look, rounded to a tenth, floored at the operator's minimum: the next tick asks
         // the floor (the state says 5 as soon as the look that decided it is done, before that tick).
@@ -317,7 +338,7 @@ describe('admission controller', () => {
     it('recovers step by step while the service is healthy, up to the ceiling and no further', async () => {
       const room = new FakeRoom(100_000).busy(TICK_MS);
       room.health = healthy;
-      await withController(env, room, { settings: { ...adaptive, admitPerSecond: 5 }, tickMs: TICK_MS, adjustEveryMs: TICK_MS }, async (controller) => {
+      await withController(room, { settings: { ...adaptive, admitPerSecond: 5 }, tickMs: TICK_MS, adjustEveryMs: TICK_MS }, async (controller) => {
         await eventually(async () => expect(ratesAsked(room).length).toBeGreaterThanOrEqual(6));
         expect((await controller.query(queueStateQuery)).lastAdjustment?.reason).toMatch(/^healthy: hold p95 150 ms, payment p95 400 ms; \d+ waiting$/);
         // Additive: each step is 5 % of the operator's range (3.75/s), never a jump.
@@ -338,7 +359,7 @@ describe('admission controller', () => {
       const room = new FakeRoom(0).busy(TICK_MS);
       room.health = healthy;
       // The valve looks every other tick.
-      await withController(env, room, { settings: adaptive, tickMs: TICK_MS, adjustEveryMs: 2 * TICK_MS }, async (controller) => {
+      await withController(room, { settings: adaptive, tickMs: TICK_MS, adjustEveryMs: 2 * TICK_MS }, async (controller) => {
         // Nobody waiting: the controller sleeps at once, with no timer (only a wake-up or an operator
         // brings the next tick), so the rate stays where it is.
         await asleepAfter(controller, room, 1);
@@ -357,7 +378,7 @@ describe('admission controller', () => {
     it('stays off unless turned on; turned on, keeps the rate within the bounds; the validator guards the bounds', async () => {
       const room = new FakeRoom(100_000).busy(TICK_MS);
       room.health = slow;
-      await withController(env, room, { settings: { ...adaptive, adaptive: false, admitPerSecond: 200 }, tickMs: TICK_MS, adjustEveryMs: 2 * TICK_MS }, async (controller) => {
+      await withController(room, { settings: { ...adaptive, adaptive: false, admitPerSecond: 200 }, tickMs: TICK_MS, adjustEveryMs: 2 * TICK_MS }, async (controller) => {
         await eventually(async () => expect(room.calls.length).toBeGreaterThanOrEqual(8));
         expect(room.calls.some((c) => c.healthWindowSeconds)).toBe(false);
         expect((await controller.query(queueStateQuery)).admitPerSecond).toBe(200);
@@ -379,7 +400,7 @@ describe('admission controller', () => {
       const room = new FakeRoom(100_000).busy(TICK_MS);
       room.health = slow;
       // Five ticks a run, a look every other tick: the first run backs off twice (50 → 35 → 24.5).
-      await withController(env, room, { settings: adaptive, ticksPerRun: 5, tickMs: TICK_MS, adjustEveryMs: 2 * TICK_MS }, async (controller) => {
+      await withController(room, { settings: adaptive, ticksPerRun: 5, tickMs: TICK_MS, adjustEveryMs: 2 * TICK_MS }, async (controller) => {
         const firstRun = (await controller.describe()).runId;
         await eventually(async () => expect((await controller.describe()).runId).not.toBe(firstRun));
         const state = await controller.query(queueStateQuery);
