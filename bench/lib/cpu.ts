@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { allChildren } from './proc';
+import { allChildren, sleep } from './proc';
 
 export const CPU_COLUMNS = ['temporal', 'worker', 'api', 'postgres', 'redis', 'bench', 'aux', 'others'] as const;
 export type CpuColumn = (typeof CPU_COLUMNS)[number];
@@ -159,4 +159,22 @@ export async function withCpu<T>(work: () => Promise<T>): Promise<{ result: T; c
 export interface Window {
   fromUs: number;
   toUs: number;
+}
+
+/**
+ * Waits until Temporal and the worker are idle (together under `maxPct` % of one core over half a
+ * second), for at most `timeoutMs`: the after-effects of a setup (a pool's journeys' first tasks,
+ * their visibility writes) must not land in the next measured window. A fixed pause was either too
+ * short (the contested seat's burst of 0.3 s met up to a core of them) or needlessly long. Returns the
+ * ms waited, or undefined when they never went quiet.
+ */
+export async function quietTemporal(maxPct = 10, timeoutMs = 30_000): Promise<number | undefined> {
+  const started = Date.now();
+  while (Date.now() - started < timeoutMs) {
+    const meter = new CpuMeter();
+    await sleep(500);
+    const usage = meter.read();
+    if (usage.temporal + usage.worker < maxPct) return Date.now() - started;
+  }
+  return undefined;
 }

@@ -5,7 +5,7 @@
  * round-robin (≤ 4 per fan), one contested seat, and payments (one per fan: a payment ends the fan's
  * session). The pool's admission itself is measured (the `admission` scenario reports it).
  */
-import { withCpu } from './cpu';
+import { quietTemporal, withCpu } from './cpu';
 import type { Api, User } from './api';
 import { mapLimit } from './load';
 import { sleep } from './proc';
@@ -100,7 +100,8 @@ export class Fixtures {
     });
     this.admission = { ...(await this.journeyStarts(concertId, opened)), cpu, window };
     console.log(`[bench]   pool admitted in ${(this.admission.durationS).toFixed(1)} s`);
-    await sleep(this.sizes.settleMs); // let the last journeys' first tasks settle
+    const quiet = await quietTemporal();
+    console.log(`[bench]   ${quiet === undefined ? 'Temporal and the worker still busy after 30 s' : `Temporal and the worker quiet after ${(quiet / 1000).toFixed(1)} s`}`);
     return fans;
   }
 

@@ -1,5 +1,5 @@
 import { outcome } from '../lib/api';
-import { withCpu } from '../lib/cpu';
+import { quietTemporal, withCpu } from '../lib/cpu';
 import type { Scenario } from '../lib/scenario';
 import { fmtMs, Recorder } from '../lib/stats';
 import { RawConnection, rawRequest } from '../lib/raw-http';
@@ -31,6 +31,8 @@ export const contestedSeat: Scenario = {
     const requests = fans.map((fan) =>
       rawRequest('POST', '/reservations', host, ctx.api.headers({ user: fan, queueToken: fan.queueToken, json: true }), body),
     );
+
+    await quietTemporal(); // the burst lasts a third of a second: nothing else may share it
 
     const losers = new Recorder();
     const winners: number[] = [];
