@@ -42,14 +42,17 @@ export async function httpLoad(opts: {
   return { ...recorder.summary(opts.name, opts.connections, result.seconds, opts.notes), cpu, window };
 }
 
-function cannon(
+/** Sends `rotation` over `connections` for `durationS` seconds, telling `onResponse` of each answer. */
+type Sender = (
   url: string,
   connections: number,
   durationS: number,
   rotation: HttpRequest[],
   onResponse: (status: number, ms: number) => void,
-): Promise<{ seconds: number; connectionErrors: number }> {
-  return new Promise((resolve, reject) => {
+) => Promise<{ seconds: number; connectionErrors: number }>;
+
+const cannon: Sender = (url, connections, durationS, rotation, onResponse) =>
+  new Promise((resolve, reject) => {
     const started = performance.now();
     const instance = autocannon(
       {
@@ -63,7 +66,6 @@ function cannon(
     );
     instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => onResponse(status, ms));
   });
-}
 
 /**
  * A rotation of requests, request i with `rotation[i % length]` over whichever connection is free
@@ -71,13 +73,7 @@ function cannon(
  * the window. A connection that fails counts an error and is reopened; an answer still missing 30 s
  * after the window's end fails its connection.
  */
-async function rotate(
-  url: string,
-  connections: number,
-  durationS: number,
-  rotation: HttpRequest[],
-  onResponse: (status: number, ms: number) => void,
-): Promise<{ seconds: number; connectionErrors: number }> {
+const rotate: Sender = async (url, connections, durationS, rotation, onResponse) => {
   const { hostname, port, host } = new URL(url);
   const encoded = rotation.map((r) => rawRequest(r.method, r.path, host, r.headers ?? {}, r.body));
   const open = () => RawConnection.open(hostname, Number(port));
@@ -113,7 +109,7 @@ async function rotate(
     clearTimeout(stuck);
   }
   return { seconds: (performance.now() - started) / 1000, connectionErrors };
-}
+};
 
 /** One call of a closed loop: resolves to its outcome (an HTTP status or a name). */
 export type Call = () => Promise<number | string>;
