@@ -79,10 +79,11 @@ export async function createWorker(deps: WorkerDeps, options: Partial<WorkerOpti
     stickyQueueScheduleToStartTimeout: '5s',
     maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS ?? cachedJourneys(),
     // The rest are the SDK's (1.24) defaults until a bench A/B shows a change pays: one workflow
-    // thread (WORKER_WORKFLOW_THREADS; two measured on 2 cores, no consistent gain: bench/README.md), 40 workflow-task slots (an eager journey start of the
-    // admission tick, 16 at once, holds one until the journey's first task is done; with none free
-    // the start is an ordinary one), 100 activity and 100 local-activity slots, and up to 3 eager
-    // activity reservations per workflow task (taken only where the server allows eager activities).
+    // thread (WORKER_WORKFLOW_THREADS; two measured on 2 cores, no consistent gain: bench/README.md),
+    // 40 workflow-task slots (an eager journey start of the admission tick, 16 at once, holds one
+    // until the journey's first task is done; with none free the start is an ordinary one), 100
+    // activity and 100 local-activity slots, and up to 3 eager activity reservations per workflow
+    // task (taken only where the server allows eager activities).
     ...(config.WORKER_WORKFLOW_THREADS && { workflowThreadPoolSize: config.WORKER_WORKFLOW_THREADS }),
     ...(options.workflowBundle ? {} : { workflowsPath: require.resolve('../workflows') }),
     plugins,

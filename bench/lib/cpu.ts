@@ -161,6 +161,9 @@ export interface Window {
   toUs: number;
 }
 
+/** How long `quietTemporal` waits at most. */
+export const QUIET_TIMEOUT_MS = 30_000;
+
 /**
  * Waits until Temporal and the worker are idle (together under `maxPct` % of one core over half a
  * second), for at most `timeoutMs`: the after-effects of a setup (a pool's journeys' first tasks,
@@ -168,7 +171,7 @@ export interface Window {
  * short (the contested seat's burst of 0.3 s met up to a core of them) or needlessly long. Returns the
  * ms waited, or undefined when they never went quiet.
  */
-export async function quietTemporal(maxPct = 10, timeoutMs = 30_000): Promise<number | undefined> {
+export async function quietTemporal(maxPct = 10, timeoutMs = QUIET_TIMEOUT_MS): Promise<number | undefined> {
   const started = Date.now();
   while (Date.now() - started < timeoutMs) {
     const meter = new CpuMeter();

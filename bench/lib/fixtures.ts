@@ -5,7 +5,7 @@
  * round-robin (≤ 4 per fan), one contested seat, and payments (one per fan: a payment ends the fan's
  * session). The pool's admission itself is measured (the `admission` scenario reports it).
  */
-import { quietTemporal, withCpu } from './cpu';
+import { QUIET_TIMEOUT_MS, quietTemporal, withCpu } from './cpu';
 import type { Api, User } from './api';
 import { mapLimit } from './load';
 import { sleep } from './proc';
@@ -101,7 +101,7 @@ export class Fixtures {
     this.admission = { ...(await this.journeyStarts(concertId, opened)), cpu, window };
     console.log(`[bench]   pool admitted in ${(this.admission.durationS).toFixed(1)} s`);
     const quiet = await quietTemporal();
-    console.log(`[bench]   ${quiet === undefined ? 'Temporal and the worker still busy after 30 s' : `Temporal and the worker quiet after ${(quiet / 1000).toFixed(1)} s`}`);
+    console.log(`[bench]   ${quiet === undefined ? `Temporal and the worker still busy after ${QUIET_TIMEOUT_MS / 1000} s` : `Temporal and the worker quiet after ${(quiet / 1000).toFixed(1)} s`}`);
     return fans;
   }
 

@@ -52,17 +52,10 @@ describe('token secrets', () => {
     expect(s.length * 6).toBeGreaterThanOrEqual(128);
   });
 
-  it('differ on every call', () => {
+  it('differ on every call, across several refills of the pool they are cut from, and parse back', () => {
     const secrets = Array.from({ length: 1000 }, () => newTokenSecret());
     expect(new Set(secrets).size).toBe(secrets.length);
-  });
-});
-
-describe('new secrets', () => {
-  it('are 192-bit base64url strings, all distinct, across several refills of the pool', () => {
-    const secrets = Array.from({ length: 1_000 }, newTokenSecret);
     expect(secrets.every((s) => /^[A-Za-z0-9_-]{32}$/.test(s))).toBe(true);
-    expect(new Set(secrets).size).toBe(secrets.length);
     expect(secrets.every((s) => parseToken(formatToken(concertId, s))?.secret === s)).toBe(true);
   });
 });
