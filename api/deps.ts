@@ -5,6 +5,7 @@ import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
 import type { QueueTicket } from '../queue/waiting-room';
 import type { Metrics } from './metrics';
+import type { ActionCount } from './rate-limit';
 import type { UseCases } from './use-cases';
 
 /** Everything the API needs, built once by the server (or a test) and handed to `createApp`. */
@@ -32,5 +33,7 @@ export interface AppEnv {
     requestId: string;
     userId: string;
     ticket: QueueTicket;
+    /** The request's count against its action's limit, for the handler to take (`ActionLimit.handedToHandler`). */
+    actionCount: ActionCount;
   };
 }

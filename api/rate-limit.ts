@@ -3,6 +3,7 @@ import type { RedisClient as Redis } from '../lib/redis';
 import type { Result } from 'ioredis';
 import type { Config } from '../lib/config';
 import { DomainError } from '../lib/domain-error';
+import { ACTION_BUCKETS, type TwoBuckets } from '../queue/scripts';
 import type { RateCount, RateRefusal } from '../queue/waiting-room';
 import { clientAddress } from './client-address';
 import type { AppEnv } from './deps';
@@ -83,57 +84,19 @@ export class RateLimited extends DomainError {
 /** 'hold' counts holds and their cancellations together (api/routes/reservations.ts). */
 export type CostlyAction = 'hold' | 'pay' | 'charge' | 'ticket-cancel' | 'signup';
 
-/**
- * One action bucket (the generic cell rate algorithm): the key holds the "theoretical arrival time"
- * in ms. Each allowed action moves it one interval (window ÷ limit) on; an action is refused while it
- * would run more than `burst` intervals ahead of now. So at most `burst` actions at once, then one
- * per interval: the limit's rate without the fixed window's burst of the whole limit at every window
- * start (50 looping accounts spent their 12 in the first seconds together: bench abuse-loop). A
- * refused action changes nothing; Redis' clock, so every API process agrees. Returns -1 (allowed) or
- * the ms until the next action is. One key per script: each bucket is its own Redis Cluster slot.
- */
-const TAKE_FROM_BUCKET = `
--- KEYS: bucket · ARGV: limit (actions per window), windowMs, burst
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local interval = tonumber(ARGV[2]) / tonumber(ARGV[1])
-local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or now) or now, now)
-local wait = tat + interval - tonumber(ARGV[3]) * interval - now
-if wait > 0 then return math.ceil(wait) end
-tat = math.ceil(tat + interval)
-redis.call('SET', KEYS[1], string.format('%d', tat), 'PX', math.max(1, tat - now))
-return -1
+/** ACTION_BUCKETS for one bucket, and for the user's and the address's in one command (a single Redis). */
+const TAKE_FROM_BUCKET = `${ACTION_BUCKETS}
+-- KEYS: bucket · ARGV: windowMs, limit, burst · returns -1 (taken) or the ms until the next action is allowed
+return takeFromBuckets(1, 1, 1)[1]
 `;
-
-/**
- * TAKE_FROM_BUCKET for the user's and the address's buckets in one command, each taken exactly as by
- * its own call: for a single Redis, where both keys live on the one server (a Redis Cluster puts them
- * in different slots, so there each is its own command). One command instead of two is a tenth of a
- * refused hold's cost (a contested seat's loser).
- */
-const TAKE_FROM_TWO_BUCKETS = `
+const TAKE_FROM_TWO_BUCKETS = `${ACTION_BUCKETS}
 -- KEYS: bucket 1, bucket 2 · ARGV: windowMs, limit 1, burst 1, limit 2, burst 2 · returns {wait 1, wait 2}
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local waits = {}
-for i = 1, 2 do
-  local interval = tonumber(ARGV[1]) / tonumber(ARGV[2 * i])
-  local tat = math.max(tonumber(redis.call('GET', KEYS[i]) or now) or now, now)
-  local wait = tat + interval - tonumber(ARGV[2 * i + 1]) * interval - now
-  if wait > 0 then
-    waits[i] = math.ceil(wait)
-  else
-    tat = math.ceil(tat + interval)
-    redis.call('SET', KEYS[i], string.format('%d', tat), 'PX', math.max(1, tat - now))
-    waits[i] = -1
-  end
-end
-return waits
+return takeFromBuckets(1, 2, 1)
 `;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    ovTakeFromBucket(bucket: string, limit: number, windowMs: number, burst: number): Result<number, Context>;
+    ovTakeFromBucket(bucket: string, windowMs: number, limit: number, burst: number): Result<number, Context>;
     ovTakeFromTwoBuckets(bucket1: string, bucket2: string, windowMs: number, limit1: number, burst1: number, limit2: number, burst2: number): Result<[number, number], Context>;
   }
 }
@@ -165,11 +128,12 @@ export function actionLimits(config: Config, action: CostlyAction): ActionLimits
 /**
  * The abuse limit of one costly action (a hold, a cancellation, a payment, a charge, a ticket
  * cancellation, an account): per authenticated user and per client address, as buckets in Redis
- * (TAKE_FROM_BUCKET), so the limit holds across API processes and instances. Each counter is a key of its own
- * (hash-tagged whole, one slot each: ready for a Redis Cluster); the user's and the address's counts are
- * taken in one round trip per request (one script on a single Redis, two in flight on a cluster). Checked before any PostgreSQL or
- * Temporal work, so a refused request costs nothing else. As with `RateLimit`, a refused user or
- * address is then refused from this process's memory until its next action is allowed.
+ * (ACTION_BUCKETS), so the limit holds across API processes and instances. Each counter is a key of
+ * its own (hash-tagged whole, one slot each: ready for a Redis Cluster); the user's and the address's
+ * counts are taken in one round trip per request (one script on a single Redis, two in flight on a
+ * cluster), before any PostgreSQL or Temporal work, so a refused request costs nothing else. As with
+ * `RateLimit`, a refused user or address is then refused from this process's memory until its next
+ * action is allowed.
  */
 export class ActionLimit {
   private readonly blockedUntil = new Map<string, number>();
@@ -189,36 +153,73 @@ export class ActionLimit {
     await next();
   };
 
+  /**
+   * The middleware of an action whose own Redis script can take the count (the hold: the seat gate's
+   * claim, so that a contested seat's loser costs one round trip): it hands the request's count to the
+   * handler (`c.get('actionCount')`), which takes it before any other work, in its script or on its own.
+   * A request that never gets that far (invalid, refused by a guard) is counted when it is answered,
+   * and over the limit its answer is the 429: the same counts and answers as `middleware`'s.
+   */
+  readonly handedToHandler: MiddlewareHandler<AppEnv> = async (c, next) => {
+    const count = this.count(c.get('userId') as string | undefined, clientAddress(c, this.limits.trustedProxyHops) ?? null);
+    c.set('actionCount', count);
+    await next();
+    await count.take();
+  };
+
   /** Counts one request of `userId` from `address`; throws `RateLimited` over either limit. */
   async check(userId: string | undefined, address: string | null, nowMs = Date.now()): Promise<void> {
-    const counters: Array<{ key: string; limit: number; burst: number }> = [];
+    await this.count(userId, address, nowMs).take();
+  }
+
+  /**
+   * One request's count, to be taken once (`ActionCount`). Throws `RateLimited` at once, with no round
+   * trip, while this process remembers a refusal of the user or the address.
+   */
+  count(userId: string | undefined, address: string | null, nowMs = Date.now()): ActionCount {
+    const counters: Counter[] = [];
     const { perUser, burstPerUser, perAddress } = this.limits;
     if (userId && perUser !== undefined) counters.push({ key: actionCounterKey(this.action, 'user', userId), limit: perUser, burst: Math.min(burstPerUser ?? perUser, perUser) });
     if (address) counters.push({ key: actionCounterKey(this.action, 'ip', address), limit: perAddress, burst: perAddress });
-    if (counters.length === 0) return;
     const blocked = Math.max(0, ...counters.map(({ key }) => (this.blockedUntil.get(key) ?? 0) - nowMs));
     if (blocked > 0) throw new RateLimited(this.action, blocked);
 
-    // Both counts in one round trip: one two-key script on a single Redis; on a Redis Cluster, where
-    // the two keys live in different slots (which one script or pipeline cannot span), two
-    // single-key scripts in flight together.
     const windowMs = this.limits.windowSeconds * 1000;
+    let taken = counters.length === 0;
+    const refusal = (waits: number[]): RateLimited => {
+      let waitMs = 0;
+      waits.forEach((wait, i) => {
+        if (wait >= 0) {
+          this.remember(counters[i]!.key, nowMs + wait, nowMs);
+          waitMs = Math.max(waitMs, wait);
+        }
+      });
+      return new RateLimited(this.action, waitMs);
+    };
     const [first, second] = counters;
-    const waits =
-      second && !this.redis.isCluster
-        ? await this.redis.ovTakeFromTwoBuckets(first!.key, second.key, windowMs, first!.limit, first!.burst, second.limit, second.burst).then(
-            (both) => both.map(Number),
-            (err: unknown) => [uncounted(err), uncounted(err)],
-          )
-        : await Promise.all(counters.map(({ key, limit, burst }) => this.redis.ovTakeFromBucket(key, limit, windowMs, burst).catch(uncounted)));
-    let waitMs = -1;
-    waits.forEach((wait, i) => {
-      if (wait >= 0) {
-        this.remember(counters[i]!.key, nowMs + wait, nowMs);
-        waitMs = Math.max(waitMs, wait);
-      }
-    });
-    if (waitMs >= 0) throw new RateLimited(this.action, waitMs);
+    return {
+      foldable: () => {
+        if (taken || !second || this.redis.isCluster) return null;
+        taken = true;
+        return { keys: [first!.key, second.key], windowMs, limits: [first!.limit, second.limit], bursts: [first!.burst, second.burst] };
+      },
+      refusal,
+      take: async () => {
+        if (taken) return;
+        taken = true;
+        // Both counts in one round trip: one two-key script on a single Redis; on a Redis Cluster, where
+        // the two keys live in different slots (which one script or pipeline cannot span), two
+        // single-key scripts in flight together.
+        const waits =
+          second && !this.redis.isCluster
+            ? await this.redis.ovTakeFromTwoBuckets(first!.key, second.key, windowMs, first!.limit, first!.burst, second.limit, second.burst).then(
+                (both) => both.map(Number),
+                (err: unknown) => [uncounted(err), uncounted(err)],
+              )
+            : await Promise.all(counters.map(({ key, limit, burst }) => this.redis.ovTakeFromBucket(key, windowMs, limit, burst).catch(uncounted)));
+        if (waits.some((wait) => wait >= 0)) throw refusal(waits);
+      },
+    };
   }
 
   private remember(key: string, until: number, nowMs: number): void {
@@ -228,6 +229,28 @@ export class ActionLimit {
     }
     this.blockedUntil.set(key, until);
   }
+}
+
+interface Counter {
+  key: string;
+  limit: number;
+  burst: number;
+}
+
+/**
+ * One request's count against an action's limit, taken exactly once: by the action's own Redis script
+ * (`foldable`, then `refusal` if the script refused) or by its own command (`take`; a no-op once taken).
+ */
+export interface ActionCount {
+  /**
+   * The user's and the address's buckets for the action's script to take first, or null (taken already;
+   * a Redis Cluster, where the buckets are in other slots; not two counts): then `take()` first.
+   * Marks the count taken.
+   */
+  foldable(): TwoBuckets | null;
+  /** The 429 for the script's waits per bucket (one at least ≥ 0), remembering each refused bucket. */
+  refusal(waits: number[]): RateLimited;
+  take(): Promise<void>;
 }
 
 /**

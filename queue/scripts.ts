@@ -4,7 +4,8 @@ import type { Result } from 'ioredis';
 /**
  * The waiting room's Lua scripts. Each runs atomically on the concert's slot and touches only the
  * keys its caller declares in KEYS (its `-- KEYS:` line names them, in order; a unit test holds every
- * script to it), all of them tagged with the concert, so the scripts run unchanged on a Redis Cluster.
+ * script to it), all of them tagged with the concert, so the scripts run unchanged on a Redis Cluster
+ * (one exception, said where it is: CLAIM_SEAT_COUNTED, for a single Redis).
  */
 /**
  * Fixed-window rate-limit counters, counted inside the join and status scripts so that a join or a
@@ -225,12 +226,53 @@ redis.call('EXPIRE', KEYS[1], SESSION_TTL_SECONDS)
 return 'NO_SHOW'
 `;
 
-const CLAIM_SEAT = `
--- KEYS: session, gate, owners · ARGV: userId, secret, reservationId, nowMs, holdTtlMs, graceMs
--- The contested seat's path in one round trip: the queue token's check (recording the fan's request,
--- seenAt), then the gate's claim.
--- returns {'INVALID'} | {'FORBIDDEN'} | {'NOT_ACTIVE', status} | {'TAKEN', activeUntil, arrival, holder}
---       | {'CLAIMED', activeUntil, arrival} (holder: the reservation id the gate is closed for)
+/**
+ * The abuse limit of a costly action (api/rate-limit.ts `ActionLimit`) as buckets of the generic cell
+ * rate algorithm: each key holds the "theoretical arrival time" in ms. Each allowed action moves it one
+ * interval (window ÷ limit) on; an action is refused while it would run more than `burst` intervals
+ * ahead of now. So at most `burst` actions at once, then one per interval: the limit's rate without a
+ * fixed window's burst of the whole limit at every window start (50 looping accounts spent their 12
+ * in the first seconds together: bench abuse-loop). A refused action changes nothing; Redis' clock,
+ * so every API process agrees.
+ *
+ * `takeFromBuckets(firstKey, count, firstArg)` takes `count` buckets, KEYS[firstKey] on, each exactly
+ * as on its own (one may be taken while another refuses); ARGV from `firstArg`: windowMs, then limit
+ * and burst per bucket. Returns per bucket -1 (taken) or the ms until its next action is allowed.
+ */
+export const ACTION_BUCKETS = `
+local function takeFromBuckets(firstKey, count, firstArg)
+  local time = redis.call('TIME')
+  local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+  local windowMs = tonumber(ARGV[firstArg])
+  local waits = {}
+  for i = 1, count do
+    local key = KEYS[firstKey + i - 1]
+    local interval = windowMs / tonumber(ARGV[firstArg + 2 * i - 1])
+    local burst = tonumber(ARGV[firstArg + 2 * i])
+    local tat = math.max(tonumber(redis.call('GET', key) or now) or now, now)
+    local wait = tat + interval - burst * interval - now
+    if wait > 0 then
+      waits[i] = math.ceil(wait)
+    else
+      tat = math.ceil(tat + interval)
+      redis.call('SET', key, string.format('%d', tat), 'PX', math.max(1, tat - now))
+      waits[i] = -1
+    end
+  end
+  return waits
+end
+`;
+
+/** Two buckets of an action's limit (ACTION_BUCKETS) for a script to take before its own work. */
+export interface TwoBuckets {
+  keys: [string, string];
+  windowMs: number;
+  limits: [number, number];
+  bursts: [number, number];
+}
+
+/** The queue token's check, then the gate's claim: ARGV 1-6 as CLAIM_SEAT declares them. */
+const CLAIM_SEAT_BODY = `
 local s = redis.call('HMGET', KEYS[1], 'secret', 'status', 'activeUntil', 'arrival')
 if s[1] ~= ARGV[2] then
   local owner = redis.call('HGET', KEYS[3], ARGV[2])
@@ -248,6 +290,25 @@ local ttl = math.max(1, deadline - now + tonumber(ARGV[6]))
 if redis.call('SET', KEYS[2], ARGV[3], 'PX', ttl, 'NX') then return {'CLAIMED', s[3], s[4]} end
 return {'TAKEN', s[3], s[4], redis.call('GET', KEYS[2]) or ''}
 `;
+
+const CLAIM_SEAT = `
+-- KEYS: session, gate, owners · ARGV: userId, secret, reservationId, nowMs, holdTtlMs, graceMs
+-- The contested seat's path in one round trip: the queue token's check (recording the fan's request,
+-- seenAt), then the gate's claim.
+-- returns {'INVALID'} | {'FORBIDDEN'} | {'NOT_ACTIVE', status} | {'TAKEN', activeUntil, arrival, holder}
+--       | {'CLAIMED', activeUntil, arrival} (holder: the reservation id the gate is closed for)
+${CLAIM_SEAT_BODY}`;
+
+const CLAIM_SEAT_COUNTED = `${ACTION_BUCKETS}
+-- KEYS: session, gate, owners, user bucket, address bucket · ARGV: userId, secret, reservationId, nowMs, holdTtlMs, graceMs, windowMs, user limit, user burst, address limit, address burst
+-- CLAIM_SEAT after the hold's action limit (the user's and the address's buckets), so that a contested
+-- seat's loser costs one round trip, its abuse limit included. The buckets are keys of their own, in
+-- slots of their own: for a single Redis only (on a Redis Cluster the limit is taken by its own
+-- command first, and CLAIM_SEAT follows).
+-- returns {'LIMITED', user wait, address wait} (either ≥ 0; nothing else was touched), or as CLAIM_SEAT
+local waits = takeFromBuckets(4, 2, 7)
+if waits[1] >= 0 or waits[2] >= 0 then return {'LIMITED', waits[1], waits[2]} end
+${CLAIM_SEAT_BODY}`;
 
 const GATE_RELEASE = `
 -- KEYS: gate · ARGV: reservationId · compare-and-delete: only the claimant's own gate is opened
@@ -280,6 +341,11 @@ declare module 'ioredis' {
     ovEndSession(session: string, active: string, userId: string, secret: string, finalStatus: string, arrival: string): Result<string | null, Context>;
     ovEndIfNoShow(session: string, active: string, userId: string, arrival: string): Result<string | null, Context>;
     ovClaimSeat(session: string, gate: string, owners: string, userId: string, secret: string, reservationId: string, nowMs: number, holdTtlMs: number, graceMs: number): Result<[string, string?, string?, string?], Context>;
+    ovClaimSeatCounted(
+      session: string, gate: string, owners: string, userBucket: string, addressBucket: string,
+      userId: string, secret: string, reservationId: string, nowMs: number, holdTtlMs: number, graceMs: number,
+      windowMs: number, userLimit: number, userBurst: number, addressLimit: number, addressBurst: number,
+    ): Result<[string, (string | number)?, (string | number)?, string?], Context>;
     ovGateRelease(gate: string, reservationId: string): Result<number, Context>;
     ovGateSeal(gate: string, reservationId: string): Result<number, Context>;
   }
@@ -295,6 +361,7 @@ export const QUEUE_SCRIPTS = {
   ovEndSession: { numberOfKeys: 2, lua: END_SESSION },
   ovEndIfNoShow: { numberOfKeys: 2, lua: END_IF_NO_SHOW },
   ovClaimSeat: { numberOfKeys: 3, lua: CLAIM_SEAT },
+  ovClaimSeatCounted: { numberOfKeys: 5, lua: CLAIM_SEAT_COUNTED },
   ovGateRelease: { numberOfKeys: 1, lua: GATE_RELEASE },
   ovGateSeal: { numberOfKeys: 1, lua: GATE_SEAL },
 } as const;

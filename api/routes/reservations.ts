@@ -101,9 +101,12 @@ export function reservationRoutes(deps: RouteDeps) {
   const holdsAndCancels = new ActionLimit(deps.redis, 'hold', actionLimits(deps.config, 'hold'));
 
   return app
-    .openapi(headersDocumentedOnly(app, secured(limited(hold, holdsAndCancels), holdGuards(deps))), async (c) => {
+    .openapi(headersDocumentedOnly(app, secured(limited(hold, { middleware: holdsAndCancels.handedToHandler }), holdGuards(deps))), async (c) => {
       const body = c.req.valid('json');
-      const holder = { userId: c.get('userId'), queueToken: c.req.header('x-queue-token') };
+      const limit = c.get('actionCount');
+      // A keyed request claims its key in PostgreSQL first: the limit is taken before that.
+      if (c.req.header('idempotency-key') !== undefined) await limit.take();
+      const holder = { userId: c.get('userId'), queueToken: c.req.header('x-queue-token'), limit };
       const temporalScope: TemporalScope = (fn) => runInTemporalScope(deps.temporal, c.get('requestId'), fn);
       return idempotent(c, idempotency, HOLD_ENDPOINT, body, async (key, resumed) => ({
         status: 201,

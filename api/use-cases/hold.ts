@@ -7,6 +7,7 @@ import type { SeatGate } from '../../queue/seat-gate';
 import { parseToken } from '../../queue/token';
 import type { QueueTicket, WaitingRoom } from '../../queue/waiting-room';
 import type { Metrics } from '../metrics';
+import type { ActionCount } from '../rate-limit';
 import { toProblem } from '../problem';
 import { checkTicket, invalidQueueToken } from '../queue-guard';
 import type { TemporalScope } from '../temporal-context';
@@ -30,6 +31,8 @@ export interface HoldDeps {
 export interface Holder {
   userId: string;
   queueToken: string | undefined;
+  /** The request's count against the hold/cancel limit, taken here before any other work (none: not limited). */
+  limit?: ActionCount;
 }
 
 /** The request's `Idempotency-Key`; `resumed`: an earlier request with it ran and its outcome is unknown. */
@@ -44,8 +47,8 @@ export interface HoldKey {
  * or the database shows the one that happened even after the journey ended. The seat gate stays
  * closed while a keyed hold's outcome is unknown: it opens on a known refusal (or expires).
  *
- * A contested seat is settled in one Redis round trip (`SeatGate.claimWithToken`): the queue token's
- * check and the gate's claim are one script, so a loser costs no other read. PostgreSQL is read for
+ * A contested seat is settled in one Redis round trip (`SeatGate.claimWithToken`): the hold/cancel
+ * limit, the queue token's check and the gate's claim are one script, so a loser costs no other read. PostgreSQL is read for
  * the key's earlier hold only when the key was resumed (a fresh key has no effect yet). Refusals and
  * their order are those of a token check before the use case: a request refused on its schedule or
  * seat number has its token checked first (`refuseMisfit`).
@@ -67,6 +70,7 @@ export function holdSeatUseCase(deps: HoldDeps) {
    * same order, as a token guard in front of the use case gave. Rare, so it may cost a round trip more.
    */
   const refuseMisfit = async (holder: Holder, misfit: DomainError, reservationId: string, key?: HoldKey) => {
+    await holder.limit?.take();
     const ticket = checkTicket(await room.lookup(holder.queueToken, holder.userId), holder.userId, { requireActive: false });
     const replay = await earlier(reservationId, holder.userId, key);
     if (replay) return replay;
@@ -84,15 +88,17 @@ export function holdSeatUseCase(deps: HoldDeps) {
     if (misfit) return refuseMisfit(holder, misfit, reservationId, key);
 
     // The gate closes until the hold's latest possible deadline + grace; losers stop here. A retry of
-    // the request that holds it (same derived id) goes through to learn the outcome.
-    const claim = await gate.claimWithToken(queueToken, {
-      userId,
-      scheduleId: seat.scheduleId,
-      seatNumber: seat.seatNumber,
-      reservationId,
-      holdTtlMs: config.HOLD_TTL_SECONDS * 1000,
-      graceMs: config.HOLD_GRACE_SECONDS * 1000,
-    });
+    // the request that holds it (same derived id) goes through to learn the outcome. The limit is
+    // taken first, in the same script where Redis allows it.
+    const limitInScript = holder.limit?.foldable() ?? undefined;
+    if (!limitInScript) await holder.limit?.take();
+    const claim = await gate.claimWithToken(
+      queueToken,
+      { userId, scheduleId: seat.scheduleId, seatNumber: seat.seatNumber, reservationId, holdTtlMs: config.HOLD_TTL_SECONDS * 1000, graceMs: config.HOLD_GRACE_SECONDS * 1000 },
+      Date.now(),
+      limitInScript,
+    );
+    if (claim.kind === 'limited') throw holder.limit!.refusal(claim.waits);
     if (claim.kind === 'token-invalid') throw invalidQueueToken();
     if (claim.kind === 'forbidden') throw new DomainError('FORBIDDEN', 'the queue token belongs to someone else');
     if (claim.kind === 'not-active') {

@@ -161,6 +161,27 @@ it('a hold/cancel loop stops at the limit (429) that holds and cancellations sha
   expect(pidsOf(api!.log, 'request', '/reservations').size).toBe(2);
 });
 
+it('every hold counts, whatever its answer (the seat gate’s script takes the count): a bad request, a seat that does not exist and a contested seat’s loser spend the budget, then each is 429', async () => {
+  const { concertId, scheduleIds } = await stack.api.createConcert(5, 10_000);
+  const winner = await stack.api.admittedFan(concertId, 'Winner');
+  const { fan, queueToken } = await stack.api.admittedFan(concertId);
+  const hold = (body: unknown) => send('POST', '/reservations', { address, fan, queueToken, body });
+  const address = newAddress();
+  const taken = await send('POST', '/reservations', { address: newAddress(), fan: winner.fan, queueToken: winner.queueToken, body: { scheduleId: scheduleIds[0], seatNumber: 1 } });
+  expect(taken.status).toBe(201);
+
+  // PER_USER (3) answers that are not holds, each counted.
+  expect(await hold({ scheduleId: scheduleIds[0], seatNumber: 'one' })).toMatchObject({ status: 400, body: { code: 'VALIDATION_FAILED' } });
+  expect(await hold({ scheduleId: scheduleIds[0], seatNumber: 6 })).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
+  expect(await hold({ scheduleId: scheduleIds[0], seatNumber: 1 })).toMatchObject({ status: 409, body: { code: 'SEAT_UNAVAILABLE' } });
+  // The budget is spent: a free seat, the taken one and a bad request are each refused the same way.
+  for (const body of [{ scheduleId: scheduleIds[0], seatNumber: 2 }, { scheduleId: scheduleIds[0], seatNumber: 1 }, { seatNumber: 2 }]) {
+    expectRateLimited(await hold(body));
+  }
+  // The refused holds took nothing: the free seat is still free for the winner.
+  expect((await send('POST', '/reservations', { address: newAddress(), fan: winner.fan, queueToken: winner.queueToken, body: { scheduleId: scheduleIds[0], seatNumber: 2 } })).status).toBe(201);
+});
+
 it('POST /payments: at most the per-user number per window', async () => {
   const { concertId } = await stack.api.createConcert(2, 10_000);
   const { fan, queueToken } = await stack.api.admittedFan(concertId);
