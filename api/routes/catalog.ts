@@ -1,11 +1,11 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { SeatStatus } from '../../db/entities';
-import { CatalogStore, decodeConcertCursor, type ScheduleRef } from '../../db/stores/catalog';
+import { CatalogStore, decodeConcertCursor } from '../../db/stores/catalog';
 import { DomainError } from '../../lib/domain-error';
 import { WaitingRoom } from '../../queue/waiting-room';
 import { requireUser } from '../auth';
-import type { AppDeps, AppEnv } from '../deps';
+import type { AppEnv, RouteDeps } from '../deps';
 import { assertTicketFor, queueToken } from '../queue-guard';
 import { headersDocumentedOnly, router, secured } from '../router';
 import { matchesIfNoneMatch, Snapshots, type Snapshot } from '../snapshot';
@@ -105,7 +105,7 @@ const listSeats = createRoute({
   },
 });
 
-export function catalogRoutes(deps: AppDeps) {
+export function catalogRoutes(deps: RouteDeps) {
   const app = router();
   const catalog = new CatalogStore(deps.db);
   const room = new WaitingRoom(deps.redis);
@@ -113,7 +113,7 @@ export function catalogRoutes(deps: AppDeps) {
   const tokenCheck = queueToken(room, { requireActive: true, memoMs: SNAPSHOT_MAX_AGE_MS, now: deps.clock });
   const guards = { Bearer: requireUser(deps.config.AUTH_SECRET), QueueToken: tokenCheck };
   const grace = deps.config.HOLD_GRACE_SECONDS;
-  const schedules = new ScheduleRefs(catalog);
+  const { schedules } = deps.useCases;
   // The two views a rush reads most, as PostgreSQL-built bodies shared for at most 250 ms (snapshot.ts).
   const seatPages = new Snapshots<string>(
     (key) => {
@@ -163,28 +163,4 @@ export function catalogRoutes(deps: AppDeps) {
 function plainResponse(c: Context<AppEnv>, body: string | null, status: 200 | 304, headers: Record<string, string>): Response {
   if ((c.env as { outgoing?: unknown } | undefined)?.outgoing) return new Response(body, { status, headers });
   return body === null ? c.body(null, status, headers) : c.body(body, status as 200, headers);
-}
-
-/**
- * A schedule's concert and size, which never change: read once per process and kept. The read itself
- * is shared (single flight): a burst of requests for a schedule this process has not seen yet (1,000
- * fans on one contested seat) makes one PostgreSQL read, not one each. An unknown schedule is not kept.
- */
-export class ScheduleRefs {
-  private readonly known = new Map<string, Promise<ScheduleRef>>();
-
-  constructor(private readonly catalog: CatalogStore) {}
-
-  get(scheduleId: string): Promise<ScheduleRef> {
-    let schedule = this.known.get(scheduleId);
-    if (!schedule) {
-      schedule = this.catalog.schedule(scheduleId).then((found) => {
-        if (!found) throw new DomainError('NOT_FOUND', 'no such schedule');
-        return found;
-      });
-      this.known.set(scheduleId, schedule);
-      schedule.catch(() => this.known.delete(scheduleId));
-    }
-    return schedule;
-  }
 }

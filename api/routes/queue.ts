@@ -10,7 +10,7 @@ import { closedError, WaitingRoom, type QueueTicket } from '../../queue/waiting-
 import { queueKeys } from '../../queue/keys';
 import { ADMISSION_HELD_FIELD, type AdmissionHeldReason } from '../../workflows/definitions';
 import { requireUser } from '../auth';
-import type { AppDeps, AppEnv } from '../deps';
+import type { AppDeps, AppEnv, RouteDeps } from '../deps';
 import { checkTicket, queueToken } from '../queue-guard';
 import { RateLimit } from '../rate-limit';
 import { router, secured } from '../router';
@@ -120,11 +120,13 @@ class AdmissionHeldReasons {
 /** The status script checks the poll's queue token itself (queue-guard.ts reads its answer). */
 const checkedByTheStatusScript: MiddlewareHandler<AppEnv> = (_c, next) => next();
 
-export function queueRoutes(deps: AppDeps) {
+export function queueRoutes(deps: RouteDeps) {
   const app = router();
   const room = new WaitingRoom(deps.redis);
   const catalog = new CatalogStore(deps.db);
   const journeys = new Journeys(deps.temporal, deps.config);
+  // A fan of the concert is here: its schedules are known before the fan's first hold (schedule-refs.ts).
+  const { schedules } = deps.useCases;
   // Concerts are never deleted and their opening never moves: a positive answer can be kept.
   const knownConcerts = new Map<string, FairStart | null>();
   const auth = requireUser(deps.config.AUTH_SECRET);
@@ -170,6 +172,7 @@ export function queueRoutes(deps: AppDeps) {
         const opening = await catalog.fairStart(concertId);
         if (!opening) throw new DomainError('NOT_FOUND', 'no such concert');
         knownConcerts.set(concertId, opening.seed ? { opensAtMs: opening.opensAtMs, seed: opening.seed } : null);
+        schedules.warm(concertId);
         counted = { ...count, perUser: 0, perAddress: 0 };
       }
       const outcome = await room.arrive(concertId, c.get('userId'), counted, Date.now(), knownConcerts.get(concertId) ?? null);
@@ -199,6 +202,7 @@ export function queueRoutes(deps: AppDeps) {
       if (ticket.status === 'QUEUE_POSITION_EXPIRED') {
         throw new DomainError('QUEUE_POSITION_EXPIRED', 'the place in the queue was lost: no poll for too long; join again');
       }
+      schedules.warm(ticket.concertId);
       const body = view(ticket);
       if (ticket.status === 'WAITING') {
         const reason = await heldReasons.of(ticket.concertId);

@@ -1,4 +1,4 @@
-import type { CatalogStore, ScheduleRef } from '../../db/stores/catalog';
+import type { ScheduleRef } from '../../db/stores/catalog';
 import type { ReservationStore } from '../../db/stores/reservations';
 import type { Config } from '../../lib/config';
 import { DomainError } from '../../lib/domain-error';
@@ -8,10 +8,10 @@ import { parseToken } from '../../queue/token';
 import type { QueueTicket, WaitingRoom } from '../../queue/waiting-room';
 import type { Metrics } from '../metrics';
 import type { ActionCount } from '../rate-limit';
+import type { ScheduleRefs } from '../schedule-refs';
 import { toProblem } from '../problem';
 import { checkTicket, invalidQueueToken } from '../queue-guard';
 import type { TemporalScope } from '../temporal-context';
-import { ScheduleRefs } from '../routes/catalog';
 import { requestScopedId } from './request-ids';
 import { publicView } from './views';
 
@@ -20,7 +20,7 @@ export const HOLD_ENDPOINT = 'POST /reservations';
 export interface HoldDeps {
   config: Config;
   metrics: Metrics;
-  catalog: CatalogStore;
+  schedules: ScheduleRefs;
   reservations: ReservationStore;
   gate: SeatGate;
   room: WaitingRoom;
@@ -54,8 +54,7 @@ export interface HoldKey {
  * seat number has its token checked first (`refuseMisfit`).
  */
 export function holdSeatUseCase(deps: HoldDeps) {
-  const { config, metrics, catalog, reservations, gate, room, journeys } = deps;
-  const schedules = new ScheduleRefs(catalog);
+  const { config, metrics, schedules, reservations, gate, room, journeys } = deps;
 
   /** The key's earlier hold, if a resumed request's first run made one. */
   const earlier = async (reservationId: string, userId: string, key?: HoldKey) => {

@@ -7,6 +7,7 @@ import { LatencyWindow } from '../../queue/latency-window';
 import { SeatGate } from '../../queue/seat-gate';
 import { WaitingRoom } from '../../queue/waiting-room';
 import type { AppDeps } from '../deps';
+import { ScheduleRefs } from '../schedule-refs';
 import { cancelHoldUseCase } from './cancel';
 import { chargeWalletUseCase } from './charge';
 import { holdSeatUseCase } from './hold';
@@ -20,14 +21,16 @@ export function createUseCases(deps: AppDeps) {
   const reservations = new ReservationStore(deps.db, deps.config.HOLD_GRACE_SECONDS);
   const wallets = new WalletStore(deps.db);
   const journeys = new Journeys(deps.temporal, deps.config, new LatencyWindow(deps.redis));
+  const schedules = new ScheduleRefs(new CatalogStore(deps.db));
   return {
     reservations,
+    schedules,
     wallets,
     idempotency: new IdempotencyStore(deps.db),
     holdSeat: holdSeatUseCase({
       config: deps.config,
       metrics: deps.metrics,
-      catalog: new CatalogStore(deps.db),
+      schedules,
       reservations,
       gate: new SeatGate(deps.redis),
       room: new WaitingRoom(deps.redis),

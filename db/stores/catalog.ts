@@ -182,6 +182,12 @@ export class CatalogStore {
     return rows.length ? { scheduleId, concertId: rows[0].concert_id, totalSeats: rows[0].total_seats } : null;
   }
 
+  /** Every schedule of a concert, with its size. */
+  async schedulesOf(concertId: string): Promise<ScheduleRef[]> {
+    const rows: Array<{ id: string; total_seats: number }> = await this.db.query('SELECT id, total_seats FROM concert_schedules WHERE concert_id = $1', [concertId]);
+    return rows.map((r) => ({ scheduleId: r.id, concertId, totalSeats: r.total_seats }));
+  }
+
   /** Seats ordered by number, after seat number `after`, optionally only those with a status. */
   async seats(scheduleId: string, q: { status?: SeatStatus; limit: number; after: number; graceSeconds: number }): Promise<{ items: SeatView[]; nextCursor?: string }> {
     const rows: Array<{ id: string; number: number; price: string; status: SeatStatus }> = await this.db.query(

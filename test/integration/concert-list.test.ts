@@ -62,3 +62,18 @@ it.each([
   const res = await page(query);
   expect(res).toMatchObject({ status: 400, body: { code: 'VALIDATION_FAILED' } });
 });
+
+it("lists a concert's schedules with their sizes (what an API process keeps of them), and none of another concert's", async () => {
+  const catalog = new CatalogStore(stack.db);
+  const startsAt = new Date(Date.now() + 7 * 86_400_000);
+  const schedule = (seatCount: number) => ({ startsAt, bookingOpensAt: new Date(), bookingClosesAt: startsAt, seatCount, price: 1 });
+  const { concertId } = await catalog.createConcert({ title: 'Two nights', schedules: [schedule(3), schedule(5)] });
+  await catalog.createConcert({ title: 'Another', schedules: [schedule(7)] });
+  const ids: string[] = (await stack.db.query('SELECT id FROM concert_schedules WHERE concert_id = $1', [concertId])).map((r: { id: string }) => r.id);
+
+  const refs = await catalog.schedulesOf(concertId);
+  expect(refs.map((r) => r.totalSeats).sort()).toEqual([3, 5]);
+  expect(refs.map((r) => r.scheduleId).sort()).toEqual([...ids].sort());
+  expect(refs.every((r) => r.concertId === concertId)).toBe(true);
+  for (const ref of refs) expect(await catalog.schedule(ref.scheduleId)).toEqual(ref);
+});
