@@ -8,6 +8,7 @@ import { loadConfig, type Config } from '../lib/config';
 import { createLogger, type Logger } from '../lib/logger';
 import { createRedis, redisReady } from '../lib/redis';
 import { startTracing } from '../lib/tracing';
+import { primeTemporalCodecs } from '../lib/temporal-codecs';
 import { createApp } from './app';
 import { createMetrics } from './metrics';
 import { requestIdInterceptor } from './temporal-context';
@@ -150,6 +151,9 @@ async function serveApi(config: Config): Promise<void> {
     interceptors: { workflow: [requestIdInterceptor] },
     plugins: tracing ? [tracing.plugin] : [],
   });
+  const primedAt = performance.now();
+  const primed = primeTemporalCodecs();
+  logger.debug({ messageTypes: primed, ms: Math.round(performance.now() - primedAt) }, 'Temporal codecs built');
   const metrics = createMetrics();
   if (cluster.isWorker) {
     // This process's metrics answer the primary's aggregation; /metrics shows all processes' sum.
