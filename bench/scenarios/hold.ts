@@ -13,7 +13,7 @@ export const hold: Scenario = {
   kind: 'product',
   what: `POST /reservations on distinct seats by admitted fans (round-robin, ≤ ${MAX_HOLDS_PER_FAN} holds each), ${CONCURRENCY} concurrent`,
   ceilings: ['temporal-update'],
-  targets: [{ label: '≥ 85 % of temporal-update, p95 ≤ 100 ms at 10', minShareOf: { ceiling: 'temporal-update', share: 0.85 }, maxP95: 100 }],
+  targets: [{ label: '≥ 85 % of temporal-update, p95 ≤ 150 ms at 10 (issue 25)', minShareOf: { ceiling: 'temporal-update', share: 0.85 }, maxP95: 150 }],
   async run(ctx) {
     await ctx.stack.product();
     const { holdsScheduleId } = await ctx.fixtures.booking();
