@@ -48,10 +48,10 @@ export interface HoldKey {
  * closed while a keyed hold's outcome is unknown: it opens on a known refusal (or expires).
  *
  * A contested seat is settled in one Redis round trip (`SeatGate.claimWithToken`): the hold/cancel
- * limit, the queue token's check and the gate's claim are one script, so a loser costs no other read. PostgreSQL is read for
- * the key's earlier hold only when the key was resumed (a fresh key has no effect yet). Refusals and
- * their order are those of a token check before the use case: a request refused on its schedule or
- * seat number has its token checked first (`refuseMisfit`).
+ * limit, the queue token's check and the gate's claim are one script, so a loser costs no other
+ * read. PostgreSQL is read for the key's earlier hold only when the key was resumed (a fresh key has
+ * no effect yet). Refusals and their order are those of a token check before the use case: a request
+ * refused on its schedule or seat number has its token checked first (`refuseMisfit`).
  */
 export function holdSeatUseCase(deps: HoldDeps) {
   const { config, metrics, schedules, reservations, gate, room, journeys } = deps;

@@ -165,8 +165,8 @@ it('every hold counts, whatever its answer (the seat gate’s script takes the c
   const { concertId, scheduleIds } = await stack.api.createConcert(5, 10_000);
   const winner = await stack.api.admittedFan(concertId, 'Winner');
   const { fan, queueToken } = await stack.api.admittedFan(concertId);
-  const hold = (body: unknown) => send('POST', '/reservations', { address, fan, queueToken, body });
   const address = newAddress();
+  const hold = (body: unknown) => send('POST', '/reservations', { address, fan, queueToken, body });
   const taken = await send('POST', '/reservations', { address: newAddress(), fan: winner.fan, queueToken: winner.queueToken, body: { scheduleId: scheduleIds[0], seatNumber: 1 } });
   expect(taken.status).toBe(201);
 
