@@ -72,6 +72,14 @@ export const ADMISSION_SOLD_OUT_PATCH = 'admission-sold-out';
 export const ADMISSION_START_TO_START_PATCH = 'admission-start-to-start';
 
 /**
+ * The patch after which an operator's change answers only once it is in force: a tick already
+ * running when it lands took the old settings (a pause's tick may still admit, up to the old rate
+ * and maxActive), so the answer waits for that tick's end. Without it a fan who joined a queue
+ * just paused could be admitted. A run recorded before it answered at once, and replays so.
+ */
+export const ADMISSION_SETTINGS_IN_FORCE_PATCH = 'admission-settings-in-force';
+
+/**
  * One per concert: each tick admits fans from the head of the waiting queue at `admitPerSecond`,
  * never beyond `maxActive` active fans, and starts their journeys. Operators steer it live through
  * an update; settings and counts go out through a query.
@@ -106,6 +114,10 @@ export async function admissionController(input: AdmissionInput): Promise<void> 
   let inventory: { seatsLeft?: SeatsLeft; admissionHeld?: AdmissionHeldReason } = {};
   let settingsChanged = false;
   let woken = false;
+  // Ticks started and ended, counted: an update waits for the tick it saw running, not for a moment
+  // with no tick in flight (the next one starts at once when fans wait).
+  let ticksStarted = 0;
+  let ticksEnded = 0;
 
   let soldOut = false;
   const state = (): QueueState => ({
@@ -114,9 +126,11 @@ export async function admissionController(input: AdmissionInput): Promise<void> 
   setHandler(queueStateQuery, state);
   setHandler(
     queueSettingsUpdate,
-    (patch) => {
+    async (patch) => {
       settings = { ...settings, ...patch };
       settingsChanged = true;
+      const running = ticksStarted;
+      if (ticksEnded < running && patched(ADMISSION_SETTINGS_IN_FORCE_PATCH)) await condition(() => ticksEnded >= running);
       return state();
     },
     { validator: (patch) => validateSettings(patch, settings) },
@@ -140,6 +154,7 @@ export async function admissionController(input: AdmissionInput): Promise<void> 
     // A wake-up that lands while the tick runs is kept: the tick's answer may be "asleep".
     woken = false;
     const tickStarted = Date.now();
+    ticksStarted++;
     const result: AdmitResult = await admitFans({
       concertId: input.concertId,
       tickId: `${workflowInfo().runId}:${tick}`,
@@ -154,6 +169,7 @@ export async function admissionController(input: AdmissionInput): Promise<void> 
       sweep: tick % ticksPerSweep === 0,
       admitPerSeat: admitPerSeat(),
     });
+    ticksEnded = ticksStarted;
     credit -= result.admitted;
     admittedTotal += result.admitted;
     counts = { waiting: result.waiting, active: result.active };

@@ -300,6 +300,9 @@ const steerQueue = createRoute({
   path: '/admin/concerts/{concertId}/queue',
   tags: ['Operators'],
   summary: 'Change the admission rate or capacity, pause or resume, turn the adaptive valve on or off and set its bounds, live',
+  description:
+    'Answers once the change is in force: an admission tick already running under the old settings ends first, so after a ' +
+    'pause’s 200 nobody is admitted until the queue is resumed.',
   security: adminKey,
   request: { params: concertParam, body: { required: true, content: { 'application/json': { schema: QueueSettings } } } },
   responses: { 200: { description: 'OK', content: { 'application/json': { schema: QueueView } } }, ...problems(400, 401, 404, 413, 503) },

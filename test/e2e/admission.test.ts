@@ -135,7 +135,8 @@ describe('a tick run outside the controller (its activity, called directly)', ()
  * `RECORD_HISTORIES=1 RECORD_HISTORIES_SUFFIX=-vN npx jest test/e2e/admission.test.ts` records, with
  * the code of the moment, a controller whose ticks all take longer than its interval (1 ms), the
  * case the start-to-start interval changed (no timer after an overdue tick). Recorded before that
- * change and committed; test/e2e/replay.test.ts replays every fixture with the current code.
+ * change and committed; test/e2e/replay.test.ts replays every fixture with the current code. Its
+ * settings update lands while a tick runs: -v6 is the first recording whose update waits for it.
  */
 const recording = process.env.RECORD_HISTORIES === '1' ? describe : describe.skip;
 recording('recording an admission controller history for later replays', () => {

@@ -257,13 +257,13 @@ describe('admission controller', () => {
   it('pause stops admission and resume restarts it; the validator refuses nonsense', async () => {
     const room = new FakeRoom(1000).busy(100);
     await withController(room, { tickMs: 100, settings: { admitPerSecond: 50, maxActive: 1_000_000, paused: false } }, async (controller) => {
+      // Every tick takes its whole interval, so the pause lands while one runs under the old settings:
+      // the answer waits for it, and from the answer on nobody is admitted.
+      await eventually(async () => expect(room.admittedInOrder.length).toBeGreaterThan(0));
       const paused = await controller.executeUpdate(queueSettingsUpdate, { args: [{ paused: true }] });
-      expect(paused.paused).toBe(true);
-      // A tick already running when the update landed may still admit: count from the first paused
-      // tick on (ticks run one at a time, so every earlier one has admitted by then).
-      const pausedTicks = () => room.calls.filter((c) => c.paused);
-      await eventually(async () => expect(pausedTicks().length).toBeGreaterThanOrEqual(1));
       const before = room.admittedInOrder.length;
+      expect(paused.paused).toBe(true);
+      const pausedTicks = () => room.calls.filter((c) => c.paused);
       // Three paused ticks (each admits nobody, so each waits on a timer): nobody admitted.
       await eventually(async () => expect(pausedTicks().length).toBeGreaterThanOrEqual(3));
       expect(room.admittedInOrder.length).toBe(before);
