@@ -276,6 +276,12 @@ ${mdTable(HEAD, summaryRows(run))}
 Targets (issues 19 and 25), this run:
 
 ${mdTable(['row', 'target', 'measured', 'met'], targetRows(run))}
+
+CPU µs each process spent per successful request (or operation) of the row, this run (the window's
+CPU ÷ its rate; api = every API process summed, bench = the load generator, aux = a ceiling's own
+server or worker):
+
+${mdTable(PER_REQUEST_HEAD, cpuPerRequestRows(run))}
 `;
 }
 

@@ -202,12 +202,16 @@ function measurements(
     rss: maxOf(genSeconds.map((s) => s.rssMb), 0),
   };
   const sentOnTime = m.samples.join.sent.filter((s, i) => s - m.samples.join.due[i] < 0.1).length;
+  // Issue 19 asks that none is left unsent when the arrivals end: those sent after the last arrival.
+  const sentAfterArrivals = m.samples.join.sent.filter((s) => s >= size.seconds);
   const rates = queue.map((s) => s.admitPerSecond).filter((r): r is number => r !== undefined);
   const adjustments = [...new Map(queue.filter((s) => s.lastAdjustment).map((s) => [s.lastAdjustment!.at, s.lastAdjustment!])).values()];
   const words = (o: Record<string, number>) => Object.entries(o).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k}: ${v.toLocaleString('en-US')}`).join(', ');
   rows[0].notes.push(
     `offered ${size.users.toLocaleString('en-US')} arrivals over ${size.seconds} s = ${fmtRate(offeredRate)}/s (open model, ${size.generators} generator process${size.generators > 1 ? 'es' : ''}); ` +
-      `joins sent within 100 ms of their arrival: ${sentOnTime.toLocaleString('en-US')}; peak sent ${fmtRate(peak(sent))}/s; answered ${joins.at.length.toLocaleString('en-US')} ` +
+      `joins sent within 100 ms of their arrival: ${sentOnTime.toLocaleString('en-US')}; sent after the arrivals ended (${size.seconds} s): ` +
+      `${sentAfterArrivals.length.toLocaleString('en-US')}${sentAfterArrivals.length ? `, the last at ${maxOf(sentAfterArrivals, 0).toFixed(1)} s` : ' ✓'}; ` +
+      `peak sent ${fmtRate(peak(sent))}/s; answered ${joins.at.length.toLocaleString('en-US')} ` +
       `(${fmtRate(join.rate)}/s until the last answer at ${lastJoin.toFixed(0)} s, peak ${fmtRate(peak(joinsServed))}/s)`,
     `polls: ${fmtRate(rows[1].rate)}/s on average over the ${window} s run, peak ${fmtRate(peak(pollsServed))}/s, budget ${run.budget.toLocaleString('en-US')}/s (QUEUE_POLL_BUDGET_PER_SECOND)`,
     `admission: ${admitted.toLocaleString('en-US')} fans admitted (${fmtRate(admitted / window)}/s, peak ${fmtRate(peak(admissions))}/s); valve ${run.adaptive ? `adaptive in [${RUSH_VALVE.minAdmitPerSecond}, ${RUSH_VALVE.maxAdmitPerSecond}], started at ${RUSH_VALVE.admitPerSecond}/s` : `NOT available in this build: fixed ${RUSH_VALVE.admitPerSecond}/s`}` +
