@@ -1,18 +1,19 @@
 /**
  * The contested seat's raw shape: the least a hold refusal can cost on this machine. As many processes
  * as the API runs (node `cluster`, sharing the port), each a bare Hono app whose `POST /reservations`
- * does only what any correct refusal must: verify the bearer token's HMAC, parse the JSON body, and
- * run the product's own claim script (queue token, limit buckets and gate in one Redis round trip),
- * then answer. No validation schemas, middleware, metrics or logging.
+ * does only what any correct refusal must: verify the bearer token (the API's `verifiedSubject`),
+ * parse the JSON body, and run the product's own claim script (queue token, limit buckets and gate in
+ * one Redis round trip), then answer. No validation schemas, middleware, metrics or logging.
  *
  * The gate it claims is a schedule of its own (RAW_SCHEDULE_ID, no row anywhere): the product's seat
  * stays free for the product's burst. The limit buckets are keys of its own, with limits nobody reaches.
  */
 import cluster from 'node:cluster';
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createSecretKey } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
+import { verifiedSubject } from '../../api/auth';
 import { createRedis } from '../../lib/redis';
 import { defineQueueScripts } from '../../queue/scripts';
 import { SeatGate } from '../../queue/seat-gate';
@@ -28,18 +29,12 @@ if (cluster.isPrimary && processes > 1) {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 } else {
-  const secret = Buffer.from(process.env.AUTH_SECRET ?? '', 'utf8');
+  const secret = createSecretKey(Buffer.from(process.env.AUTH_SECRET ?? '', 'utf8'));
   const scheduleId = process.env.RAW_SCHEDULE_ID ?? '';
   const gate = new SeatGate(defineQueueScripts(createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0')));
-  const userOf = (authorization: string | undefined): string | null => {
-    const [header, payload, signature] = (authorization ?? '').slice('Bearer '.length).split('.');
-    if (!header || !payload || !signature) return null;
-    const expected = createHmac('sha256', secret).update(`${header}.${payload}`).digest();
-    const given = Buffer.from(signature, 'base64url');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
-    const { sub, exp } = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { sub: string; exp: number };
-    return exp > Date.now() / 1000 ? sub : null;
-  };
+  // The API's own verification (api/auth.ts, the key imported once as there), without its cache of
+  // verified tokens: each contender's token is new to the process.
+  const userOf = (authorization: string | undefined): string | null => verifiedSubject((authorization ?? '').slice('Bearer '.length), secret);
 
   const app = new Hono();
   app.post('/reservations', async (c) => {
