@@ -1,6 +1,7 @@
 /** A small HTTP client of the Ovation API over fetch, for setup and for per-request loads. */
 
-import { readAnswer, type Answer } from '../../test/support/api-client';
+import { answerBody, readAnswer, type Answer } from '../../test/support/api-client';
+import { RawConnection, rawRequest } from './raw-http';
 
 export type { Answer };
 
@@ -42,6 +43,16 @@ export class Api {
     return readAnswer<T>(res);
   }
 
+  /**
+   * Requests over raw keep-alive connections, for a closed loop's measured calls: fetch costs the
+   * generator 1–2 ms of CPU a request (undici's Request, Headers, streams, an AbortSignal timer), and
+   * the generator shares the box with the API, the worker and Temporal that a hold or payment is
+   * measured on, while the raw shapes it is compared with are driven by a lean Temporal client.
+   */
+  keepAlive(): KeepAliveClient {
+    return new KeepAliveClient(this);
+  }
+
   /** `call`, but anything other than `expected` is an error naming the request. */
   async must<T = any>(expected: number | number[], method: string, path: string, opts: CallOptions = {}): Promise<T> {
     const res = await this.call<T>(method, path, opts);
@@ -74,8 +85,46 @@ export class Api {
   }
 }
 
+/** A status and a parsed JSON body (or the text), as `call` answers without the headers. */
+export type BareAnswer<T = any> = Pick<Answer<T>, 'status' | 'body'>;
+
+/** An answer slower than this fails the request (the connection is dropped), as `call`'s timeout does. */
+const KEEP_ALIVE_TIMEOUT_MS = 60_000;
+
+/** `Api.call` over a pool of raw keep-alive connections: one per request in flight, reused. */
+export class KeepAliveClient {
+  private readonly idle: RawConnection[] = [];
+  private readonly url: URL;
+
+  constructor(private readonly api: Api) {
+    this.url = new URL(api.base);
+  }
+
+  async call<T = any>(method: string, path: string, opts: Omit<CallOptions, 'timeoutMs'> = {}): Promise<BareAnswer<T>> {
+    const body = opts.body !== undefined ? JSON.stringify(opts.body) : undefined;
+    const request = rawRequest(method, path, this.url.host, this.api.headers({ ...opts, json: body !== undefined }), body);
+    let connection = this.idle.pop();
+    while (connection && !connection.alive) connection = this.idle.pop();
+    connection ??= (await RawConnection.open(this.url.hostname, Number(this.url.port), KEEP_ALIVE_TIMEOUT_MS));
+    let text: string;
+    let status: number;
+    try {
+      ({ status, body: text } = await connection.send(request));
+    } catch (err) {
+      connection.close();
+      throw err;
+    }
+    this.idle.push(connection);
+    return { status, body: answerBody<T>(text) };
+  }
+
+  close(): void {
+    for (const connection of this.idle.splice(0)) connection.close();
+  }
+}
+
 /** A load's outcome of one answer: the status, with the problem's code when it is an error. */
-export function outcome(answer: Answer): number | string {
+export function outcome(answer: BareAnswer): number | string {
   if (answer.status < 400) return answer.status;
   const code = (answer.body as { code?: string } | undefined)?.code;
   return code ? `${answer.status} ${code}` : answer.status;

@@ -82,9 +82,11 @@ export class RawConnection {
     socket.on('close', () => fail(new Error('connection closed before the answer')));
   }
 
-  static open(host: string, port: number): Promise<RawConnection> {
+  /** `timeoutMs`: a connection silent that long while an answer is awaited is dropped, failing the request. */
+  static open(host: string, port: number, timeoutMs?: number): Promise<RawConnection> {
     return new Promise((resolve, reject) => {
       const socket = connect({ host, port }, () => resolve(new RawConnection(socket)));
+      if (timeoutMs) socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no answer within ${timeoutMs} ms`)));
       socket.once('error', reject);
     });
   }
@@ -94,6 +96,11 @@ export class RawConnection {
       this.waiting = { resolve, reject };
       this.socket.write(request);
     });
+  }
+
+  /** False once the socket was closed (by either side, or by the timeout). */
+  get alive(): boolean {
+    return !this.socket.destroyed;
   }
 
   close(): void {

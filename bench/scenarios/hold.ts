@@ -26,6 +26,7 @@ export const hold: Scenario = {
     const inFlight = new Map<Fan, number>();
     const room = (f: Fan) => f.holds.length + (inFlight.get(f) ?? 0) < MAX_HOLDS_PER_FAN;
     let k = 0;
+    const client = ctx.api.keepAlive();
     const measured = await closedLoop({
       name: 'hold',
       concurrency: CONCURRENCY,
@@ -39,7 +40,7 @@ export const hold: Scenario = {
           const seatNumber = ctx.fixtures.nextSeat();
           return async () => {
             try {
-              const res = await ctx.api.call('POST', '/reservations', {
+              const res = await client.call('POST', '/reservations', {
                 user: fan,
                 queueToken: fan.queueToken,
                 body: { scheduleId: holdsScheduleId, seatNumber },
@@ -55,6 +56,7 @@ export const hold: Scenario = {
       },
       ok: (o) => o === 201,
     });
+    client.close();
     const holding = fans.filter((f) => f.holds.length > 0).length;
     measured.notes.push(`${measured.statuses[201] ?? 0} holds over ${holding} fans of the pool of ${fans.length}`);
     measured.notes.push(describeShape('hold', await historyShape(await ctx.stack.temporal(), await journeysOf(ctx, fans.flatMap((f) => f.holds)), 'hold')));

@@ -38,6 +38,7 @@ export const pay: Scenario = {
     const extraHolds = (list: Fan[]) => list.reduce((n, f) => n + f.holds.length - 1, 0);
     let i = 0;
     const paid: Fan[] = [];
+    const client = ctx.api.keepAlive();
     const measured = await closedLoop({
       name: 'pay',
       concurrency: CONCURRENCY,
@@ -46,7 +47,7 @@ export const pay: Scenario = {
         const fan = payers[i++];
         if (!fan) return undefined;
         return async () => {
-          const res = await ctx.api.call('POST', '/payments', { user: fan, queueToken: fan.queueToken, body: { reservationId: fan.holds[0] } });
+          const res = await client.call('POST', '/payments', { user: fan, queueToken: fan.queueToken, body: { reservationId: fan.holds[0] } });
           if (res.status === 201) {
             fan.paid = true;
             paid.push(fan);
@@ -56,6 +57,7 @@ export const pay: Scenario = {
       },
       ok: (o) => o === 201,
     });
+    client.close();
     if (i > payers.length) measured.notes.push(`ran out of payable fans after ${measured.durationS.toFixed(1)} s`);
     measured.notes.push(
       `${paid.length} payments from ${payers.length} payable fans; those payments also released ${extraHolds(paid)} other holds of the same fans (inside the pay update)`,

@@ -11,14 +11,16 @@ export interface Answer<T = any> {
 
 /** A response as a client reads it: status, JSON body (or the raw text when it is not JSON), headers. */
 export async function readAnswer<T = any>(res: Response): Promise<Answer<T>> {
-  const text = await res.text();
-  let body: unknown = text;
+  return { status: res.status, body: answerBody<T>(await res.text()), headers: res.headers };
+}
+
+/** A response body: its JSON, or the text when it is not JSON, or undefined when empty. */
+export function answerBody<T = any>(text: string): T {
   try {
-    body = text ? JSON.parse(text) : undefined;
+    return (text ? JSON.parse(text) : undefined) as T;
   } catch {
-    // not JSON: keep the text
+    return text as T; // not JSON: keep the text
   }
-  return { status: res.status, body: body as T, headers: res.headers };
 }
 
 export interface Fan {
