@@ -1,6 +1,6 @@
 /**
- * HTTP/1.1 over raw keep-alive sockets, for load whose requests are prepared before the measured
- * window: each request then costs the generator one `write` and one small parse.
+ * HTTP/1.1 over raw keep-alive sockets, for load generators: a request costs one small encode (none
+ * when prepared before the measured window), one `write` and one small parse.
  * - The contested seat's burst: node's fetch cost ~0.9 ms of generator CPU per request (undici's
  *   Request, Headers, streams and an AbortSignal timer each); with 1,000 requests on a 2-core box that
  *   alone would take most of a 300 ms budget from the API under test.
