@@ -15,6 +15,16 @@ import { connect, type Socket } from 'node:net';
 export interface RawAnswer {
   status: number;
   body: string;
+  /** The status line and headers, for a caller that needs one (`headerOf`). */
+  head: string;
+}
+
+/** A header's value in a response's head (names are case-insensitive), or undefined. */
+export function headerOf(answer: RawAnswer, name: string): string | undefined {
+  const at = answer.head.toLowerCase().indexOf(`\r\n${name.toLowerCase()}:`);
+  if (at < 0) return undefined;
+  const end = answer.head.indexOf('\r\n', at + 2);
+  return answer.head.slice(at + name.length + 3, end < 0 ? undefined : end).trim();
 }
 
 /** A response read off a socket: status line, headers up to the blank line, a Content-Length body (or a chunked one). */
@@ -34,16 +44,16 @@ class ResponseReader {
       const n = Number(length[1]);
       if (rest.length < n) return null;
       this.buffered = rest.subarray(n);
-      return { status, body: rest.subarray(0, n).toString('utf8') };
+      return { status, body: rest.subarray(0, n).toString('utf8'), head };
     }
     if (/\r\ntransfer-encoding: *chunked/i.test(head)) {
       const last = rest.indexOf('0\r\n\r\n');
       if (last < 0) return null;
       this.buffered = rest.subarray(last + 5);
-      return { status, body: dechunk(rest.subarray(0, last)) };
+      return { status, body: dechunk(rest.subarray(0, last)), head };
     }
     this.buffered = rest;
-    return { status, body: '' };
+    return { status, body: '', head };
   }
 }
 

@@ -50,7 +50,15 @@ export interface Fleet {
  */
 export async function launchFleet(name: string, count: number, userIds: string[], task: FleetTask): Promise<Fleet> {
   const children = Array.from({ length: count }, (_, g) =>
-    launch(`${name}-generator-${g}`, 'bench', process.execPath, ['--max-old-space-size=4096', '--import', 'tsx', 'bench/rush/generator.ts'], process.env, { ipc: true }),
+    launch(
+      `${name}-generator-${g}`,
+      'bench',
+      process.execPath,
+      // BENCH_GENERATOR_NODE_ARGS: extra node flags, e.g. a CPU profile (bench/README.md "Profiling a scenario").
+      [...(process.env.BENCH_GENERATOR_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--max-old-space-size=4096', '--import', 'tsx', 'bench/rush/generator.ts'],
+      process.env,
+      { ipc: true },
+    ),
   );
   const message = (child: Child, type: FromGenerator['type']) =>
     new Promise<FromGenerator>((resolve, reject) => {
