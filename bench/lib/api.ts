@@ -1,7 +1,7 @@
 /** A small HTTP client of the Ovation API over fetch, for setup and for per-request loads. */
 
 import { answerBody, readAnswer, type Answer } from '../../test/support/api-client';
-import { RawConnection, rawRequest } from './raw-http';
+import { RawPool } from './raw-http';
 
 export type { Answer };
 
@@ -91,35 +91,22 @@ export type BareAnswer<T = any> = Pick<Answer<T>, 'status' | 'body'>;
 /** An answer slower than this fails the request (the connection is dropped), as `call`'s timeout does. */
 const KEEP_ALIVE_TIMEOUT_MS = 60_000;
 
-/** `Api.call` over a pool of raw keep-alive connections: one per request in flight, reused. */
+/** `Api.call` over a pool of raw keep-alive connections (bench/lib/raw-http.ts). */
 export class KeepAliveClient {
-  private readonly idle: RawConnection[] = [];
-  private readonly url: URL;
+  private readonly pool: RawPool;
 
   constructor(private readonly api: Api) {
-    this.url = new URL(api.base);
+    this.pool = new RawPool(api.base, KEEP_ALIVE_TIMEOUT_MS);
   }
 
   async call<T = any>(method: string, path: string, opts: Omit<CallOptions, 'timeoutMs'> = {}): Promise<BareAnswer<T>> {
     const body = opts.body !== undefined ? JSON.stringify(opts.body) : undefined;
-    const request = rawRequest(method, path, this.url.host, this.api.headers({ ...opts, json: body !== undefined }), body);
-    let connection = this.idle.pop();
-    while (connection && !connection.alive) connection = this.idle.pop();
-    connection ??= (await RawConnection.open(this.url.hostname, Number(this.url.port), KEEP_ALIVE_TIMEOUT_MS));
-    let text: string;
-    let status: number;
-    try {
-      ({ status, body: text } = await connection.send(request));
-    } catch (err) {
-      connection.close();
-      throw err;
-    }
-    this.idle.push(connection);
-    return { status, body: answerBody<T>(text) };
+    const answer = await this.pool.request(method, path, this.api.headers({ ...opts, json: body !== undefined }), body);
+    return { status: answer.status, body: answerBody<T>(answer.body) };
   }
 
   close(): void {
-    for (const connection of this.idle.splice(0)) connection.close();
+    this.pool.destroy();
   }
 }
 

@@ -120,6 +120,66 @@ export class RawConnection {
   }
 }
 
+/**
+ * The API closes a keep-alive connection idle for 5 s (node's default `keepAliveTimeout`); a pooled
+ * connection idle nearly that long is replaced rather than reused, so that a request never races
+ * that close.
+ */
+const REUSE_IDLE_MS = 4_000;
+
+/**
+ * Keep-alive connections to one server, as many as requests in flight: a request takes a free one
+ * (opening one when none is) and gives it back once answered; one that failed is dropped.
+ */
+export class RawPool {
+  private readonly free: Array<{ connection: RawConnection; since: number }> = [];
+  private readonly open = new Set<RawConnection>();
+  private readonly url: URL;
+
+  /** `timeoutMs`: as `RawConnection.open`'s, for every connection of the pool. */
+  constructor(
+    base: string,
+    private readonly timeoutMs?: number,
+  ) {
+    this.url = new URL(base);
+  }
+
+  async request(method: string, path: string, headers: Record<string, string>, body?: string): Promise<RawAnswer> {
+    const request = rawRequest(method, path, this.url.host, headers, body);
+    const connection = this.reusable() ?? (await RawConnection.open(this.url.hostname, Number(this.url.port), this.timeoutMs));
+    this.open.add(connection);
+    try {
+      const answer = await connection.send(request);
+      this.free.push({ connection, since: performance.now() });
+      return answer;
+    } catch (err) {
+      this.drop(connection);
+      throw err;
+    }
+  }
+
+  /** Every connection closed: requests on the wire fail. */
+  destroy(): void {
+    for (const connection of this.open) connection.close();
+    this.open.clear();
+    this.free.length = 0;
+  }
+
+  private reusable(): RawConnection | undefined {
+    const now = performance.now();
+    for (let f = this.free.pop(); f; f = this.free.pop()) {
+      if (f.connection.alive && now - f.since < REUSE_IDLE_MS) return f.connection;
+      this.drop(f.connection);
+    }
+    return undefined;
+  }
+
+  private drop(connection: RawConnection): void {
+    connection.close();
+    this.open.delete(connection);
+  }
+}
+
 /** An HTTP/1.1 keep-alive request as bytes. */
 export function rawRequest(method: string, path: string, host: string, headers: Record<string, string>, body?: string): Buffer {
   const lines = [`${method} ${path} HTTP/1.1`, `host: ${host}`, 'connection: keep-alive'];

@@ -29,6 +29,14 @@ function setting(name: string, fallback: number): number {
 }
 
 /**
+ * Extra node flags for a process the bench starts, from the environment (BENCH_API_NODE_ARGS,
+ * BENCH_WORKER_NODE_ARGS, BENCH_GENERATOR_NODE_ARGS), e.g. "--cpu-prof --cpu-prof-dir=bench/out/prof".
+ */
+export function extraNodeArgs(variable: string): string[] {
+  return process.env[variable]?.split(' ').filter(Boolean) ?? [];
+}
+
+/**
  * Where the bench's stack lives. The defaults are the real bench's; the harness's smoke test (test/bench)
  * moves every one (BENCH_DATABASE, BENCH_REDIS_PORT, BENCH_REDIS_DB, BENCH_*_PORT), so it never meets
  * a real run beside it.
@@ -236,12 +244,12 @@ export class Stack {
 
   /** The compiled API's command line (see `buildProduct`), with BENCH_API_NODE_ARGS first. */
   private apiArgs(): string[] {
-    return [...(process.env.BENCH_API_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join('dist', 'api', 'server.js')];
+    return [...extraNodeArgs('BENCH_API_NODE_ARGS'), join('dist', 'api', 'server.js')];
   }
 
   /** The compiled worker, as the image runs it (docker-compose.yml), like the API: measure what ships. */
   private workerArgs(): string[] {
-    return [...(process.env.BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join('dist', 'worker', 'main.js')];
+    return [...extraNodeArgs('BENCH_WORKER_NODE_ARGS'), join('dist', 'worker', 'main.js')];
   }
 
   /** The product, compiled as shipped: the worker and the API, each in its own process(es). */

@@ -2,7 +2,7 @@ import { loadConfig } from '../../lib/config';
 import { monotonicUs } from '../lib/cpu';
 import { launch, LOG_DIR, sleep, type Child } from '../lib/proc';
 import type { RushSize } from '../lib/sizes';
-import { BENCH, productEnv } from '../lib/stack';
+import { BENCH, extraNodeArgs, productEnv } from '../lib/stack';
 import type { FromGenerator, GeneratorResult, GeneratorTask, ToGenerator } from './protocol';
 
 /** The admission valve's bounds in a rush, and where it starts: it finds the rate holds and payments allow. */
@@ -54,8 +54,7 @@ export async function launchFleet(name: string, count: number, userIds: string[]
       `${name}-generator-${g}`,
       'bench',
       process.execPath,
-      // BENCH_GENERATOR_NODE_ARGS: extra node flags, e.g. a CPU profile (bench/README.md "Profiling a scenario").
-      [...(process.env.BENCH_GENERATOR_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--max-old-space-size=4096', '--import', 'tsx', 'bench/rush/generator.ts'],
+      [...extraNodeArgs('BENCH_GENERATOR_NODE_ARGS'), '--max-old-space-size=4096', '--import', 'tsx', 'bench/rush/generator.ts'],
       process.env,
       { ipc: true },
     ),

@@ -12,7 +12,7 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { retryAfterSeconds } from '../../queue/poll-interval';
-import { headerOf, RawConnection, rawRequest, type RawAnswer } from '../lib/raw-http';
+import { headerOf, RawPool } from '../lib/raw-http';
 import { signAccessToken } from '../lib/users';
 import { ABORTED, OPS, SampleLog, UNSENT, type FromGenerator, type GeneratorResult, type GeneratorSecond, type GeneratorTask, type Op, type ToGenerator } from './protocol';
 
@@ -26,14 +26,8 @@ interface Arrivals {
 }
 
 /**
- * The API closes a keep-alive connection idle for 5 s (node's default `keepAliveTimeout`); one idle
- * nearly that long is replaced rather than reused, so that a request never races that close.
- */
-const REUSE_IDLE_MS = 4_000;
-
-/**
- * A pool of raw keep-alive connections (bench/lib/raw-http.ts: undici's request cost this generator
- * ~40 % of its CPU, on the cores the API under test runs on) with its own queue of requests waiting
+ * A pool of raw keep-alive connections (bench/lib/raw-http.ts: undici's request path was most of this
+ * generator's CPU, on the cores the API under test runs on) with its own queue of requests waiting
  * for a connection, served in the order they fell due, arrivals included (so the end can drop what
  * never went out).
  */
@@ -41,49 +35,12 @@ class Lane {
   inFlight = 0;
   arrivals?: Arrivals;
   private readonly waiting: Array<{ due: number; go: () => void; drop: (err: Error) => void }> = [];
-  private readonly free: Array<{ connection: RawConnection; since: number }> = [];
-  private readonly open = new Set<RawConnection>();
   private closed = false;
 
   constructor(
-    private readonly url: URL,
+    readonly pool: RawPool,
     private readonly connections: number,
   ) {}
-
-  /** Sends one request on a free connection (opened if none is), once `acquire` gave this caller a place. */
-  async send(method: string, path: string, headers: Record<string, string>, body?: string): Promise<RawAnswer> {
-    const request = rawRequest(method, path, this.url.host, headers, body);
-    let connection: RawConnection | undefined;
-    const now = performance.now();
-    for (let f = this.free.pop(); f && !connection; f = this.free.pop()) {
-      if (f.connection.alive && now - f.since < REUSE_IDLE_MS) connection = f.connection;
-      else this.drop(f.connection);
-    }
-    if (!connection) {
-      connection = await RawConnection.open(this.url.hostname, Number(this.url.port));
-      this.open.add(connection);
-    }
-    try {
-      const answer = await connection.send(request);
-      this.free.push({ connection, since: performance.now() });
-      return answer;
-    } catch (err) {
-      this.drop(connection);
-      throw err;
-    }
-  }
-
-  private drop(connection: RawConnection): void {
-    connection.close();
-    this.open.delete(connection);
-  }
-
-  /** Every connection closed: requests on the wire fail. */
-  destroy(): void {
-    for (const connection of this.open) connection.close();
-    this.open.clear();
-    this.free.length = 0;
-  }
 
   get queued(): number {
     return this.waiting.length;
@@ -137,8 +94,8 @@ async function run(task: GeneratorTask, tokens: string[], startAt: number): Prom
   const since = (t: number) => (t - t0) / 1000;
   const stopAt = t0 + task.stopAfterSeconds * 1000;
   let aborted = false;
-  const waitingLane = new Lane(new URL(task.apiUrl), task.connections.waiting);
-  const bookingLane = new Lane(new URL(task.apiUrl), task.connections.booking);
+  const waitingLane = new Lane(new RawPool(task.apiUrl), task.connections.waiting);
+  const bookingLane = new Lane(new RawPool(task.apiUrl), task.connections.booking);
 
   const logs = Object.fromEntries(OPS.map((op) => [op, new SampleLog()])) as Record<Op, SampleLog>;
   const outcomes = Object.fromEntries(OPS.map((op) => [op, {} as Record<string, number>])) as Record<Op, Record<string, number>>;
@@ -158,7 +115,7 @@ async function run(task: GeneratorTask, tokens: string[], startAt: number): Prom
     }
     const sent = performance.now();
     try {
-      const res = await laneOf.send(method, path, headers, body);
+      const res = await laneOf.pool.request(method, path, headers, body);
       const answer: Answer = { status: res.status, body: res.body ? JSON.parse(res.body) : undefined };
       const retryAfter = op === 'join' || op === 'poll' ? headerOf(res, 'retry-after') : undefined;
       if (retryAfter !== undefined) answer.retryAfter = Number(retryAfter);
@@ -282,7 +239,7 @@ async function run(task: GeneratorTask, tokens: string[], startAt: number): Prom
       return;
     }
     try {
-      const res = await bookingLane.send('DELETE', '/queue-tokens/current', headers);
+      const res = await bookingLane.pool.request('DELETE', '/queue-tokens/current', headers);
       count(endings, `left after (${res.status})`);
     } catch {
       count(endings, 'left after (no answer)');
@@ -350,15 +307,15 @@ async function run(task: GeneratorTask, tokens: string[], startAt: number): Prom
   const drained = Promise.all(fans);
   const deadline = setTimeout(() => {
     aborted = true;
-    waitingLane.destroy();
-    bookingLane.destroy();
+    waitingLane.pool.destroy();
+    bookingLane.pool.destroy();
   }, task.drainSeconds * 1000);
   await drained;
   clearTimeout(deadline);
   clearInterval(everySecond);
   loop.disable();
-  waitingLane.destroy();
-  bookingLane.destroy();
+  waitingLane.pool.destroy();
+  bookingLane.pool.destroy();
   const unsent = task.userIds.length - fans.length;
   if (unsent) endings['join never sent (no free connection before the end)'] = unsent;
 
