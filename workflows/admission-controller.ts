@@ -7,6 +7,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
+import { earnCredit } from './admission-credit';
 import { adjustAdmissionRate, DEFAULT_LATENCY_TARGETS } from './admission-valve';
 import { healthWindowSeconds, validateSettings } from './queue-settings';
 import type { AdmissionActivities, AdmitResult } from '../activities/admission';
@@ -144,9 +145,12 @@ export async function admissionController(input: AdmissionInput): Promise<void> 
   const ticksPerSweep = Math.max(1, Math.round(SWEEP_EVERY_MS / input.tickMs));
   let bookingOver = false;
   let slowTick = false;
+  // When the last tick that earned credit began (workflow time); unset after a sleep, whose time
+  // earns nothing: nobody was waiting to be admitted.
+  let creditedAt: number | undefined;
   for (let tick = 0; tick < ticksPerRun && !workflowInfo().continueAsNewSuggested; tick++) {
-    const perTick = (settings.admitPerSecond * input.tickMs) / 1000;
-    credit = settings.paused ? 0 : Math.min(credit + perTick, Math.max(1, perTick));
+    credit = settings.paused ? 0 : earnCredit(credit, settings.admitPerSecond, input.tickMs, creditedAt, Date.now());
+    creditedAt = Date.now();
     // The valve looks at the latency every few ticks, in the same activity call as the tick's
     // admissions: adaptive admission costs no Temporal action of its own.
     // A slow tick (nobody waiting, fans active) looks every time: they come seconds apart.
@@ -194,6 +198,7 @@ export async function admissionController(input: AdmissionInput): Promise<void> 
       break;
     }
     slowTick = result.asleep === true && result.active > 0;
+    if (result.asleep) creditedAt = undefined;
     if (!result.asleep) {
       // Ticks are `tickMs` apart start to start: the time the tick's journey starts took counts. A
       // tick that admitted nobody and still took the interval (a slow count) waits a whole one.

@@ -64,7 +64,8 @@ class FakeRoom {
   bookingOver = false;
   /** How long each tick takes in real time (the journey starts of a busy tick). */
   tickDelayMs = 0;
-  private ticks = new Map<string, AdmitResult>();
+  /** Each tick's answer, by its id: a retried tick gets the same. */
+  readonly results = new Map<string, AdmitResult>();
 
   constructor(fans: number) {
     this.waiting = Array.from({ length: fans }, (_, i) => i + 1);
@@ -80,7 +81,7 @@ class FakeRoom {
     const started = performance.now();
     this.calls.push(request);
     if (this.tickDelayMs) await new Promise((resolve) => setTimeout(resolve, this.tickDelayMs));
-    const done = this.ticks.get(request.tickId);
+    const done = this.results.get(request.tickId);
     if (done) return done;
     const room = Math.max(0, request.maxActive - this.active.size);
     const batch = this.waiting.splice(0, request.paused ? 0 : Math.min(request.maxBatch, room));
@@ -94,7 +95,7 @@ class FakeRoom {
       admitted: batch.length, waiting: this.waiting.length, active: this.active.size, ...health,
       ...(asleep && { asleep }), ...(over && { bookingOver: over }), tookMs: Math.round(performance.now() - started),
     };
-    this.ticks.set(request.tickId, result);
+    this.results.set(request.tickId, result);
     return result;
   }
 }
@@ -103,6 +104,39 @@ class FakeRoom {
 const ratesAsked = (room: FakeRoom) => room.calls.map((c) => c.admitPerSecond).filter((rate, i, all) => rate !== all[i - 1]);
 
 const historyEvents = async (handle: WorkflowHandle) => (await handle.fetchHistory()).events ?? [];
+
+/**
+ * Each tick of the controller's first run, in order: when it began by the controller's clock (a
+ * workflow's clock is the start of its workflow task: the task that scheduled the tick's activity)
+ * and how many fans it admitted.
+ */
+async function ticksOf(controller: WorkflowHandle, room: FakeRoom) {
+  const firstRunId = (await controller.describe()).raw.workflowExecutionInfo?.firstRunId;
+  const ticks: { at: number; admitted: number }[] = [];
+  let taskStartedAt = 0;
+  for (const event of await historyEvents(controller)) {
+    if (event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED) taskStartedAt = Number(event.eventTime?.seconds) * 1000 + (event.eventTime?.nanos ?? 0) / 1e6;
+    if (event.eventType !== EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) continue;
+    const result = room.results.get(`${firstRunId}:${ticks.length}`);
+    if (result) ticks.push({ at: taskStartedAt, admitted: result.admitted });
+  }
+  return ticks;
+}
+
+/**
+ * The controller kept to `admitPerSecond` (workflows/admission-credit.ts): by each tick, the fans
+ * admitted from tick `from` on are no more than `credit` plus what the rate earned since the tick
+ * before it began. `credit` is the first tick's share for `from` 0, else the fraction carried over.
+ */
+function expectWithinRate(ticks: { at: number; admitted: number }[], admitPerSecond: number, credit: number, from = 0) {
+  const since = ticks[Math.max(0, from - 1)].at;
+  let admitted = 0;
+  for (const tick of ticks.slice(from)) {
+    admitted += tick.admitted;
+    // Plus a millisecond's rounding of the workflow clock, at most.
+    expect(admitted).toBeLessThanOrEqual(credit + (admitPerSecond * (tick.at - since + 1)) / 1000);
+  }
+}
 
 /**
  * The controller has run `ticks` ticks and sleeps: no activity in flight, and the workflow task that
@@ -207,13 +241,28 @@ describe('admission controller: idle concerts cost nothing', () => {
 describe('admission controller', () => {
   it('admits from the head of the queue, in arrival order, at the configured rate', async () => {
     const room = new FakeRoom(20).busy(100);
-    // 50/s at a tick every 100 ms: five fans a tick, so the twenty take four ticks.
+    // 50/s at a tick every 100 ms: five fans the first tick, then what each tick's time earned (each
+    // takes its whole interval and a little more), so the twenty take three or four ticks.
     await withController(room, { tickMs: 100, settings: { admitPerSecond: 50, maxActive: 1000, paused: false } }, async (controller) => {
       // Once the queue is empty the controller sleeps (the fans stay active): the counts hold still.
       await eventually(async () => expect(await controller.query(queueStateQuery)).toMatchObject({ waiting: 0, admittedTotal: 20 }));
       expect(room.admittedInOrder).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
-      expect(room.calls.every((c) => c.maxBatch <= 5)).toBe(true);
-      expect(room.calls.filter((c) => c.maxBatch > 0).length).toBeGreaterThanOrEqual(4);
+      expect(room.calls[0].maxBatch).toBe(5);
+      expectWithinRate(await ticksOf(controller, room), 50, 5);
+    });
+  });
+
+  it('keeps its rate when its timers fire late: each tick admits what the time since the last one earned', async () => {
+    // Quick ticks wait on a 200 ms timer that fires about a second late (history.timerProcessorMaxTimeShift).
+    // Crediting one interval's share a tick admitted 10 fans a second of a 50/s rate.
+    const room = new FakeRoom(100_000);
+    await withController(room, { tickMs: 200, settings: { admitPerSecond: 50, maxActive: 1_000_000, paused: false } }, async (controller) => {
+      await eventually(async () => expect(room.calls.length).toBeGreaterThanOrEqual(4));
+      const ticks = await ticksOf(controller, room);
+      const seconds = (ticks.at(-1)!.at - ticks[0].at) / 1000;
+      const admittedSince = ticks.slice(1).reduce((sum, tick) => sum + tick.admitted, 0);
+      expect(admittedSince).toBeGreaterThan(0.5 * 50 * seconds);
+      expectWithinRate(ticks, 50, 10);
     });
   });
 
@@ -226,11 +275,14 @@ describe('admission controller', () => {
       const events = await historyEvents(controller);
       const ticks = events.flatMap((e, i) => (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED ? [i] : []));
       const timers = (from: number, to: number) => events.slice(from, to).filter((e) => e.eventType === EventType.EVENT_TYPE_TIMER_STARTED).length;
-      // One fan a tick (10/s × 100 ms), six ticks back to back: no timer between them.
-      const busy = events.slice(ticks[0], ticks[6]);
-      expect(timers(ticks[0], ticks[6])).toBe(0);
-      // Then the six places are taken and two fans wait: a slow tick that admits nobody waits a whole interval.
-      expect(timers(ticks[6], ticks[7])).toBe(1);
+      // One or two fans a tick (10/s over the ~150 ms each took) until the six places are taken: those
+      // ticks follow one another with no timer between them.
+      const full = (await ticksOf(controller, room)).findIndex((tick) => tick.admitted === 0);
+      expect(full).toBeGreaterThanOrEqual(3);
+      const busy = events.slice(ticks[0], ticks[full]);
+      expect(timers(ticks[0], ticks[full])).toBe(0);
+      // Then two fans wait with no place: a slow tick that admits nobody waits a whole interval.
+      expect(timers(ticks[full], ticks[full + 1])).toBe(1);
       // ...and the run says so with its patch marker (workflows/admission-controller.ts, ADMISSION_START_TO_START_PATCH).
       const markers = busy.flatMap((e) => Object.values(e.markerRecordedEventAttributes?.details ?? {}).flatMap((p) => p.payloads ?? []));
       expect(markers.map((p) => Buffer.from(p.data ?? []).toString()).join()).toContain('admission-start-to-start');
@@ -327,11 +379,13 @@ describe('admission controller', () => {
         const { lastAdjustment } = await controller.query(queueStateQuery);
         expect(lastAdjustment).toMatchObject({ from: 6.9, to: 5, reason: 'backed off: hold p95 800 ms > target 500 ms' });
         expect(Date.parse(lastAdjustment!.at)).not.toBeNaN();
-        const ticks = room.calls.length;
-        await eventually(async () => expect(room.calls.length).toBeGreaterThanOrEqual(ticks + 3));
+        const calls = room.calls.length;
+        await eventually(async () => expect(room.calls.length).toBeGreaterThanOrEqual(calls + 3));
         expect((await controller.query(queueStateQuery)).admitPerSecond).toBe(5); // the floor holds
-        // Admission follows the valve: the ticks ask for no more than the current rate allows.
-        expect(room.calls.slice(-3).every((call) => call.admitPerSecond === 5 && call.maxBatch <= (5 * TICK_MS) / 1000)).toBe(true);
+        // Admission follows the valve: from the tick that asked the floor on, no more fans than it allows
+        // (a busy room admits every whole fan, so at most a fraction is carried into that tick).
+        expect(room.calls.slice(-3).every((call) => call.admitPerSecond === 5)).toBe(true);
+        expectWithinRate(await ticksOf(controller, room), 5, 1, room.calls.findIndex((call) => call.admitPerSecond === 5));
       });
     });
 
@@ -348,8 +402,8 @@ describe('admission controller', () => {
 
         await controller.executeUpdate(queueSettingsUpdate, { args: [{ admitPerSecond: 78 }] });
         await eventually(async () => expect((await controller.query(queueStateQuery)).admitPerSecond).toBe(80));
-        const ticks = room.calls.length;
-        await eventually(async () => expect(room.calls.length).toBeGreaterThanOrEqual(ticks + 3));
+        const calls = room.calls.length;
+        await eventually(async () => expect(room.calls.length).toBeGreaterThanOrEqual(calls + 3));
         expect((await controller.query(queueStateQuery)).admitPerSecond).toBe(80);
         expect(room.calls.slice(-3).every((call) => call.admitPerSecond === 80)).toBe(true);
       });
