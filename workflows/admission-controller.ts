@@ -141,7 +141,12 @@ export async function admissionController(input: AdmissionInput): Promise<void> 
   });
 
   const ticksPerRun = input.ticksPerRun ?? DEFAULT_TICKS_PER_RUN;
-  const ticksPerLook = Math.max(1, Math.round((input.adjustEveryMs ?? DEFAULT_ADJUST_EVERY_MS) / input.tickMs));
+  const adjustEveryMs = input.adjustEveryMs ?? DEFAULT_ADJUST_EVERY_MS;
+  // The valve looks by the workflow's clock, not every so many ticks: ticks come late under load
+  // (late timers, slow journey starts), and a look every 25 ticks of 200 ms came half a minute apart
+  // in the rush bench while the rate overloaded the box. The first look is at the tick that starts
+  // an interval less one tick in, as it was.
+  let nextLookAt = Date.now() + adjustEveryMs - input.tickMs;
   const ticksPerSweep = Math.max(1, Math.round(SWEEP_EVERY_MS / input.tickMs));
   let bookingOver = false;
   let slowTick = false;
@@ -151,10 +156,11 @@ export async function admissionController(input: AdmissionInput): Promise<void> 
   for (let tick = 0; tick < ticksPerRun && !workflowInfo().continueAsNewSuggested; tick++) {
     credit = settings.paused ? 0 : earnCredit(credit, settings.admitPerSecond, input.tickMs, creditedAt, Date.now());
     creditedAt = Date.now();
-    // The valve looks at the latency every few ticks, in the same activity call as the tick's
+    // The valve looks at the latency every `adjustEveryMs`, in the same activity call as the tick's
     // admissions: adaptive admission costs no Temporal action of its own.
     // A slow tick (nobody waiting, fans active) looks every time: they come seconds apart.
-    const looking: boolean = settings.adaptive && !settings.paused && (slowTick || tick % ticksPerLook === ticksPerLook - 1);
+    const looking: boolean = settings.adaptive && !settings.paused && (slowTick || Date.now() >= nextLookAt);
+    if (looking) nextLookAt = Date.now() + adjustEveryMs;
     // A wake-up that lands while the tick runs is kept: the tick's answer may be "asleep".
     woken = false;
     const tickStarted = Date.now();

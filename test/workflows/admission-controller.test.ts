@@ -450,6 +450,18 @@ describe('admission controller', () => {
       });
     });
 
+    it('looks by its clock, not by ticks: slow ticks do not slow the back-off', async () => {
+      // Each tick takes a second (a busy tick's journey starts) against a 200 ms interval: counted in
+      // ticks, a look every second would come every fifth tick, five seconds apart.
+      const room = new FakeRoom(100_000);
+      room.tickDelayMs = 1000;
+      room.health = slow;
+      await withController(room, { settings: { ...adaptive, admitPerSecond: 20 }, tickMs: TICK_MS, adjustEveryMs: 1000 }, async () => {
+        await eventually(async () => expect(room.calls.length).toBeGreaterThanOrEqual(4));
+        expect(ratesAsked(room).slice(0, 3)).toEqual([20, 14, 9.8]);
+      });
+    });
+
     it('carries its settings and its last adjustment across continue-as-new', async () => {
       const room = new FakeRoom(100_000).busy(TICK_MS);
       room.health = slow;
