@@ -6,7 +6,7 @@ import { BENCH, extraNodeArgs, productEnv } from '../lib/stack';
 import type { FromGenerator, GeneratorResult, GeneratorTask, ToGenerator } from './protocol';
 
 /** The admission valve's bounds in a rush, and where it starts: it finds the rate holds and payments allow. */
-export const RUSH_VALVE = { admitPerSecond: 50, minAdmitPerSecond: 5, maxAdmitPerSecond: 300 };
+export const RUSH_VALVE = { admitPerSecond: 10, minAdmitPerSecond: 5, maxAdmitPerSecond: 60 };
 /** Per generator: the waiting room's connections (joins, polls) and the admitted fans' (booking). */
 export const RUSH_CONNECTIONS = { waiting: 256, booking: 64 };
 /** Requests on the wire when the run ends get this long to answer. */
