@@ -28,9 +28,9 @@ const round1 = (n: number) => Math.round(n * 10) / 10;
 /**
  * The adaptive admission valve, additive-increase / multiplicative-decrease (as TCP finds a link's
  * capacity): admitting more fans is what loads Temporal and Postgres, and latency is where that load
- * shows. When the hold or payment p95 misses its target the rate drops by 30 %; while both sit well
- * under their targets and fans are waiting for places that exist, it grows by a step; in between it
- * holds. Always within the operator's bounds. Returns undefined when the rate should stay.
+ * shows. When the hold or payment p95 misses its target the rate drops by 30 %; while holds (and
+ * payments, once there are any) sit well under their targets and fans are waiting for places that
+ * exist, it grows by a step; in between, and without enough holds to judge, it holds. Always within the operator's bounds. Returns undefined when the rate should stay.
  */
 export function adjustAdmissionRate({ settings, health, waiting, active }: ValveView, targets: LatencyTargets): ValveDecision | undefined {
   const { admitPerSecond: rate, minAdmitPerSecond: min, maxAdmitPerSecond: max } = settings;
@@ -47,8 +47,10 @@ export function adjustAdmissionRate({ settings, health, waiting, active }: Valve
   if (missed.length > 0) return move(Math.max(min, round1(rate * BACKOFF_FACTOR)), `backed off: ${missed.join(', ')}`);
 
   const near = (hold !== undefined && hold > HEADROOM * targets.holdP95Ms) || (pay !== undefined && pay > HEADROOM * targets.payP95Ms);
-  if (near || waiting === 0 || active >= settings.maxActive) return undefined;
+  // Growth needs evidence: holds answered in the window. Without them the rate stays: a box so slow
+  // that no hold answers within the window looked healthy, and the rate grew while it drowned.
+  if (hold === undefined || near || waiting === 0 || active >= settings.maxActive) return undefined;
   const step = Math.max(1, STEP_SHARE * (max - min));
-  const seen = [hold !== undefined ? `hold p95 ${hold} ms` : 'no holds yet', pay !== undefined ? `payment p95 ${pay} ms` : 'no payments yet'];
+  const seen = [`hold p95 ${hold} ms`, pay !== undefined ? `payment p95 ${pay} ms` : 'no payments yet'];
   return move(Math.min(max, round1(rate + step)), `healthy: ${seen.join(', ')}; ${waiting} waiting`);
 }

@@ -43,8 +43,11 @@ describe('the adaptive admission valve', () => {
     expect(adjust({ active: 1000 })).toBeUndefined();
   });
 
-  it('treats a handful of calls as no evidence: too few to back off on', () => {
-    expect(adjust({ health: { holdP95Ms: 5000, holds: 4, payments: 0 } })).toEqual({ to: 110, reason: 'healthy: no holds yet, no payments yet; 5000 waiting' });
+  it('treats a handful of calls as no evidence: too few to back off on, or to grow on', () => {
+    expect(adjust({ health: { holdP95Ms: 5000, holds: 4, payments: 0 } })).toBeUndefined();
+    expect(adjust({ health: { holds: 0, payments: 0 } })).toBeUndefined();
+    // Holds alone are evidence enough (payments come later in a fan's visit).
+    expect(adjust({ health: { holdP95Ms: 200, holds: 5, payments: 0 } })).toEqual({ to: 110, reason: 'healthy: hold p95 200 ms, no payments yet; 5000 waiting' });
   });
 
   it('brings a rate outside the bounds inside them first', () => {
