@@ -55,14 +55,6 @@ export const JOURNEY_NO_SHOW_PATCH = 'journey-no-show';
  * step as a normal activity.
  */
 export const JOURNEY_PAY_LOCAL_PATCH = 'journey-pay-local';
-/**
- * One marker for all of the above. Each patch marker costs its journey a second event, a
- * `TemporalChangeVersion` search-attribute upsert that sdk-core writes with it (a visibility write):
- * two at every journey's start and one more with every payment. A journey started with this marker
- * takes every patched path above without asking; a history recorded before it has no such marker and
- * asks each patch, as it did.
- */
-export const JOURNEY_V3_PATCH = 'journey-v3';
 
 // Holds and releases are local activities: they run in the worker beside the workflow task, cost no
 // extra round trip through the server, and are recorded as markers.
@@ -125,8 +117,7 @@ const REMEMBERED_REFUSALS = 16;
  * from the state, never toggled.
  */
 export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> {
-  const v3 = patched(JOURNEY_V3_PATCH);
-  if (!v3 && !patched(JOURNEY_V2_PATCH)) return legacyFanJourney(input);
+  if (!patched(JOURNEY_V2_PATCH)) return legacyFanJourney(input);
 
   const book = new HoldBook();
   const payments = new Map<string, Payment>();
@@ -194,7 +185,7 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
   // A fan admitted who never comes gives the window back: once, NO_SHOW_SECONDS after the start, a
   // journey that has held nothing asks Redis whether the fan made any request since admission; if
   // not, its session ends NO_SHOW and the active slot goes to the next fan.
-  let noShowCheckAt = input.noShowSeconds !== undefined && (v3 || patched(JOURNEY_NO_SHOW_PATCH)) ? Date.now() + input.noShowSeconds * 1000 : undefined;
+  let noShowCheckAt = input.noShowSeconds !== undefined && patched(JOURNEY_NO_SHOW_PATCH) ? Date.now() + input.noShowSeconds * 1000 : undefined;
 
   /** Releases a batch of holds, and ends the session with them when asked: one local activity. */
   async function release(holds: Hold[], outcome: 'EXPIRED' | 'CANCELLED', session?: { status: 'COMPLETED' | 'EXPIRED' | 'LEFT'; soldSeats: Hold[] }): Promise<void> {
@@ -343,7 +334,7 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
       const seats = orderOf(request);
       // Several seats: passed on to the saga's steps; one seat: the inputs of before orders existed.
       const several = seats.length > 1 ? { reservationIds: seats } : undefined;
-      if (several && !v3) patched(JOURNEY_ORDERS_PATCH);
+      if (several) patched(JOURNEY_ORDERS_PATCH);
       const payment: Payment = { reservationIds: seats };
       payments.set(paymentId, payment);
       paying = paymentId;
@@ -351,7 +342,7 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
       publish([{ key: searchAttributes.paymentStartedAt, value: new Date() }]);
       const order = { paymentId, userId: input.userId, reservationId, ...several };
       const confirmation = { paymentId, reservationId, ...several };
-      const local = v3 || patched(JOURNEY_PAY_LOCAL_PATCH);
+      const local = patched(JOURNEY_PAY_LOCAL_PATCH);
       const outcome = await runPaymentSaga(
         local
           ? { debit: () => saga.debitWallet(order), confirm: () => confirmLocally(confirmation), refund: () => refundLocally(order) }
