@@ -147,7 +147,9 @@ export async function admissionController(input: AdmissionInput): Promise<void> 
   // in the rush bench while the rate overloaded the box. The first look is at the tick that starts
   // an interval less one tick in, as it was.
   let nextLookAt = Date.now() + adjustEveryMs - input.tickMs;
-  const ticksPerSweep = Math.max(1, Math.round(SWEEP_EVERY_MS / input.tickMs));
+  // The sweep too goes by the clock (it was every so many ticks, minutes apart when ticks come late);
+  // a run's first tick sweeps.
+  let nextSweepAt = Date.now();
   let bookingOver = false;
   let slowTick = false;
   // When the last tick that earned credit began (workflow time); unset after a sleep, whose time
@@ -161,6 +163,8 @@ export async function admissionController(input: AdmissionInput): Promise<void> 
     // A slow tick (nobody waiting, fans active) looks every time: they come seconds apart.
     const looking: boolean = settings.adaptive && !settings.paused && (slowTick || Date.now() >= nextLookAt);
     if (looking) nextLookAt = Date.now() + adjustEveryMs;
+    const sweep = Date.now() >= nextSweepAt;
+    if (sweep) nextSweepAt = Date.now() + SWEEP_EVERY_MS;
     // A wake-up that lands while the tick runs is kept: the tick's answer may be "asleep".
     woken = false;
     const tickStarted = Date.now();
@@ -176,7 +180,7 @@ export async function admissionController(input: AdmissionInput): Promise<void> 
       adaptive: settings.adaptive,
       ...(looking && { healthWindowSeconds: healthWindowSeconds(lastAdjustment) }),
       sleepWhenIdle: true,
-      sweep: tick % ticksPerSweep === 0,
+      sweep,
       admitPerSeat: admitPerSeat(),
     });
     ticksEnded = ticksStarted;

@@ -216,6 +216,27 @@ describe('admission controller: idle concerts cost nothing', () => {
     }
   });
 
+  it('sweeps every 30 s by its clock, however far apart its ticks come (on a skipped clock)', async () => {
+    const skipping = await timeSkippingEnv();
+    try {
+      // Nobody waits and one fan is active: a slow tick every 5 s, so a sweep every 30 ticks of
+      // 1 s (as it was counted) came every 150 s.
+      const room = new FakeRoom(0);
+      room.active.add(1);
+      const { worker: skippingWorker, taskQueue: skippingQueue } = await workflowWorker(skipping, roomActivities);
+      await skippingWorker.runUntil(() => controllerOn({ client: skipping.client, taskQueue: skippingQueue }, room, { tickMs: 1000 }, async () => {
+        await eventually(async () => expect(room.calls.length).toBe(1));
+        await skipping.sleep('65s');
+        expect(room.calls.length).toBeGreaterThanOrEqual(13);
+        // At the start, then at 30 s and at 60 s of the controller's clock.
+        expect(room.calls.filter((call) => call.sweep).length).toBeGreaterThanOrEqual(3);
+        expect(room.calls[0].sweep).toBe(true);
+      }));
+    } finally {
+      await skipping.teardown();
+    }
+  });
+
   it('an operator’s change wakes a sleeping controller too', async () => {
     const room = new FakeRoom(0);
     await withController(room, {}, async (controller) => {
