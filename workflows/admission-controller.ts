@@ -142,10 +142,10 @@ export async function admissionController(input: AdmissionInput): Promise<void> 
 
   const ticksPerRun = input.ticksPerRun ?? DEFAULT_TICKS_PER_RUN;
   const adjustEveryMs = input.adjustEveryMs ?? DEFAULT_ADJUST_EVERY_MS;
-  // The valve looks by the workflow's clock, not every so many ticks: ticks come late under load
-  // (late timers, slow journey starts), and a look every 25 ticks of 200 ms came half a minute apart
-  // in the rush bench while the rate overloaded the box. The first look is at the tick that starts
-  // an interval less one tick in, as it was.
+  // The valve looks by the workflow's clock, not every so many ticks: under load ticks come late
+  // (late timers, slow journey starts), and looks counted in ticks came too seldom to stop a rate
+  // that overloaded the box. The first look is at the tick that starts an interval less one tick in,
+  // as it was.
   let nextLookAt = Date.now() + adjustEveryMs - input.tickMs;
   // The sweep too goes by the clock (it was every so many ticks, minutes apart when ticks come late);
   // a run's first tick sweeps.

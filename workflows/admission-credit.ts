@@ -5,10 +5,10 @@ export const MAX_CREDIT_SECONDS = 2;
  * The admissions a tick may make: what is left over plus what the rate earned since the last tick
  * began, by the workflow's clock. Ticks are meant to be `tickMs` apart, but a Temporal timer shorter
  * than a second fires up to a second late (history.timerProcessorMaxTimeShift) and a tick's journey
- * starts can take longer than its interval: crediting a fixed `tickMs` worth per tick admitted 7–9
- * fans/s of a 50/s valve in the rush bench. The earned credit is capped, so a long gap (a worker
- * restart) admits at most MAX_CREDIT_SECONDS of the rate at once; the first tick after a sleep
- * (`since` unset) earns one interval's share.
+ * starts can take longer than its interval: crediting a fixed `tickMs` worth per tick admitted a
+ * fraction of the rate under load (bench/README.md, ninth session). The earned credit is capped, so
+ * a long gap (a worker restart) admits at most MAX_CREDIT_SECONDS of the rate at once; the first tick
+ * after a sleep (`since` unset) earns one interval's share.
  */
 export function earnCredit(credit: number, admitPerSecond: number, tickMs: number, since: number | undefined, now: number): number {
   const perTick = (admitPerSecond * tickMs) / 1000;

@@ -30,7 +30,8 @@ const round1 = (n: number) => Math.round(n * 10) / 10;
  * capacity): admitting more fans is what loads Temporal and Postgres, and latency is where that load
  * shows. When the hold or payment p95 misses its target the rate drops by 30 %; while holds (and
  * payments, once there are any) sit well under their targets and fans are waiting for places that
- * exist, it grows by a step; in between, and without enough holds to judge, it holds. Always within the operator's bounds. Returns undefined when the rate should stay.
+ * exist, it grows by a step; in between, and without enough holds to judge, it holds. Always within
+ * the operator's bounds. Returns undefined when the rate should stay.
  */
 export function adjustAdmissionRate({ settings, health, waiting, active }: ValveView, targets: LatencyTargets): ValveDecision | undefined {
   const { admitPerSecond: rate, minAdmitPerSecond: min, maxAdmitPerSecond: max } = settings;
