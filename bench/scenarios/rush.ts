@@ -205,6 +205,7 @@ function measurements(
   // Issue 19 asks that none is left unsent when the arrivals end: those sent after the last arrival.
   const sentAfterArrivals = m.samples.join.sent.filter((s) => s >= size.seconds);
   const rates = queue.map((s) => s.admitPerSecond).filter((r): r is number => r !== undefined);
+  const kept = admittedOfAllowed(queue);
   const adjustments = [...new Map(queue.filter((s) => s.lastAdjustment).map((s) => [s.lastAdjustment!.at, s.lastAdjustment!])).values()];
   const words = (o: Record<string, number>) => Object.entries(o).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k}: ${v.toLocaleString('en-US')}`).join(', ');
   rows[0].notes.push(
@@ -216,6 +217,7 @@ function measurements(
     `polls: ${fmtRate(rows[1].rate)}/s on average over the ${window} s run, peak ${fmtRate(peak(pollsServed))}/s, budget ${run.budget.toLocaleString('en-US')}/s (QUEUE_POLL_BUDGET_PER_SECOND)`,
     `admission: ${admitted.toLocaleString('en-US')} fans admitted (${fmtRate(admitted / window)}/s, peak ${fmtRate(peak(admissions))}/s); valve ${run.adaptive ? `adaptive in [${RUSH_VALVE.minAdmitPerSecond}, ${RUSH_VALVE.maxAdmitPerSecond}], started at ${RUSH_VALVE.admitPerSecond}/s` : `NOT available in this build: fixed ${RUSH_VALVE.admitPerSecond}/s`}` +
       (rates.length ? `; admitPerSecond min ${minOf(rates)}, max ${maxOf(rates)}, at the end ${rates[rates.length - 1]}` : '') +
+      (kept.allowed > 0 ? `; while fans waited ${kept.admitted.toLocaleString('en-US')} admitted of the ${Math.round(kept.allowed).toLocaleString('en-US')} the valve's rate allowed (${Math.round((100 * kept.admitted) / kept.allowed)} %)` : '') +
       (adjustments.length ? `; ${adjustments.length} adjustments seen, the last: ${adjustments[adjustments.length - 1].from} → ${adjustments[adjustments.length - 1].to} (${adjustments[adjustments.length - 1].reason})` : ''),
     `hold p95 per ${LATENCY_WINDOW_S} s: worst ${fmtMs(peak(p(holds, 95)))} ms (target ≤ ${HOLD_TARGET_MS} ms); pay p95 worst ${fmtMs(peak(p(pays, 95)))} ms`,
     ...(['join', 'poll', 'seats', 'hold', 'pay'] as const).map((op) => `${op} answers: ${words(m.outcomes[op]) || 'none'}`),
@@ -225,6 +227,23 @@ function measurements(
   );
   rows[0].cpu = averageCpu(queue.map((s) => s.cpu));
   return rows;
+}
+
+/**
+ * Fans admitted while fans waited, against what the valve's rate allowed meanwhile (its rate at each
+ * sample times the seconds to the next): a controller that keeps its rate admits ~100 % of it, unless
+ * maxActive or the seats left hold admission back.
+ */
+export function admittedOfAllowed(queue: Pick<QueueSample, 't' | 'admitted' | 'waiting' | 'admitPerSecond'>[]): { admitted: number; allowed: number } {
+  let admitted = 0;
+  let allowed = 0;
+  for (let i = 1; i < queue.length; i++) {
+    const [from, to] = [queue[i - 1], queue[i]];
+    if (from.waiting === 0 || from.admitPerSecond === undefined) continue;
+    admitted += to.admitted - from.admitted;
+    allowed += from.admitPerSecond * (to.t - from.t);
+  }
+  return { admitted, allowed };
 }
 
 function averageCpu(readings: CpuUsage[]): CpuUsage | undefined {
