@@ -70,14 +70,23 @@ export async function startApi(env: Record<string, string>): Promise<{ api: Serv
   // kills the whole API, as the chaos suites mean it to.
   const api = new ServiceProcess(`api:${port}`, 'api/server.ts', { API_PROCESSES: '1', ...env, PORT: String(port) });
   const url = `http://127.0.0.1:${port}`;
+  // A process that dies while starting says why in its output: fail at once, with it, rather than
+  // polling a closed port for a minute (a cluster-slice run saw only ECONNREFUSED, for 60 s).
+  let died: Error | undefined;
+  const exited = new Promise<never>((_, reject) => {
+    api.proc.once('exit', (code, signal) => reject((died = new Error(`${api.name} exited (${code ?? signal}) before it was ready:\n${api.log.slice(-4000)}`))));
+  });
+  const ready = eventually(async () => {
+    const res = await fetch(`${url}/readyz`);
+    if (!res.ok) throw new Error(`${api.name} not ready`);
+  }, { timeoutMs: 60_000, intervalMs: 200 });
+  // Whichever loses the race settles unheard: after a start that succeeded, the exit is the test's business.
+  [exited, ready].forEach((settled) => settled.catch(() => undefined));
   try {
-    await eventually(async () => {
-      const res = await fetch(`${url}/readyz`);
-      if (!res.ok) throw new Error(`${api.name} not ready`);
-    }, { timeoutMs: 60_000, intervalMs: 200 });
+    await Promise.race([ready, exited]);
   } catch (err) {
     await api.stop('SIGKILL');
-    throw err;
+    throw err === died ? err : new Error(`${api.name} not ready in 60 s:\n${api.log.slice(-4000)}`, { cause: err });
   }
   return { api, url };
 }
