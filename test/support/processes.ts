@@ -73,17 +73,16 @@ export async function startApi(env: Record<string, string>): Promise<{ api: Serv
   // A process that dies while starting says why in its output: fail at once, with it, rather than
   // polling a closed port for a minute (a cluster-slice run saw only ECONNREFUSED, for 60 s).
   let died: Error | undefined;
-  const exited = new Promise<never>((_, reject) => {
-    api.proc.once('exit', (code, signal) => reject((died = new Error(`${api.name} exited (${code ?? signal}) before it was ready:\n${api.log.slice(-4000)}`))));
+  api.proc.once('exit', (code, signal) => {
+    died = new Error(`${api.name} exited (${code ?? signal}) before it was ready:\n${api.log.slice(-4000)}`);
   });
-  const ready = eventually(async () => {
-    const res = await fetch(`${url}/readyz`);
-    if (!res.ok) throw new Error(`${api.name} not ready`);
-  }, { timeoutMs: 60_000, intervalMs: 200 });
-  // Whichever loses the race settles unheard: after a start that succeeded, the exit is the test's business.
-  [exited, ready].forEach((settled) => settled.catch(() => undefined));
   try {
-    await Promise.race([ready, exited]);
+    await eventually(async () => {
+      if (died) return; // nothing left to wait for
+      const res = await fetch(`${url}/readyz`);
+      if (!res.ok) throw new Error(`${api.name} not ready`);
+    }, { timeoutMs: 60_000, intervalMs: 200 });
+    if (died) throw died;
   } catch (err) {
     await api.stop('SIGKILL');
     throw err === died ? err : new Error(`${api.name} not ready in 60 s:\n${api.log.slice(-4000)}`, { cause: err });
