@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { paidTicketsBySql } from '../../bench/scenarios/refund-sweep';
 import { findViolations } from '../../db/invariants';
 import { CatalogStore } from '../../db/stores/catalog';
+import { showCancellationWorkflowId } from '../../workflows/definitions';
 import { eventually } from '../support/eventually';
 import { serviceEnv, startWorker, type ServiceProcess } from '../support/processes';
 import { startStack, type Stack } from '../support/stack';
@@ -32,12 +33,27 @@ afterAll(async () => {
 /** The stack is on the workers' task queue already. */
 const workerEnv = () => serviceEnv(stack.config, { ADMISSION_TICK_MS: '1000' });
 
+/** Every change in the answers, with its time: a failed wait says what it saw, not only its last answer. */
+const seen: string[] = [];
 const progress = async () => {
   const res = await stack.api.call('GET', `/admin/concerts/${concertId}/cancellation`, { admin: true });
+  const body = res.body as { status: string; refunded: number; total: number; remaining: number; amount: number; failures: number; code?: string };
+  const answer = res.status === 200 ? `${body.status} ${body.refunded}/${body.total}, ${body.failures} failures` : `${res.status} ${body.code}`;
+  if (seen.at(-1)?.endsWith(answer) !== true) seen.push(`${new Date().toISOString()} ${answer}`);
   if (res.status !== 200) throw new Error(`GET cancellation: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body as { status: string; refunded: number; total: number; remaining: number; amount: number; failures: number };
+  return body;
 };
 let concertId = '';
+
+/** What the workflow waits on (its workflow task, its activities) and the worker's last words. */
+async function whereItStands(err: unknown): Promise<Error> {
+  const workflow = await stack.temporal.workflow
+    .getHandle(showCancellationWorkflowId(concertId))
+    .describe()
+    .then(({ status, historyLength, raw }) => JSON.stringify({ status: status.name, historyLength, pendingWorkflowTask: raw.pendingWorkflowTask, pendingActivities: raw.pendingActivities }))
+    .catch((e: Error) => `not described: ${e.message}`);
+  return new Error(`${(err as Error).message}\nanswers:\n${seen.join('\n')}\nworkflow: ${workflow}\nworker log:\n${worker?.log.slice(-3000)}`, { cause: err });
+}
 
 it('refunds every one of 5,000 tickets exactly once through two worker crashes, and the books balance', async () => {
   const created = await new CatalogStore(stack.db).createConcert({
@@ -71,7 +87,7 @@ it('refunds every one of 5,000 tickets exactly once through two worker crashes, 
     const p = await progress();
     if (p.status !== 'COMPLETED') throw new Error(`${p.status}: ${p.refunded}/${p.total}`);
     return p;
-  }, { timeoutMs: 150_000, intervalMs: 200 });
+  }, { timeoutMs: 150_000, intervalMs: 200 }).catch(async (err) => Promise.reject(await whereItStands(err)));
   expect(report).toMatchObject({ total: TICKETS, refunded: TICKETS, remaining: 0, amount: TICKETS * PRICE });
 
   // Exactly once, from the books: one REFUND per ticket, every wallet back to what it was charged.

@@ -97,10 +97,16 @@ export async function startWorker(env: Record<string, string>, { logLevel = 'inf
     WORKER_METRICS_PORT: String(await freePort()),
     WORKER_SDK_METRICS_ADDRESS: `127.0.0.1:${await freePort()}`,
   });
+  let died: Error | undefined; // as for startApi: a worker that dies while starting fails its start at once
+  worker.proc.once('exit', (code, signal) => {
+    died = new Error(`worker exited (${code ?? signal}) before it was running:\n${worker.log.slice(-4000)}`);
+  });
   try {
     await eventually(async () => {
+      if (died) return;
       if (!/worker running/.test(worker.log)) throw new Error(`worker not running yet:\n${worker.log.slice(-2000)}`);
     }, { timeoutMs: 90_000, intervalMs: 200 });
+    if (died) throw died;
   } catch (err) {
     await worker.stop('SIGKILL');
     throw err;
