@@ -19,6 +19,21 @@ function metricsSettings(env: NodeJS.ProcessEnv = process.env): { port: number; 
   return { port, sdkAddress: env.WORKER_SDK_METRICS_ADDRESS || '127.0.0.1:9465' };
 }
 
+/**
+ * Until the worker runs it holds no task, so a stop asked for while it starts ends it at once, as a
+ * stop and not a failure. (Ctrl-C in `npm start` reaches every process of the terminal together: the
+ * Temporal server could be gone before this worker had bundled its workflows, and it then failed on
+ * the closed connection.) Once it runs, the SDK's runtime handles these signals: in-flight tasks finish.
+ */
+let running = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (running) return;
+    console.log(`worker stopped by ${signal} before it ran`);
+    process.exit(0);
+  });
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.LOG_LEVEL, 'worker');
@@ -79,6 +94,7 @@ async function main(): Promise<void> {
   const stopPruning = startIdempotencyPruning(db, config.IDEMPOTENCY_RETENTION_SECONDS, logger);
 
   // The SDK's runtime shuts the worker down gracefully on SIGINT/SIGTERM: in-flight tasks finish first.
+  running = true;
   await worker.run();
   stopPruning();
   metricsServer?.close();
