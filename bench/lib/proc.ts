@@ -5,12 +5,18 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 
 export const ROOT = join(__dirname, '..', '..');
 /** Partial reports, process logs and scratch files; BENCH_OUT_DIR moves them (the smoke test's own run). */
 export const OUT_DIR = process.env.BENCH_OUT_DIR ?? join(ROOT, 'bench', 'out');
-export const LOG_DIR = join(OUT_DIR, 'logs');
+/**
+ * This run's process logs, a directory per run (bench/out/logs/<start time>/): the next run no longer
+ * overwrites them (a rush's 5xx once went undiagnosed that way).
+ */
+export const LOG_DIR = join(OUT_DIR, 'logs', new Date().toISOString().replace(/[:.]/g, '-'));
+/** Where a process's log is, from the repository root (for messages). */
+export const logOf = (name: string): string => relative(ROOT, join(LOG_DIR, `${name}.log`));
 
 /** Which bar of the CPU table a process counts in ('bench': a load generator process of the rush). */
 export type Role = 'temporal' | 'worker' | 'api' | 'aux' | 'bench';
@@ -37,7 +43,7 @@ export function allChildren(): readonly Child[] {
 }
 
 /**
- * A long-running process, its output in bench/out/logs/<name>.log. With `ipc`, it also gets a message
+ * A long-running process, its output in LOG_DIR/<name>.log. With `ipc`, it also gets a message
  * channel (structured clone, so typed arrays cross it as they are): the rush's load generators.
  */
 export function launch(name: string, role: Role, command: string, args: string[], env: NodeJS.ProcessEnv = process.env, opts: { ipc?: boolean } = {}): Child {
@@ -61,7 +67,7 @@ export function track(name: string, role: Role, proc: ChildProcess): Child {
   proc.once('exit', (code, signal) => {
     // Only the stack's services must live as long as the run; the others end when their work is done.
     if (!child.stopping && !shuttingDown && (role === 'temporal' || role === 'worker' || role === 'api')) {
-      crashed.push(`${name} exited unexpectedly (${signal ?? code}); see bench/out/logs/${name}.log`);
+      crashed.push(`${name} exited unexpectedly (${signal ?? code}); see ${logOf(name)}`);
       console.error(`[bench] ${crashed[crashed.length - 1]}`);
     }
   });
@@ -137,7 +143,7 @@ export async function waitFor(what: string, probe: () => Promise<boolean>, timeo
   for (;;) {
     if (await probe().catch(() => false)) return;
     if (child && (child.proc.exitCode !== null || child.proc.signalCode !== null)) {
-      throw new Error(`${what}: ${child.name} exited (${child.proc.signalCode ?? child.proc.exitCode}); see bench/out/logs/${child.name}.log`);
+      throw new Error(`${what}: ${child.name} exited (${child.proc.signalCode ?? child.proc.exitCode}); see ${logOf(child.name)}`);
     }
     if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs / 1000} s`);
     await sleep(250);

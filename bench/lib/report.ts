@@ -1,7 +1,9 @@
 /** The summary table (console and markdown), the CPU table, and the report / RESULTS.md files. */
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
+import { relative } from 'node:path';
 import { CORES, CPU_COLUMNS, cpuMicrosPerRequest } from './cpu';
+import { LOG_DIR, ROOT } from './proc';
 import type { Scenario, Target } from './scenario';
 import type { Sizes } from './sizes';
 import { BENCH, PRODUCT_SETTINGS } from './stack';
@@ -246,7 +248,7 @@ ${details.join('\n')}
 Stack: PostgreSQL \`${BENCH.database}\` (reset + migrated), Redis db ${BENCH.redisDb} on :${BENCH.redisPort} (flushed), in-memory
 Temporal dev server on :${BENCH.temporalPort} with the tuned dynamic config of scripts/temporal-dev-server.ts, worker and API
 in their own processes (mass-expiry adds a second API process, see bench/README.md). Product settings:
-${settings}; everything else at its default.
+${settings}; everything else at its default. The processes' logs of this run: \`${relative(ROOT, LOG_DIR)}/\`.
 `;
 }
 

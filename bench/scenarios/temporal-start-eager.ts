@@ -1,5 +1,5 @@
 import { withCpu } from '../lib/cpu';
-import { launch, stopChild, type Child } from '../lib/proc';
+import { launch, logOf, stopChild, type Child } from '../lib/proc';
 import type { Scenario } from '../lib/scenario';
 import { BENCH, TEMPORAL_ADDRESS } from '../lib/stack';
 import type { FromEagerStarter, ToEagerStarter } from '../raw/eager-starter';
@@ -19,9 +19,9 @@ function reply<T>(child: Child, accept: (m: FromEagerStarter) => T | undefined, 
       const value = accept(m);
       if (value !== undefined) done(() => resolve(value));
     };
-    const timer = setTimeout(() => done(() => reject(new Error(`eager starter: no answer in ${timeoutMs / 1000} s (bench/out/logs/raw-eager-starter.log)`))), timeoutMs);
+    const timer = setTimeout(() => done(() => reject(new Error(`eager starter: no answer in ${timeoutMs / 1000} s (${logOf('raw-eager-starter')})`))), timeoutMs);
     child.proc.on('message', onMessage);
-    void child.exited.then((code) => done(() => reject(new Error(`eager starter exited (${code}); see bench/out/logs/raw-eager-starter.log`))));
+    void child.exited.then((code) => done(() => reject(new Error(`eager starter exited (${code}); see ${logOf('raw-eager-starter')}`))));
   });
 }
 
