@@ -64,8 +64,26 @@ export class ServiceProcess {
 /** Lets the in-process ApiClient talk to a real API process over HTTP. */
 export const overHttp = (url: string) => ({ request: (path: string, init?: RequestInit) => fetch(`${url}${path}`, init) });
 
+/**
+ * An API process on a free port, once it answers /readyz. The port is free when freePort picks it,
+ * not necessarily a second later when the process binds it: on a busy box a new connection's
+ * ephemeral port may take it meanwhile. That start dies with EADDRINUSE, and the API starts again
+ * on another port.
+ */
 export async function startApi(env: Record<string, string>): Promise<{ api: ServiceProcess; url: string }> {
-  const port = await freePort();
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startApiOn(await freePort(), env);
+    } catch (err) {
+      if (attempt < 3 && err instanceof PortTaken) continue;
+      throw err;
+    }
+  }
+}
+
+class PortTaken extends Error {}
+
+async function startApiOn(port: number, env: Record<string, string>): Promise<{ api: ServiceProcess; url: string }> {
   // One process unless a test asks for the cluster (test/e2e/api-processes.test.ts): a SIGKILL then
   // kills the whole API, as the chaos suites mean it to.
   const api = new ServiceProcess(`api:${port}`, 'api/server.ts', { API_PROCESSES: '1', ...env, PORT: String(port) });
@@ -74,7 +92,8 @@ export async function startApi(env: Record<string, string>): Promise<{ api: Serv
   // polling a closed port for a minute (a cluster-slice run saw only ECONNREFUSED, for 60 s).
   let died: Error | undefined;
   api.proc.once('exit', (code, signal) => {
-    died = new Error(`${api.name} exited (${code ?? signal}) before it was ready:\n${api.log.slice(-4000)}`);
+    const Failure = /EADDRINUSE/.test(api.log) ? PortTaken : Error;
+    died = new Failure(`${api.name} exited (${code ?? signal}) before it was ready:\n${api.log.slice(-4000)}`);
   });
   try {
     await eventually(async () => {
