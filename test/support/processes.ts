@@ -59,6 +59,37 @@ export class ServiceProcess {
     this.proc.kill(signal);
     return exited;
   }
+
+  /**
+   * Waits until `ready` passes (polled every 200 ms). A process that exits meanwhile fails the wait at
+   * once, with its output, rather than being polled for the whole timeout; one that is not ready in
+   * time is SIGKILLed, and its output goes with the error too.
+   */
+  async whenReady(ready: () => Promise<void>, timeoutMs: number): Promise<void> {
+    let exited: ExitedWhileStarting | undefined;
+    const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+      exited = new ExitedWhileStarting(`${this.name} exited (${code ?? signal}) before it was ready:\n${this.log.slice(-4000)}`, this.log);
+    };
+    this.proc.once('close', onExit); // 'close': after its output has all been read (EADDRINUSE is in it)
+    try {
+      await eventually(async () => {
+        if (!exited) await ready(); // once it has exited there is nothing left to wait for
+      }, { timeoutMs, intervalMs: 200 });
+      if (exited) throw exited;
+    } catch (err) {
+      await this.stop('SIGKILL');
+      throw err === exited ? err : new Error(`${this.name} not ready in ${timeoutMs / 1000} s:\n${this.log.slice(-4000)}`, { cause: err });
+    } finally {
+      this.proc.off('close', onExit);
+    }
+  }
+}
+
+/** A process that died before it was ready; `log` is its output. */
+export class ExitedWhileStarting extends Error {
+  constructor(message: string, readonly log: string) {
+    super(message);
+  }
 }
 
 /** Lets the in-process ApiClient talk to a real API process over HTTP. */
@@ -75,37 +106,21 @@ export async function startApi(env: Record<string, string>): Promise<{ api: Serv
     try {
       return await startApiOn(await freePort(), env);
     } catch (err) {
-      if (attempt < 3 && err instanceof PortTaken) continue;
+      if (attempt < 3 && err instanceof ExitedWhileStarting && /EADDRINUSE/.test(err.log)) continue;
       throw err;
     }
   }
 }
-
-class PortTaken extends Error {}
 
 async function startApiOn(port: number, env: Record<string, string>): Promise<{ api: ServiceProcess; url: string }> {
   // One process unless a test asks for the cluster (test/e2e/api-processes.test.ts): a SIGKILL then
   // kills the whole API, as the chaos suites mean it to.
   const api = new ServiceProcess(`api:${port}`, 'api/server.ts', { API_PROCESSES: '1', ...env, PORT: String(port) });
   const url = `http://127.0.0.1:${port}`;
-  // A process that dies while starting says why in its output: fail at once, with it, rather than
-  // polling a closed port for a minute (a cluster-slice run saw only ECONNREFUSED, for 60 s).
-  let died: Error | undefined;
-  api.proc.once('exit', (code, signal) => {
-    const Failure = /EADDRINUSE/.test(api.log) ? PortTaken : Error;
-    died = new Failure(`${api.name} exited (${code ?? signal}) before it was ready:\n${api.log.slice(-4000)}`);
-  });
-  try {
-    await eventually(async () => {
-      if (died) return; // nothing left to wait for
-      const res = await fetch(`${url}/readyz`);
-      if (!res.ok) throw new Error(`${api.name} not ready`);
-    }, { timeoutMs: 60_000, intervalMs: 200 });
-    if (died) throw died;
-  } catch (err) {
-    await api.stop('SIGKILL');
-    throw err === died ? err : new Error(`${api.name} not ready in 60 s:\n${api.log.slice(-4000)}`, { cause: err });
-  }
+  await api.whenReady(async () => {
+    const res = await fetch(`${url}/readyz`);
+    if (!res.ok) throw new Error(`${api.name} not ready`);
+  }, 60_000);
   return { api, url };
 }
 
@@ -116,19 +131,8 @@ export async function startWorker(env: Record<string, string>, { logLevel = 'inf
     WORKER_METRICS_PORT: String(await freePort()),
     WORKER_SDK_METRICS_ADDRESS: `127.0.0.1:${await freePort()}`,
   });
-  let died: Error | undefined; // as for startApi: a worker that dies while starting fails its start at once
-  worker.proc.once('exit', (code, signal) => {
-    died = new Error(`worker exited (${code ?? signal}) before it was running:\n${worker.log.slice(-4000)}`);
-  });
-  try {
-    await eventually(async () => {
-      if (died) return;
-      if (!/worker running/.test(worker.log)) throw new Error(`worker not running yet:\n${worker.log.slice(-2000)}`);
-    }, { timeoutMs: 90_000, intervalMs: 200 });
-    if (died) throw died;
-  } catch (err) {
-    await worker.stop('SIGKILL');
-    throw err;
-  }
+  await worker.whenReady(async () => {
+    if (!/worker running/.test(worker.log)) throw new Error('worker not running yet');
+  }, 90_000);
   return worker;
 }
