@@ -35,11 +35,18 @@ export class HoldStore {
   constructor(private readonly db: DataSource) {}
 
   /**
-   * One conditional seat update plus the reservation row, in one transaction; idempotent per
-   * reservation id, even when a retry runs while the first attempt is still in flight.
+   * One conditional seat update plus the reservation row, atomically; idempotent per reservation id,
+   * even when a retry runs while the first attempt is still in flight.
+   *
+   * A free seat in an open schedule, the rush's common case, takes one statement: one round trip
+   * instead of the six of the transaction below. Anything else (a retry, a closed schedule, a seat
+   * held or sold, a takeover past the grace, no such seat) takes nothing there and goes on to the
+   * transaction, which tells those cases apart.
    */
   async hold(r: HoldSeatRequest): Promise<HeldSeatRow> {
     try {
+      const free = await this.holdFreeSeat(r);
+      if (free) return free;
       return await inTransaction(this.db, async (tx) => {
         const existing = await this.existing(tx, r.reservationId);
         if (existing) return existing;
@@ -93,6 +100,30 @@ export class HoldStore {
       if (won) return won;
       throw new DomainError('SEAT_UNAVAILABLE', 'the seat is held or sold');
     }
+  }
+
+  /**
+   * The hold of an AVAILABLE seat in a schedule open for booking, in one statement, or null when the
+   * seat or the schedule is not so. The seat's row lock is taken by the UPDATE, whose condition is
+   * checked again on the row's latest version if another transaction held the lock meanwhile.
+   */
+  private async holdFreeSeat(r: HoldSeatRequest): Promise<HeldSeatRow | null> {
+    const held = await rows<{ seat_id: string; price: string }>(
+      this.db,
+      `WITH taken AS (
+         UPDATE seats s SET status = 'HELD', held_until = $3, reservation_id = $4
+         FROM concert_schedules cs
+         WHERE s.schedule_id = $1 AND s.number = $2 AND s.status = 'AVAILABLE'
+           AND cs.id = $1 AND cs.concert_id = $6 AND cs.booking_opens_at <= now() AND cs.booking_closes_at > now()
+         RETURNING s.id, s.price
+       )
+       INSERT INTO reservations (id, user_id, concert_id, schedule_id, seat_id, seat_number, price, status, held_until, journey_id)
+       SELECT $4, $5, $6, $1, taken.id, $2, taken.price, 'HELD', $3, $7 FROM taken
+       RETURNING seat_id, price`,
+      [r.scheduleId, r.seatNumber, r.heldUntil, r.reservationId, r.userId, r.concertId, r.journeyId],
+    );
+    if (!held.length) return null;
+    return { reservationId: r.reservationId, seatId: String(held[0].seat_id), price: Number(held[0].price), status: 'HELD', heldUntil: new Date(r.heldUntil).toISOString() };
   }
 
   private async existing(db: DataSource | EntityManager, reservationId: string): Promise<HeldSeatRow | null> {
