@@ -64,6 +64,7 @@ export class Fixtures {
         { seatCount: 10, price: SEAT_PRICE },
       ]);
       const [seatsScheduleId, holdsScheduleId, contestedScheduleId] = scheduleIds;
+      await this.stack.analyze();
       return { concertId, seatsScheduleId, holdsScheduleId, contestedScheduleId };
     })();
     return this.bookingP;
@@ -100,6 +101,7 @@ export class Fixtures {
     });
     this.admission = { ...(await this.journeyStarts(concertId, opened)), cpu, window };
     console.log(`[bench]   pool admitted in ${(this.admission.durationS).toFixed(1)} s`);
+    await this.stack.analyze();
     const quiet = await quietTemporal();
     console.log(`[bench]   ${quiet === undefined ? `Temporal and the worker still busy after ${QUIET_TIMEOUT_MS / 1000} s` : `Temporal and the worker quiet after ${(quiet / 1000).toFixed(1)} s`}`);
     return fans;

@@ -53,6 +53,7 @@ export const abuseLoop: Scenario = {
         seatNumber: i + 1,
       }));
       await ctx.fixtures.waitActive(fans);
+      await ctx.stack.analyze();
       const honestFans = fans.slice(0, honest);
       const loopingFans = fans.slice(honest);
 

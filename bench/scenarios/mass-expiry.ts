@@ -78,6 +78,7 @@ export const massExpiry: Scenario = {
         }
       });
       const holdSeconds = (Date.now() - holdStarted) / 1000;
+      await ctx.stack.analyze();
       console.log(`[bench]   ${made} holds in ${holdSeconds.toFixed(0)} s (${(made / holdSeconds).toFixed(0)}/s), all due ${((dueAt - Date.now()) / 1000).toFixed(0)} s from now`);
 
       // Around the deadline: how many seats read bookable (the product's predicate: AVAILABLE, or

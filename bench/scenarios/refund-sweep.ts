@@ -71,6 +71,7 @@ export const refundSweep: Scenario = {
     const [scheduleId] = scheduleIds;
     const db = await ctx.stack.db();
     await paidTicketsBySql(db, { concertId, scheduleId, tickets, perFan: TICKETS_PER_FAN, price: SEAT_PRICE });
+    await ctx.stack.analyze();
 
     const progress = () => ctx.api.must(200, 'GET', `/admin/concerts/${concertId}/cancellation`, { admin: true });
     const started = Date.now();

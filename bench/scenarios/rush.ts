@@ -45,6 +45,7 @@ export const rush: Scenario = {
     await ctx.stack.product();
     const { api } = ctx;
     const { concertId, scheduleIds } = await api.createConcert('Bench: rush', [{ seatCount: size.seats, price: SEAT_PRICE }]);
+    await ctx.stack.analyze();
     const steered = await api.must(200, 'PUT', `/admin/concerts/${concertId}/queue`, { admin: true, body: { adaptive: true, ...RUSH_VALVE } });
     // The valve is another change's; a build without it ignores the fields and runs at the fixed rate.
     const adaptive = steered.adaptive === true;

@@ -49,6 +49,7 @@ export const sellOut: Scenario = {
     await ctx.stack.product();
     const { api } = ctx;
     const { concertId, scheduleIds } = await api.createConcert('Bench: sell-out', [{ seatCount: size.seats, price: SEAT_PRICE }]);
+    await ctx.stack.analyze();
     await api.must(200, 'PUT', `/admin/concerts/${concertId}/queue`, { admin: true, body: { adaptive: true, ...RUSH_VALVE } });
 
     const db = await ctx.stack.db();
