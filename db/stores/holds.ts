@@ -1,6 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { DomainError } from '../../lib/domain-error';
-import { isPurchaseLimit, isUniqueViolation } from '../pg-errors';
+import { isPurchaseLimit, isRetryableConflict, isUniqueViolation } from '../pg-errors';
 import { rows } from '../sql';
 import { OF_ORDER } from './wallets';
 import { inTransaction } from '../transaction';
@@ -45,7 +45,11 @@ export class HoldStore {
    */
   async hold(r: HoldSeatRequest): Promise<HeldSeatRow> {
     try {
-      const free = await this.holdFreeSeat(r);
+      // A deadlock or serialization failure there leaves nothing behind: the transaction retries.
+      const free = await this.holdFreeSeat(r).catch((err: unknown) => {
+        if (isRetryableConflict(err)) return null;
+        throw err;
+      });
       if (free) return free;
       return await inTransaction(this.db, async (tx) => {
         const existing = await this.existing(tx, r.reservationId);
