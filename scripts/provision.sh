@@ -116,11 +116,15 @@ else
   command -v redis-server >/dev/null || apt_install redis-server
   mkdir -p "$DATA_DIR/redis"
   step "starting Redis on $REDIS_PORT"
+  rm -f "$DATA_DIR/redis/redis.pid" # it does not answer: any pid file left is stale
   # AOF every second: a restart keeps the queue; losing the last second is what DESIGN accepts.
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --daemonize yes --dir "$DATA_DIR/redis" \
     --appendonly yes --appendfsync everysec --save '' \
     --pidfile "$DATA_DIR/redis/redis.pid" --logfile "$DATA_DIR/redis/redis.log"
-  for _ in $(seq 1 50); do redis_answers && break; sleep 0.1; done
+  # While it loads its append-only file Redis answers LOADING, not PONG: after a bench run (about a
+  # million keys) that took 4 s and more. Wait as long as the server lives, up to a minute.
+  redis_gone() { [ -f "$DATA_DIR/redis/redis.pid" ] && ! kill -0 "$(cat "$DATA_DIR/redis/redis.pid" 2>/dev/null)" 2>/dev/null; }
+  for _ in $(seq 1 600); do redis_answers && break; redis_gone && break; sleep 0.1; done
   redis_answers || { echo "provision: Redis did not start; see $DATA_DIR/redis/redis.log" >&2; exit 1; }
   echo redis >>"$STARTED_FILE"
 fi
