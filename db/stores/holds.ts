@@ -26,6 +26,11 @@ export interface HeldSeatRow {
   heldUntil: string;
 }
 
+/** The row of a hold just taken, from its request and the seat's id and price as PostgreSQL returns them. */
+function newHold(r: HoldSeatRequest, seatId: string, price: string): HeldSeatRow {
+  return { reservationId: r.reservationId, seatId: String(seatId), price: Number(price), status: 'HELD', heldUntil: new Date(r.heldUntil).toISOString() };
+}
+
 /**
  * Seat holds, their release and the sale, in Postgres — the truth. A seat is bookable when it is
  * AVAILABLE, or HELD past `held_until` + grace: the deadline is data, so a late timer never keeps a
@@ -93,7 +98,7 @@ export class HoldStore {
            VALUES ($1, $2, $3, $4, $5, $6, $7, 'HELD', $8, $9)`,
           [r.reservationId, r.userId, r.concertId, r.scheduleId, seatId, r.seatNumber, price, r.heldUntil, r.journeyId],
         );
-        return { reservationId: r.reservationId, seatId: String(seatId), price: Number(price), status: 'HELD' as const, heldUntil: new Date(r.heldUntil).toISOString() };
+        return newHold(r, seatId, price);
       });
     } catch (err) {
       // The reservations trigger counts the fan's live seats in the concert (the migration says why
@@ -127,7 +132,7 @@ export class HoldStore {
       [r.scheduleId, r.seatNumber, r.heldUntil, r.reservationId, r.userId, r.concertId, r.journeyId],
     );
     if (!held.length) return null;
-    return { reservationId: r.reservationId, seatId: String(held[0].seat_id), price: Number(held[0].price), status: 'HELD', heldUntil: new Date(r.heldUntil).toISOString() };
+    return newHold(r, held[0].seat_id, held[0].price);
   }
 
   private async existing(db: DataSource | EntityManager, reservationId: string): Promise<HeldSeatRow | null> {
