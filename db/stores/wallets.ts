@@ -3,6 +3,8 @@ import type { Pool } from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { DomainError } from '../../lib/domain-error';
+import { isRetryableConflict, isUniqueViolation } from '../pg-errors';
+import { rows } from '../sql';
 import { inTransaction } from '../transaction';
 import { WalletCharges, type Charged } from './wallet-charges';
 import type { WalletTransactionType } from '../entities';
@@ -148,6 +150,12 @@ export class WalletStore {
    */
   async debitForPayment(p: OrderRef): Promise<{ amount: number; balance: number }> {
     const seats = orderSeats(p);
+    // A deadlock, serialization failure or duplicate there leaves nothing behind: the transaction tells the case.
+    const covered = await this.debitCovered(p, seats).catch((err: unknown) => {
+      if (isRetryableConflict(err) || isUniqueViolation(err)) return null;
+      throw err;
+    });
+    if (covered) return covered;
     const outcome = await inTransaction(this.db, async (tx) => {
       const balance = await this.lockWallet(tx, p.userId);
       const done: Array<{ amount: string; balance_after: string }> = await tx.query(
@@ -191,6 +199,41 @@ export class WalletStore {
       throw new DomainError('INSUFFICIENT_BALANCE', `the balance ${outcome.balance} does not cover ${outcome.amount}`);
     }
     return outcome;
+  }
+
+  /**
+   * The first attempt of a debit the wallet covers, the rush's common case, in one statement: one
+   * round trip instead of the nine of the transaction. It takes nothing, and answers null, unless the
+   * user owns every seat, no payment of the order was recorded yet (given up, or a retry's), and the
+   * balance covers the total; the transaction then tells those cases apart. The wallet's row lock is
+   * the UPDATE's, taken first as in the transaction; a concurrent attempt of the same order that got
+   * there first fails this statement on the ledger's or the payments' unique key, and then the
+   * transaction answers its outcome.
+   */
+  private async debitCovered(p: OrderRef, seats: ReturnType<typeof orderSeats>): Promise<{ amount: number; balance: number } | null> {
+    const debited = await rows<{ amount: string; balance_after: string }>(
+      this.db,
+      `WITH priced AS (
+         SELECT r.id, r.price FROM reservations r WHERE r.id = ANY($4::uuid[]) AND r.user_id = $2
+       ), total AS (
+         SELECT sum(price) AS amount FROM priced HAVING count(*) = cardinality($4::uuid[])
+       ), debited AS (
+         UPDATE wallets w SET balance = w.balance - total.amount, updated_at = now()
+         FROM total
+         WHERE w.user_id = $2 AND w.balance >= total.amount
+           AND NOT EXISTS (SELECT 1 FROM payments WHERE ${OF_ORDER})
+         RETURNING total.amount, w.balance
+       ), recorded AS (
+         INSERT INTO payments (id, user_id, reservation_id, amount, status, order_id)
+         SELECT seat.id, $2, seat.reservation_id, priced.price, 'PENDING', $1
+         FROM debited, unnest($3::uuid[], $4::uuid[]) AS seat (id, reservation_id) JOIN priced ON priced.id = seat.reservation_id
+       )
+       INSERT INTO wallet_transactions (user_id, type, amount, balance_after, payment_id, idempotency_key, reservation_ids)
+       SELECT $2, 'PAYMENT', debited.amount, debited.balance, $1, $5, $4::uuid[] FROM debited
+       RETURNING amount, balance_after`,
+      [p.paymentId, p.userId, seats.map((seat) => seat.paymentId), seats.map((seat) => seat.reservationId), debitKey(p.paymentId)],
+    );
+    return debited.length ? { amount: Number(debited[0].amount), balance: Number(debited[0].balance_after) } : null;
   }
 
   /**

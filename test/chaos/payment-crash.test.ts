@@ -61,7 +61,7 @@ describe('the worker killed between a payment’s debit and its confirm', () => 
       await eventually(async () => expect(await ledger(fan.userId)).toEqual([{ type: 'CHARGE', amount: 2 * PRICE }, { type: 'PAYMENT', amount: PRICE }]));
       await eventually(async () => {
         const [waiting] = await stack.db.query(
-          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE reservations r SET status = ''CONFIRMED''%'`,
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%UPDATE reservations r SET status = ''CONFIRMED''%'`,
         );
         expect(waiting.n).toBe(1); // the confirm has begun and waits
       });

@@ -120,6 +120,29 @@ describe('orders of several seats', () => {
     expect(await findViolations(db)).toEqual([]);
   });
 
+  it('a seat of the order expiring while the order is confirmed, 20 times: every seat sold, or none', async () => {
+    const fan = fans[2];
+    for (let round = 0; round < 20; round++) {
+      const reservationIds = await holdSeats(await createOpenConcert(s, 2, PRICE), fan, [1, 2]);
+      const order = { paymentId: randomUUID(), userId: fan, reservationId: reservationIds[0], reservationIds };
+      await s.wallets.charge(fan, 2 * PRICE);
+      await s.wallets.debitForPayment(order);
+
+      const [confirmed, expired] = await Promise.all([settle(s.holds.confirm(order.paymentId, reservationIds)), s.holds.releaseMany([reservationIds[1]], 'EXPIRED')]);
+
+      const states = (await seatStates(reservationIds)).map((r: { status: string; seat: string }) => [r.status, r.seat]);
+      if (confirmed.ok) {
+        expect(expired).toEqual([]);
+        expect(states).toEqual([['CONFIRMED', 'SOLD'], ['CONFIRMED', 'SOLD']]);
+      } else {
+        expect(codeOf(confirmed.error)).toBe('RESERVATION_NOT_PAYABLE');
+        expect(states).toEqual([['HELD', 'HELD'], ['EXPIRED', 'AVAILABLE']]);
+        expect(await s.wallets.refundPayment(order)).toBe('REFUNDED');
+      }
+    }
+    expect(await findViolations(db)).toEqual([]);
+  });
+
   it('the invariant check catches an order charged other than its seats’ prices, a debit naming other seats, and a half-given-up order', async () => {
     const c = await createOpenConcert(s, 10, PRICE);
     const fan = fans[0];

@@ -199,6 +199,23 @@ describe('refund (the saga’s compensation)', () => {
     expect(await balance(userId)).toBe(100_000);
     expect((await ledger(paymentId)).filter((t) => t.type === 'PAYMENT')).toHaveLength(0);
   });
+
+  it('a debit racing its own compensation, 20 times: the money is never kept, and the payment ends FAILED', async () => {
+    // The saga compensates a debit it gave up on while that debit may still be on its way to Postgres.
+    for (let round = 0; round < 20; round++) {
+      const userId = await fan(100_000);
+      const { reservationId } = await heldSeat(userId);
+      const paymentId = randomUUID();
+      const [, refunded] = await Promise.all([
+        settle(s.wallets.debitForPayment({ paymentId, userId, reservationId })),
+        s.wallets.refundPayment({ paymentId, userId, reservationId }),
+      ]);
+
+      expect(['REFUNDED', 'NOTHING_DEBITED']).toContain(refunded);
+      expect(await balance(userId)).toBe(100_000);
+      expect(await payment(paymentId)).toMatchObject({ status: 'FAILED' });
+    }
+  });
 });
 
 describe('confirm (the sale)', () => {
