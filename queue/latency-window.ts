@@ -22,28 +22,58 @@ export interface LatencyPercentile {
 /**
  * How long holds and payments take, as the API instances see them, shared through Redis so that
  * the admission controller (on any worker) reads one picture of the whole deployment. One histogram
- * per call and second (a hash of bucket → count): recording is one pipelined HINCRBY + EXPIRE,
- * reading a window is one HGETALL per second of it, pipelined: every histogram of a call carries the
- * hash tag `{latency:<call>}`, so on a Redis Cluster a window's keys share one slot (one pipeline, one
- * master) — the price is that one master takes all of a call's recordings, one HINCRBY per hold or payment.
+ * per call and second (a hash of bucket → count). Recordings are batched: each instance adds what it
+ * counted over `flushAfterMs` in one pipeline (an HINCRBY per bucket that moved and an EXPIRE per
+ * histogram), instead of a round trip per hold or payment — the API's CPU per hold went mostly to
+ * socket writes, this one among them (bench/README.md). Instances only ever add to the shared counts,
+ * so nothing one holds back contradicts another; the valve reads seconds-long windows, so a batch that
+ * lands ≤ 100 ms late changes nothing it decides, and one a killed process never sent is a statistic
+ * lost, not a record. Reading a window is one HGETALL per second of it, pipelined: every histogram of
+ * a call carries the hash tag `{latency:<call>}`, so on a Redis Cluster a window's keys share one slot
+ * (one pipeline, one master).
  */
 export class LatencyWindow {
+  /** Counts not sent yet, by histogram key: one array of bucket counts each. */
+  private pending = new Map<string, number[]>();
+  private flushed: Promise<void> | undefined;
+
+  /** @param flushAfterMs how long a recording may wait for others to share its round trip (0: those of the same turn of the event loop) */
   constructor(
     private readonly redis: Redis,
     private readonly now: () => number = Date.now,
+    private readonly flushAfterMs = 0,
   ) {}
 
   private key(call: ServedCall, second: number): string {
     return latencyKey(call, second);
   }
 
-  async record(call: ServedCall, ms: number): Promise<void> {
+  /** Counts one call; resolves once its batch is in Redis (callers on a fan's path do not wait). */
+  record(call: ServedCall, ms: number): Promise<void> {
     const key = this.key(call, Math.floor(this.now() / 1000));
     const within = LATENCY_BOUNDS_MS.findIndex((bound) => ms <= bound);
     const bucket = within === -1 ? LATENCY_BOUNDS_MS.length - 1 : within;
-    // A pipeline, not MULTI: the two commands need one round trip, not atomicity (a histogram whose
-    // EXPIRE was lost would only outlive its window), and MULTI/EXEC adds two commands to every hold.
-    await this.redis.pipeline().hincrby(key, String(bucket), 1).expire(key, KEEP_SECONDS).exec();
+    let counts = this.pending.get(key);
+    if (!counts) this.pending.set(key, (counts = new Array<number>(LATENCY_BOUNDS_MS.length).fill(0)));
+    counts[bucket]++;
+    this.flushed ??= new Promise<void>((resolve) => setTimeout(resolve, this.flushAfterMs).unref()).then(() => this.flush());
+    return this.flushed;
+  }
+
+  /**
+   * Sends what was counted since the last batch. A pipeline, not MULTI: the commands need one round
+   * trip, not atomicity (a histogram whose EXPIRE was lost would only outlive its window).
+   */
+  private async flush(): Promise<void> {
+    const batch = this.pending;
+    this.pending = new Map();
+    this.flushed = undefined;
+    const pipeline = this.redis.pipeline();
+    for (const [key, counts] of batch) {
+      counts.forEach((count, bucket) => count && pipeline.hincrby(key, String(bucket), count));
+      pipeline.expire(key, KEEP_SECONDS);
+    }
+    for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
   }
 
   /** The p95 of the calls that completed in the last `seconds` seconds (the current one included). */

@@ -13,6 +13,9 @@ import { chargeWalletUseCase } from './charge';
 import { holdSeatUseCase } from './hold';
 import { payUseCase } from './pay';
 
+/** How long a hold's or payment's latency waits to share a round trip to Redis with others (queue/latency-window.ts). */
+const LATENCY_BATCH_MS = 100;
+
 /**
  * The API's use cases and the stores and clients they share, built once per app by `createApp`:
  * routes parse, call one of these, and answer.
@@ -20,7 +23,7 @@ import { payUseCase } from './pay';
 export function createUseCases(deps: AppDeps) {
   const reservations = new ReservationStore(deps.db, deps.config.HOLD_GRACE_SECONDS);
   const wallets = new WalletStore(deps.db);
-  const journeys = new Journeys(deps.temporal, deps.config, new LatencyWindow(deps.redis));
+  const journeys = new Journeys(deps.temporal, deps.config, new LatencyWindow(deps.redis, Date.now, LATENCY_BATCH_MS));
   const schedules = new ScheduleRefs(new CatalogStore(deps.db));
   return {
     reservations,
