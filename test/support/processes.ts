@@ -1,11 +1,45 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { Config } from '../../lib/config';
 import { ROOT } from './paths';
 import { eventually } from './eventually';
 
-/** A free TCP port on loopback. */
-export function freePort(): Promise<number> {
+/**
+ * A free TCP port on loopback for a service a test starts, below the kernel's ephemeral range. A port
+ * from that range (what `listen(0)` hands out) can be taken as the source port of any outgoing
+ * connection between this pick and the service's bind, or while a chaos test has the service down
+ * and its clients reconnecting; below it, only a listener can take it, and the bind checks that.
+ */
+export async function freePort(): Promise<number> {
+  const lowest = 10_000;
+  const ephemeralFrom = ephemeralRangeStart();
+  if (ephemeralFrom <= lowest) return anyFreePort();
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = lowest + Math.floor(Math.random() * (ephemeralFrom - lowest));
+    if (await canListen(port)) return port;
+  }
+  return anyFreePort();
+}
+
+/** The first port of Linux's ephemeral range (elsewhere: 0, so no range below it is used). */
+function ephemeralRangeStart(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+function anyFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -97,8 +131,8 @@ export const overHttp = (url: string) => ({ request: (path: string, init?: Reque
 
 /**
  * An API process on a free port, once it answers /readyz. The port is free when freePort picks it,
- * not necessarily a second later when the process binds it: on a busy box a new connection's
- * ephemeral port may take it meanwhile. That start dies with EADDRINUSE, and the API starts again
+ * not necessarily a second later when the process binds it: a service another test file starts at
+ * the same moment may have picked it too. That start dies with EADDRINUSE, and the API starts again
  * on another port.
  */
 export async function startApi(env: Record<string, string>): Promise<{ api: ServiceProcess; url: string }> {
