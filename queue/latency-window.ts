@@ -23,18 +23,18 @@ export interface LatencyPercentile {
  * How long holds and payments take, as the API instances see them, shared through Redis so that
  * the admission controller (on any worker) reads one picture of the whole deployment. One histogram
  * per call and second (a hash of bucket → count). Recordings are batched: each instance adds what it
- * counted over `flushAfterMs` in one pipeline (an HINCRBY per bucket that moved and an EXPIRE per
- * histogram), instead of a round trip per hold or payment — the API's CPU per hold went mostly to
- * socket writes, this one among them (bench/README.md). Instances only ever add to the shared counts,
- * so nothing one holds back contradicts another; the valve reads seconds-long windows, so a batch that
- * lands ≤ 100 ms late changes nothing it decides, and one a killed process never sent is a statistic
- * lost, not a record. Reading a window is one HGETALL per second of it, pipelined: every histogram of
- * a call carries the hash tag `{latency:<call>}`, so on a Redis Cluster a window's keys share one slot
- * (one pipeline, one master).
+ * counted over `flushAfterMs` in one pipeline per call (an HINCRBY per bucket that moved and an EXPIRE
+ * per histogram) instead of a round trip per hold or payment, a socket write the API paid on every
+ * one (bench/README.md). Instances only ever add to the shared counts, so nothing one holds back
+ * contradicts another; the valve reads windows of seconds, so a batch that lands a tenth of a second
+ * late changes nothing it decides, and one a killed process never sent is a statistic lost, not a
+ * record. Reading a window is one HGETALL per second of it, pipelined: every histogram of a call
+ * carries the hash tag `{latency:<call>}`, so on a Redis Cluster a call's keys share one slot (one
+ * pipeline, one master; hence a pipeline per call).
  */
 export class LatencyWindow {
-  /** Counts not sent yet, by histogram key: one array of bucket counts each. */
-  private pending = new Map<string, number[]>();
+  /** Counts not sent yet, by call, then by histogram key: one array of bucket counts each. */
+  private pending = new Map<ServedCall, Map<string, number[]>>();
   private flushed: Promise<void> | undefined;
 
   /** @param flushAfterMs how long a recording may wait for others to share its round trip (0: those of the same turn of the event loop) */
@@ -53,8 +53,10 @@ export class LatencyWindow {
     const key = this.key(call, Math.floor(this.now() / 1000));
     const within = LATENCY_BOUNDS_MS.findIndex((bound) => ms <= bound);
     const bucket = within === -1 ? LATENCY_BOUNDS_MS.length - 1 : within;
-    let counts = this.pending.get(key);
-    if (!counts) this.pending.set(key, (counts = new Array<number>(LATENCY_BOUNDS_MS.length).fill(0)));
+    let histograms = this.pending.get(call);
+    if (!histograms) this.pending.set(call, (histograms = new Map()));
+    let counts = histograms.get(key);
+    if (!counts) histograms.set(key, (counts = new Array<number>(LATENCY_BOUNDS_MS.length).fill(0)));
     counts[bucket]++;
     this.flushed ??= new Promise<void>((resolve) => setTimeout(resolve, this.flushAfterMs).unref()).then(() => this.flush());
     return this.flushed;
@@ -68,12 +70,15 @@ export class LatencyWindow {
     const batch = this.pending;
     this.pending = new Map();
     this.flushed = undefined;
-    const pipeline = this.redis.pipeline();
-    for (const [key, counts] of batch) {
-      counts.forEach((count, bucket) => count && pipeline.hincrby(key, String(bucket), count));
-      pipeline.expire(key, KEEP_SECONDS);
-    }
-    for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
+    const sent = [...batch.values()].map(async (histograms) => {
+      const pipeline = this.redis.pipeline();
+      for (const [key, counts] of histograms) {
+        counts.forEach((count, bucket) => count && pipeline.hincrby(key, String(bucket), count));
+        pipeline.expire(key, KEEP_SECONDS);
+      }
+      for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
+    });
+    await Promise.all(sent);
   }
 
   /** The p95 of the calls that completed in the last `seconds` seconds (the current one included). */

@@ -19,22 +19,24 @@ afterAll(async () => {
 const someDayToCome = () => Date.UTC(2031, 0, 1) + Math.floor(Math.random() * 100_000) * 86_400_000;
 
 describe('the latency window', () => {
-  it('sends the recordings of a batch in one round trip, and reads them back exactly', async () => {
+  it('sends the recordings of a batch in one round trip per call, and reads them back exactly', async () => {
     let nowMs = someDayToCome();
     const window = new LatencyWindow(redis, () => nowMs, 20);
     const pipelines = jest.spyOn(redis, 'pipeline');
 
-    // As an API instance answers holds: recordings arrive one by one, nobody waiting on them.
+    // As an API instance answers holds and payments: recordings arrive one by one, nobody waiting on them.
     const recorded: Array<Promise<void>> = [];
     for (let i = 0; i < 56; i++) recorded.push(window.record('hold', 40));
     nowMs += 1_000; // the batch spans two seconds: two histograms
     for (let i = 0; i < 4; i++) recorded.push(window.record('hold', 900)); // 4 of 60: over 5 %
+    for (let i = 0; i < 20; i++) recorded.push(window.record('pay', 40));
     await Promise.all(recorded);
 
-    expect(pipelines).toHaveBeenCalledTimes(1);
+    expect(pipelines).toHaveBeenCalledTimes(2); // one per call: on a cluster each call's histograms are one slot
     pipelines.mockRestore();
     expect(await window.p95('hold', 10)).toEqual({ p95Ms: 1000, samples: 60 });
     expect(await window.p95('hold', 1)).toEqual({ p95Ms: 1000, samples: 4 });
+    expect(await window.p95('pay', 1)).toEqual({ p95Ms: 50, samples: 20 });
   });
 
   it('puts a recording made after a batch left into the next one, so none is lost or counted twice', async () => {

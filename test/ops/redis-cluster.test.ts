@@ -109,6 +109,9 @@ describe('a Redis Cluster of three masters', () => {
     nowMs += 1_000;
     for (let i = 0; i < 10; i++) await window.record('pay', 900);
     expect(await window.p95('pay', 10)).toEqual({ p95Ms: 1000, samples: 110 });
+    // An API instance's batch holds both calls' recordings: each call's histograms in its own slot.
+    await Promise.all([window.record('hold', 40), window.record('pay', 40), window.record('hold', 40)]);
+    expect(await window.p95('hold', 1)).toEqual({ p95Ms: 50, samples: 2 });
   });
 
   it("counts a costly action's limit per user and per address on the cluster, each counter its own slot", async () => {
