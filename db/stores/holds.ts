@@ -1,9 +1,9 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { DomainError } from '../../lib/domain-error';
-import { isPurchaseLimit, isRetryableConflict, isUniqueViolation } from '../pg-errors';
+import { isPurchaseLimit, isUniqueViolation } from '../pg-errors';
 import { rows } from '../sql';
 import { OF_ORDER } from './wallets';
-import { inTransaction } from '../transaction';
+import { fastPath, inTransaction } from '../transaction';
 import type { ReservationStatus } from '../entities';
 
 export interface HoldSeatRequest {
@@ -50,11 +50,7 @@ export class HoldStore {
    */
   async hold(r: HoldSeatRequest): Promise<HeldSeatRow> {
     try {
-      // A deadlock or serialization failure there leaves nothing behind: the transaction retries.
-      const free = await this.holdFreeSeat(r).catch((err: unknown) => {
-        if (isRetryableConflict(err)) return null;
-        throw err;
-      });
+      const free = await fastPath(this.holdFreeSeat(r));
       if (free) return free;
       return await inTransaction(this.db, async (tx) => {
         const existing = await this.existing(tx, r.reservationId);
@@ -224,12 +220,7 @@ export class HoldStore {
    */
   async confirm(paymentId: string, reservationIds: string | string[]): Promise<void> {
     const wanted = new Set(typeof reservationIds === 'string' ? [reservationIds] : reservationIds);
-    // A deadlock or serialization failure there leaves nothing behind: the transaction retries.
-    const sold = await this.confirmWhole(paymentId, [...wanted]).catch((err: unknown) => {
-      if (isRetryableConflict(err)) return false;
-      throw err;
-    });
-    if (sold) return;
+    if (await fastPath(this.confirmWhole(paymentId, [...wanted]))) return;
     await inTransaction(this.db, async (tx) => {
       // In id order, as the refund locks them: the two never deadlock.
       const payments: Array<{ id: string; reservation_id: string; status: string }> = await tx.query(

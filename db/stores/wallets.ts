@@ -3,9 +3,9 @@ import type { Pool } from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { DomainError } from '../../lib/domain-error';
-import { isRetryableConflict, isUniqueViolation } from '../pg-errors';
+import { isUniqueViolation } from '../pg-errors';
 import { rows } from '../sql';
-import { inTransaction } from '../transaction';
+import { fastPath, inTransaction } from '../transaction';
 import { WalletCharges, type Charged } from './wallet-charges';
 import type { WalletTransactionType } from '../entities';
 
@@ -150,11 +150,8 @@ export class WalletStore {
    */
   async debitForPayment(p: OrderRef): Promise<{ amount: number; balance: number }> {
     const seats = orderSeats(p);
-    // A deadlock, serialization failure or duplicate there leaves nothing behind: the transaction tells the case.
-    const covered = await this.debitCovered(p, seats).catch((err: unknown) => {
-      if (isRetryableConflict(err) || isUniqueViolation(err)) return null;
-      throw err;
-    });
+    // A duplicate there is a concurrent attempt of this order that got there first.
+    const covered = await fastPath(this.debitCovered(p, seats), isUniqueViolation);
     if (covered) return covered;
     const outcome = await inTransaction(this.db, async (tx) => {
       const balance = await this.lockWallet(tx, p.userId);

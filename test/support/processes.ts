@@ -14,12 +14,13 @@ import { eventually } from './eventually';
 export async function freePort(): Promise<number> {
   const lowest = 10_000;
   const ephemeralFrom = ephemeralRangeStart();
-  if (ephemeralFrom <= lowest) return anyFreePort();
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = lowest + Math.floor(Math.random() * (ephemeralFrom - lowest));
-    if (await canListen(port)) return port;
+  for (let attempt = 0; ephemeralFrom > lowest && attempt < 50; attempt++) {
+    const port = await listenOnce(lowest + Math.floor(Math.random() * (ephemeralFrom - lowest)));
+    if (port !== null) return port;
   }
-  return anyFreePort();
+  const any = await listenOnce(0);
+  if (any === null) throw new Error('no free TCP port on 127.0.0.1');
+  return any;
 }
 
 /** The first port of Linux's ephemeral range (elsewhere: 0, so no range below it is used). */
@@ -31,21 +32,14 @@ function ephemeralRangeStart(): number {
   }
 }
 
-function canListen(port: number): Promise<boolean> {
+/** Listens on `port` (0: any) and closes again: the port it had, or null when it could not listen. */
+function listenOnce(port: number): Promise<number | null> {
   return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-function anyFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
+    server.once('error', () => resolve(null));
+    server.listen(port, '127.0.0.1', () => {
+      const bound = (server.address() as { port: number }).port;
+      server.close(() => resolve(bound));
     });
   });
 }
