@@ -38,24 +38,6 @@ export interface ReleaseRequest {
   session?: SessionEnd;
 }
 
-/** What a confirm that is its journey's last step also does: end the fan's session (`SessionEnd`). */
-export interface ConfirmRequest extends Omit<OrderRef, 'userId'> {
-  finish?: { concertId: string; session: SessionEnd };
-}
-
-/** Adds the session's end to a pipeline: the sold seats' gates sealed, then the END_SESSION script. */
-function finishSessionIn(pipeline: ChainableCommander, concertId: string, session: SessionEnd): void {
-  const keys = queueKeys(concertId);
-  for (const seat of session.soldSeats) pipeline.ovGateSeal(keys.seatGate(seat.scheduleId, seat.seatNumber), seat.reservationId);
-  endSessionIn(pipeline, concertId, session);
-}
-
-/** Runs a pipeline; the first command's error, if any, is thrown. */
-async function run(pipeline: ChainableCommander): Promise<void> {
-  if (!pipeline.length) return;
-  for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
-}
-
 /** Adds the END_SESSION script for `session` to a pipeline: by its token (older journeys) or by the fan's arrival. */
 function endSessionIn(pipeline: ChainableCommander, concertId: string, session: SessionEnd): void {
   if (session.token) {
@@ -98,8 +80,14 @@ export function createJourneyActivities({ db, redis }: JourneyDeps) {
       const keys = queueKeys(r.concertId);
       const pipeline = redis.pipeline();
       for (const h of r.holds) pipeline.ovGateRelease(keys.seatGate(h.scheduleId, h.seatNumber), h.reservationId);
-      if (r.session) finishSessionIn(pipeline, r.concertId, r.session);
-      await run(pipeline);
+      const session = r.session;
+      if (session) {
+        for (const seat of session.soldSeats) pipeline.ovGateSeal(keys.seatGate(seat.scheduleId, seat.seatNumber), seat.reservationId);
+        endSessionIn(pipeline, r.concertId, session);
+      }
+      if (pipeline.length) {
+        for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
+      }
       return released;
     },
 
@@ -109,22 +97,8 @@ export function createJourneyActivities({ db, redis }: JourneyDeps) {
       return refusalsAreFinal(() => wallets.debitForPayment(p));
     },
 
-    /**
-     * Sells the order's seats. With `finish` (the order is all the journey holds, so the sale ends
-     * its session) it also seals their gates and ends the session COMPLETED, in one Redis pipeline:
-     * the journey then needs no release step after the sale. That part is best effort: true when it
-     * was done; false when Redis failed it, and the journey's release step ends the session instead
-     * (retrying until Redis is back) rather than holding the fan's receipt back for Redis.
-     */
-    async confirmPayment(p: ConfirmRequest): Promise<boolean> {
-      await refusalsAreFinal(() => holds.confirm(p.paymentId, p.reservationIds?.length ? p.reservationIds : p.reservationId));
-      if (!p.finish) return false;
-      const pipeline = redis.pipeline();
-      finishSessionIn(pipeline, p.finish.concertId, p.finish.session);
-      return run(pipeline).then(
-        () => true,
-        () => false,
-      );
+    async confirmPayment(p: Omit<OrderRef, 'userId'>): Promise<void> {
+      return refusalsAreFinal(() => holds.confirm(p.paymentId, p.reservationIds?.length ? p.reservationIds : p.reservationId));
     },
 
     async refundPayment(p: OrderRef): Promise<RefundOutcome> {
@@ -148,7 +122,7 @@ export function createJourneyActivities({ db, redis }: JourneyDeps) {
       else {
         const pipeline = redis.pipeline();
         endSessionIn(pipeline, s.concertId, s);
-        await run(pipeline);
+        for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
       }
     },
   };

@@ -12,7 +12,7 @@ import {
   type TemporalFailure,
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
-import type { JourneyActivities, SeatRef, SessionEnd } from '../activities/journey';
+import type { JourneyActivities, SeatRef } from '../activities/journey';
 import { asUpdateFailure, businessCode, refuse } from './failures';
 import {
   cancelUpdate,
@@ -55,13 +55,6 @@ export const JOURNEY_NO_SHOW_PATCH = 'journey-no-show';
  * step as a normal activity.
  */
 export const JOURNEY_PAY_LOCAL_PATCH = 'journey-pay-local';
-/**
- * A sale that leaves the journey holding nothing ends the session in its confirm (issue 25): one
- * local activity where there were two, the confirm and then the release step's end of the session.
- * It implies JOURNEY_PAY_LOCAL_PATCH, which a journey with this marker never asks; a pay update of a
- * history recorded before it has no such marker and asks that patch, as it did.
- */
-export const JOURNEY_PAY_FINISH_PATCH = 'journey-pay-finish';
 
 // Holds and releases are local activities: they run in the worker beside the workflow task, cost no
 // extra round trip through the server, and are recorded as markers.
@@ -194,16 +187,8 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
   // not, its session ends NO_SHOW and the active slot goes to the next fan.
   let noShowCheckAt = input.noShowSeconds !== undefined && patched(JOURNEY_NO_SHOW_PATCH) ? Date.now() + input.noShowSeconds * 1000 : undefined;
 
-  /** How the fan's session ends: a journey started before issue 23 still has its token; a new one is named by its arrival. */
-  const sessionEnd = (status: SessionEnd['status'], soldSeats: Hold[]): SessionEnd => ({
-    ...(input.token ? { token: input.token } : { arrival: input.arrival }),
-    userId: input.userId,
-    status,
-    soldSeats: soldSeats.map(seat),
-  });
-
   /** Releases a batch of holds, and ends the session with them when asked: one local activity. */
-  async function release(holds: Hold[], outcome: 'EXPIRED' | 'CANCELLED', session?: { status: SessionEnd['status']; soldSeats: Hold[] }): Promise<void> {
+  async function release(holds: Hold[], outcome: 'EXPIRED' | 'CANCELLED', session?: { status: 'COMPLETED' | 'EXPIRED' | 'LEFT'; soldSeats: Hold[] }): Promise<void> {
     for (const hold of holds) book.begin(hold.reservationId, 'releasing');
     if (session) ended = session.status;
     try {
@@ -211,7 +196,10 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
         concertId: input.concertId,
         outcome,
         holds: holds.map(seat),
-        ...(session && { session: sessionEnd(session.status, session.soldSeats) }),
+        // A journey started before issue 23 still has its token; a new one is named by its arrival.
+        ...(session && {
+          session: { ...(input.token ? { token: input.token } : { arrival: input.arrival }), userId: input.userId, status: session.status, soldSeats: session.soldSeats.map(seat) },
+        }),
       });
       for (const hold of holds) book.settle(hold.reservationId, outcome);
     } finally {
@@ -354,30 +342,18 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
       publish([{ key: searchAttributes.paymentStartedAt, value: new Date() }]);
       const order = { paymentId, userId: input.userId, reservationId, ...several };
       const confirmation = { paymentId, reservationId, ...several };
-      const finishing = patched(JOURNEY_PAY_FINISH_PATCH);
-      const local = finishing || patched(JOURNEY_PAY_LOCAL_PATCH);
-      // Nothing but the order held (no hold starts while paying): its sale ends the session, in the confirm.
-      const finish = finishing && book.live().length === holds.length ? { concertId: input.concertId, session: sessionEnd('COMPLETED', holds) } : undefined;
-      let sessionEnded = false;
+      const local = patched(JOURNEY_PAY_LOCAL_PATCH);
       const outcome = await runPaymentSaga(
         local
-          ? {
-              debit: () => saga.debitWallet(order),
-              confirm: async () => {
-                sessionEnded = (await confirmLocally(finish ? { ...confirmation, finish } : confirmation)) === true;
-              },
-              refund: () => refundLocally(order),
-            }
+          ? { debit: () => saga.debitWallet(order), confirm: () => confirmLocally(confirmation), refund: () => refundLocally(order) }
           : { debit: () => saga.debitWallet(order), confirm: () => saga.confirmPayment(confirmation), refund: () => compensation.refundPayment(order) },
         (work) => CancellationScope.nonCancellable(work),
       );
       paying = undefined;
       changed = true;
       if (outcome.sold) {
-        // The receipt goes back now; the other holds and the session end in the main loop (unless
-        // the confirm ended the session already).
+        // The receipt goes back now; the other holds and the session end in the main loop.
         sold = holds.map((hold) => book.settle(hold.reservationId, 'CONFIRMED'));
-        if (sessionEnded) ended = 'COMPLETED';
         const receipt: PaymentReceipt = { paymentId, reservationId, reservationIds: seats, amount: outcome.amount, status: 'COMPLETED', balance: outcome.balance };
         payment.outcome = { receipt };
         publish();

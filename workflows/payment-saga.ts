@@ -8,7 +8,7 @@ import type { RefundOutcome } from '../db/stores/wallets';
 
 export interface PaymentSteps {
   debit(): Promise<{ amount: number; balance: number }>;
-  confirm(): Promise<unknown>;
+  confirm(): Promise<void>;
   refund(): Promise<RefundOutcome>;
 }
 

@@ -24,10 +24,10 @@ describe('payment through the fan’s journey', () => {
       { type: 'PAYMENT', amount: 40_000 },
     ]);
     const [row] = await stack.db.query('SELECT journey_id FROM reservations WHERE id = $1', [held.body.reservationId]);
-    // The sale took all the fan held: its confirm ended the session too, before the receipt went back.
-    expect((await stack.api.tokenStatus(fan, queueToken)).body.status).toBe('COMPLETED');
-    await stack.temporal.workflow.getHandle(row.journey_id).result();
-    expect(await journeyStory(stack.temporal, row.journey_id)).toEqual(['update:hold', 'holdSeat', 'update:pay', 'debitWallet', 'confirmPayment']);
+    const story = await journeyStory(stack.temporal, row.journey_id);
+    expect(story.slice(0, 5)).toEqual(['update:hold', 'holdSeat', 'update:pay', 'debitWallet', 'confirmPayment']);
+    // The session ends after the receipt went back, in the journey's main loop.
+    await eventually(async () => expect(await journeyStory(stack.temporal, row.journey_id)).toContain('releaseHolds'));
   });
 
   it('a balance too low refuses the payment, debits nothing and keeps the hold; after a charge it goes through', async () => {
@@ -55,6 +55,7 @@ describe('payment through the fan’s journey', () => {
     const second = await api.createConcert(3, 70_000);
     const fan = await api.newFan('two-concerts');
     const tokens = [await api.join(fan, first.concertId), await api.join(fan, second.concertId)];
+    const { eventually } = await import('../support/eventually');
     await eventually(async () => {
       for (const token of tokens) expect((await api.tokenStatus(fan, token)).body.status).toBe('ACTIVE');
     });

@@ -16,8 +16,6 @@ export class FakeJourneyActivities {
   failures: Record<string, Array<string>> = {};
   /** What Redis would answer the no-show check: the fan made no request since admission. */
   noShow = true;
-  /** Redis fails the session's end a confirm makes (`confirmPayment` with `finish`). */
-  sessionEndFails = false;
   private debited = new Set<string>();
   private refunded = new Set<string>();
 
@@ -41,12 +39,11 @@ export class FakeJourneyActivities {
     });
   }
 
-  /** Every end of the session done (on its own, with a batch of releases, or by the sale's confirm). */
+  /** Every end of the session asked for (on its own, or with a batch of releases). */
   sessionEnds(): any[] {
     return this.calls.flatMap((c) => {
       if (c.name === 'endSession') return [c.args];
       if (c.name === 'releaseHolds' && c.args.session) return [c.args.session];
-      if (c.name === 'confirmPayment' && c.args.finish && !this.sessionEndFails) return [c.args.finish.session];
       return [];
     });
   }
@@ -84,8 +81,6 @@ export class FakeJourneyActivities {
       confirmPayment: async (p) => {
         record('confirmPayment', p);
         this.maybeFail('confirmPayment');
-        // Redis failing the session's end: the confirm still succeeds, and says it did not end it.
-        return p.finish !== undefined && !this.sessionEndFails;
       },
       refundPayment: async (p): Promise<RefundOutcome> => {
         record('refundPayment', p);

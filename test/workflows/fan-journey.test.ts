@@ -279,34 +279,6 @@ describe('fan journey: payment saga', () => {
     });
   });
 
-  it('a sale of everything held ends the session in its confirm: no release step after it', async () => {
-    const fakes = new FakeJourneyActivities();
-    await withJourney(fakes, async (journey) => {
-      const held = await hold(journey, 1);
-      expect((await pay(journey, held.reservationId)).status).toBe('COMPLETED');
-      expect((await journey.result()).status).toBe('COMPLETED');
-      expect(fakes.named('confirmPayment')).toEqual([
-        expect.objectContaining({ finish: expect.objectContaining({ session: expect.objectContaining({ status: 'COMPLETED', soldSeats: [expect.objectContaining({ reservationId: held.reservationId })] }) }) }),
-      ]);
-      expect(fakes.named('releaseHolds')).toEqual([]);
-      expect(fakes.sessionEnds()).toHaveLength(1);
-    });
-  });
-
-  it('Redis failing the confirm’s end of the session: the receipt still comes, and the release step ends the session', async () => {
-    const fakes = new FakeJourneyActivities();
-    fakes.sessionEndFails = true;
-    await withJourney(fakes, async (journey) => {
-      const held = await hold(journey, 1);
-      expect((await pay(journey, held.reservationId)).status).toBe('COMPLETED');
-      expect((await journey.result()).status).toBe('COMPLETED');
-      expect(fakes.named('releaseHolds')).toEqual([
-        expect.objectContaining({ holds: [], session: expect.objectContaining({ status: 'COMPLETED', soldSeats: [expect.objectContaining({ reservationId: held.reservationId })] }) }),
-      ]);
-      expect(fakes.sessionEnds()).toHaveLength(1);
-    });
-  });
-
   it('debits in an activity the accepting task schedules, then confirms in a local activity: no money before the acceptance is recorded', async () => {
     const fakes = new FakeJourneyActivities();
     await withJourney(fakes, async (journey) => {
