@@ -4,7 +4,6 @@ import { Lru } from '../lib/lru';
 import { parseToken } from '../queue/token';
 import type { QueueTicket, WaitingRoom } from '../queue/waiting-room';
 import type { AppEnv } from './deps';
-import type { ActionCount } from './rate-limit';
 
 /** ACTIVE tickets remembered per process by `queueToken`'s `memoMs`; beyond, the least recently used are forgotten. */
 const MEMO_ENTRIES = 50_000;
@@ -30,35 +29,16 @@ export function queueToken(room: WaitingRoom, opts: { requireActive: boolean; me
     const userId = c.get('userId');
     const token = c.req.header('x-queue-token');
     const at = now();
-    // The route's abuse limit, when its ActionLimit handed the count on (`handedToHandler`): taken here, first.
-    const count = c.get('actionCount') as ActionCount | undefined;
     const kept = memo && token ? memo.get(token) : undefined;
     if (kept && kept.ticket.userId === userId && at - kept.readAt <= memoMs && (kept.ticket.activeUntil ?? 0) > at) {
-      await count?.take();
       c.set('ticket', kept.ticket);
       return next();
     }
-    const ticket = checkTicket(await lookupCounted(room, token, userId, at, count), userId, opts);
+    const ticket = checkTicket(await room.lookup(token, userId, at), userId, opts);
     if (memo && token && ticket.status === 'ACTIVE') memo.set(token, { ticket, readAt: at });
     c.set('ticket', ticket);
     await next();
   };
-}
-
-/**
- * `room.lookup` after the route's abuse limit (`count`), in one round trip where Redis allows it (the
- * limit's buckets taken by the status script itself: a single Redis, a well-formed token); otherwise
- * the limit is taken by its own command first. Over the limit: RateLimited, and the token was not read.
- */
-async function lookupCounted(room: WaitingRoom, token: string | undefined, userId: string, at: number, count: ActionCount | undefined) {
-  const buckets = count && parseToken(token) ? count.foldable() : null;
-  if (!buckets) {
-    await count?.take();
-    return room.lookup(token, userId, at);
-  }
-  const polled = await room.lookupCounted(token, userId, buckets, at);
-  if (polled.kind === 'limited') throw count!.refusal(polled.waits);
-  return polled.kind === 'forbidden' ? 'forbidden' : polled.ticket;
 }
 
 /**

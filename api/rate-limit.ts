@@ -155,9 +155,8 @@ export class ActionLimit {
 
   /**
    * The middleware of an action whose own Redis script can take the count (the hold: the seat gate's
-   * claim, so that a contested seat's loser costs one round trip; the payment: the queue token's
-   * status, api/queue-guard.ts): it hands the request's count on (`c.get('actionCount')`) to the
-   * guard or handler that takes it before any other work, in its script or on its own.
+   * claim, so that a contested seat's loser costs one round trip): it hands the request's count to the
+   * handler (`c.get('actionCount')`), which takes it before any other work, in its script or on its own.
    * A request that never gets that far (invalid, refused by a guard) is counted when it is answered,
    * and over the limit its answer is the 429: the same counts and answers as `middleware`'s.
    */

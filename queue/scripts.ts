@@ -93,52 +93,42 @@ local userWait, addressWait = refusedFor(KEYS[1], ARGV[1], KEYS[2], ARGV[2], ARG
 return {userWait, addressWait}
 `;
 
-/**
- * A queue token's status, as STATUS answers it: `tokenStatus(session, waiting, settings, closed,
- * owners, userId, secret, nowMs)` returns false (unknown token), {'FORBIDDEN'} (someone else's) or
- * {'OK', status, arrival, activeUntil, position, waitingCount, admitPerSecond, opensAt}. Records the
- * fan's request (seenAt): a waiting fan who stops polling loses the place (ADMIT), an admitted fan who
- * never comes is a no-show. A waiting fan of a closed queue reads the reason as its status and leaves
- * the waiting set.
- */
-const TOKEN_STATUS = `${SESSION_TTL}
-local function tokenStatus(sessionKey, waitingKey, settingsKey, closedKey, ownersKey, userId, secret, now)
-  local s = redis.call('HMGET', sessionKey, 'secret', 'status', 'arrival', 'activeUntil')
-  if s[1] ~= secret then
-    local owner = redis.call('HGET', ownersKey, secret)
-    if owner and owner ~= userId then return {'FORBIDDEN'} end
-    return false
-  end
-  redis.call('HSET', sessionKey, 'seenAt', now)
-  local position = 0
-  local status = s[2]
-  local settings = redis.call('HMGET', settingsKey, 'opensAt', 'admitPerSecond')
-  local opensAt = settings[1] or '0'
-  if status == 'WAITING' then
-    redis.call('EXPIRE', sessionKey, SESSION_TTL_SECONDS)
-    local reason = redis.call('GET', closedKey)
-    if reason then
-      redis.call('ZREM', waitingKey, userId)
-      redis.call('HSET', sessionKey, 'status', reason)
-      status = reason
-    elseif tonumber(now) < tonumber(opensAt) then
-      status = 'PRE_QUEUE'
-    else
-      local rank = redis.call('ZRANK', waitingKey, userId)
-      if rank then position = rank + 1 end
-    end
-  end
-  return {'OK', status, s[3], s[4] or '0', position, redis.call('ZCARD', waitingKey), settings[2] or '', opensAt}
-end
-`;
-
-const STATUS = `${RATE_LIMITS}${TOKEN_STATUS}
+const STATUS = `${RATE_LIMITS}${SESSION_TTL}
 -- KEYS: session, waiting, settings, closed, userCounter, addressCounter, owners
 -- ARGV: userLimit, addressLimit, windowMs, userId, secret, nowMs
--- returns {'RATE_LIMITED', userWaitMs, addressWaitMs} (a poll's limits), or as tokenStatus
+-- returns {'RATE_LIMITED', userWaitMs, addressWaitMs} | false (unknown token) | {'FORBIDDEN'} (someone else's)
+--       | {'OK', status, arrival, activeUntil, position, waitingCount, admitPerSecond, opensAt}
+-- Records the fan's request (seenAt): a waiting fan who stops polling loses the place (ADMIT), an
+-- admitted fan who never comes is a no-show. A waiting fan of a closed queue reads the reason as its
+-- status and leaves the waiting set.
 local userWait, addressWait = refusedFor(KEYS[5], ARGV[1], KEYS[6], ARGV[2], ARGV[3])
 if userWait >= 0 or addressWait >= 0 then return {'RATE_LIMITED', userWait, addressWait} end
-return tokenStatus(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[7], ARGV[4], ARGV[5], ARGV[6])
+local s = redis.call('HMGET', KEYS[1], 'secret', 'status', 'arrival', 'activeUntil')
+if s[1] ~= ARGV[5] then
+  local owner = redis.call('HGET', KEYS[7], ARGV[5])
+  if owner and owner ~= ARGV[4] then return {'FORBIDDEN'} end
+  return false
+end
+redis.call('HSET', KEYS[1], 'seenAt', ARGV[6])
+local position = 0
+local status = s[2]
+local settings = redis.call('HMGET', KEYS[3], 'opensAt', 'admitPerSecond')
+local opensAt = settings[1] or '0'
+if status == 'WAITING' then
+  redis.call('EXPIRE', KEYS[1], SESSION_TTL_SECONDS)
+  local reason = redis.call('GET', KEYS[4])
+  if reason then
+    redis.call('ZREM', KEYS[2], ARGV[4])
+    redis.call('HSET', KEYS[1], 'status', reason)
+    status = reason
+  elseif tonumber(ARGV[6]) < tonumber(opensAt) then
+    status = 'PRE_QUEUE'
+  else
+    local rank = redis.call('ZRANK', KEYS[2], ARGV[4])
+    if rank then position = rank + 1 end
+  end
+end
+return {'OK', status, s[3], s[4] or '0', position, redis.call('ZCARD', KEYS[2]), settings[2] or '', opensAt}
 `;
 
 const LEAVE_WAITING = `${SESSION_TTL}
@@ -320,19 +310,6 @@ local waits = takeFromBuckets(4, 2, 7)
 if waits[1] >= 0 or waits[2] >= 0 then return {'LIMITED', waits[1], waits[2]} end
 ${CLAIM_SEAT_BODY}`;
 
-const STATUS_COUNTED = `${ACTION_BUCKETS}${TOKEN_STATUS}
--- KEYS: session, waiting, settings, closed, owners, user bucket, address bucket
--- ARGV: userId, secret, nowMs, windowMs, user limit, user burst, address limit, address burst
--- The token's status after a costly action's limit (the user's and the address's buckets), so that the
--- action's guard is one round trip, its abuse limit included (a payment). The buckets are keys of
--- their own, in slots of their own: for a single Redis only (on a Redis Cluster the limit is taken by
--- its own command first, and STATUS follows).
--- returns {'LIMITED', user wait, address wait} (either ≥ 0; nothing else was touched), or as tokenStatus
-local waits = takeFromBuckets(6, 2, 4)
-if waits[1] >= 0 or waits[2] >= 0 then return {'LIMITED', waits[1], waits[2]} end
-return tokenStatus(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1], ARGV[2], ARGV[3])
-`;
-
 const GATE_RELEASE = `
 -- KEYS: gate · ARGV: reservationId · compare-and-delete: only the claimant's own gate is opened
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -358,10 +335,6 @@ declare module 'ioredis' {
       session: string, waiting: string, settings: string, closed: string, userCounter: string, addressCounter: string, owners: string,
       userLimit: number, addressLimit: number, windowMs: number, userId: string, secret: string, nowMs: number,
     ): Result<['RATE_LIMITED', number, number] | ['FORBIDDEN'] | ['OK', string, string, string, number, number, string, string] | null, Context>;
-    ovStatusCounted(
-      session: string, waiting: string, settings: string, closed: string, owners: string, userBucket: string, addressBucket: string,
-      userId: string, secret: string, nowMs: number, windowMs: number, userLimit: number, userBurst: number, addressLimit: number, addressBurst: number,
-    ): Result<['LIMITED', number, number] | ['FORBIDDEN'] | ['OK', string, string, string, number, number, string, string] | null, Context>;
     ovLeaveWaiting(session: string, waiting: string, userId: string, secret: string): Result<string | null, Context>;
     /** Variadic: the number of keys first (4 + one session per candidate), then the keys, then ARGV. */
     ovAdmit(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Result<string, Context>;
@@ -383,7 +356,6 @@ export const QUEUE_SCRIPTS = {
   ovJoin: { numberOfKeys: 10, lua: JOIN },
   ovCountArrival: { numberOfKeys: 2, lua: COUNT_ARRIVAL },
   ovStatus: { numberOfKeys: 7, lua: STATUS },
-  ovStatusCounted: { numberOfKeys: 7, lua: STATUS_COUNTED },
   ovLeaveWaiting: { numberOfKeys: 2, lua: LEAVE_WAITING },
   ovAdmit: { numberOfKeys: undefined, lua: ADMIT },
   ovEndSession: { numberOfKeys: 2, lua: END_SESSION },

@@ -2,7 +2,6 @@ import type { RedisClient as Redis } from '../lib/redis';
 import { DomainError } from '../lib/domain-error';
 import { queueKeys } from './keys';
 import { preQueueScore, type FairStart } from './fair-start';
-import type { TwoBuckets } from './scripts';
 import { formatToken, newTokenSecret, parseToken } from './token';
 
 /** Why a concert's queue is closed for good. */
@@ -169,25 +168,24 @@ export class WaitingRoom {
       k.session(userId), k.waiting, k.settings, k.closed, c.userCounter, c.addressCounter, k.owners,
       c.perUser, c.perAddress, c.windowMs, userId, parsed.secret, nowMs,
     );
-    if (row?.[0] === 'RATE_LIMITED') return refusal(row[1], row[2]);
-    return polled(row, token as string, parsed.concertId, userId, nowMs);
-  }
-
-  /**
-   * `lookup` after a costly action's limit (`limit`: the user's and the address's buckets), in one
-   * round trip (a single Redis only: the buckets are keys of their own). Over the limit, the answer is
-   * `limited` with each bucket's wait (≥ 0: refused), and nothing else was touched.
-   */
-  async lookupCounted(token: string | undefined | null, userId: string, limit: TwoBuckets, nowMs = Date.now()): Promise<Exclude<Poll, RateRefusal> | { kind: 'limited'; waits: [number, number] }> {
-    const parsed = parseToken(token);
-    if (!parsed) return { kind: 'ticket', ticket: null };
-    const k = queueKeys(parsed.concertId);
-    const row = await this.redis.ovStatusCounted(
-      k.session(userId), k.waiting, k.settings, k.closed, k.owners, limit.keys[0], limit.keys[1],
-      userId, parsed.secret, nowMs, limit.windowMs, limit.limits[0], limit.bursts[0], limit.limits[1], limit.bursts[1],
-    );
-    if (row?.[0] === 'LIMITED') return { kind: 'limited', waits: [Number(row[1]), Number(row[2])] };
-    return polled(row, token as string, parsed.concertId, userId, nowMs);
+    if (!row) return { kind: 'ticket', ticket: null };
+    if (row[0] === 'RATE_LIMITED') return refusal(row[1], row[2]);
+    if (row[0] === 'FORBIDDEN') return { kind: 'forbidden' };
+    const [, storedStatus, arrival, activeUntil, position, waiting, rate, opensAt] = row;
+    const until = Number(activeUntil);
+    const status: TokenStatus = storedStatus === 'ACTIVE' && until <= nowMs ? 'EXPIRED' : (storedStatus as TokenStatus);
+    return { kind: 'ticket', ticket: {
+      token: token as string,
+      concertId: parsed.concertId,
+      userId,
+      status,
+      position: status === 'WAITING' ? Number(position) : 0,
+      arrival: Number(arrival),
+      activeUntil: until > 0 ? until : undefined,
+      waiting: Number(waiting),
+      admitPerSecond: rate ? Number(rate) : undefined,
+      ...(status === 'PRE_QUEUE' ? { opensAt: Number(opensAt) } : {}),
+    } };
   }
 
   /** A waiting fan leaves the queue. Returns the token's status after the call. */
@@ -266,27 +264,6 @@ export function closedError(reason: ClosedReason): DomainError {
   return reason === 'CANCELLED'
     ? new DomainError('CONCERT_CANCELLED', 'the concert is cancelled: its queue is closed')
     : new DomainError('SOLD_OUT', 'the concert is sold out: its queue is closed');
-}
-
-/** The ticket (or refusal) of a status script's answer (STATUS, STATUS_COUNTED) that was not a limit's. */
-function polled(row: ['FORBIDDEN'] | ['OK', string, string, string, number, number, string, string] | null, token: string, concertId: string, userId: string, nowMs: number): Exclude<Poll, RateRefusal> {
-  if (!row) return { kind: 'ticket', ticket: null };
-  if (row[0] === 'FORBIDDEN') return { kind: 'forbidden' };
-  const [, storedStatus, arrival, activeUntil, position, waiting, rate, opensAt] = row;
-  const until = Number(activeUntil);
-  const status: TokenStatus = storedStatus === 'ACTIVE' && until <= nowMs ? 'EXPIRED' : (storedStatus as TokenStatus);
-  return { kind: 'ticket', ticket: {
-    token,
-    concertId,
-    userId,
-    status,
-    position: status === 'WAITING' ? Number(position) : 0,
-    arrival: Number(arrival),
-    activeUntil: until > 0 ? until : undefined,
-    waiting: Number(waiting),
-    admitPerSecond: rate ? Number(rate) : undefined,
-    ...(status === 'PRE_QUEUE' ? { opensAt: Number(opensAt) } : {}),
-  } };
 }
 
 function refusal(userWait: number | string, addressWait: number | string): RateRefusal {

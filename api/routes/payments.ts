@@ -65,8 +65,7 @@ export function paymentRoutes(deps: RouteDeps) {
   const app = router();
   const { idempotency, pay: payReservation } = deps.useCases;
   const payLimit = new ActionLimit(deps.redis, 'pay', actionLimits(deps.config, 'pay'));
-  // The limit is taken by the queue token's guard, in its status script (one Redis round trip for both).
-  return app.openapi(secured(limited(pay, { middleware: payLimit.handedToHandler }), reservationGuards(deps)), async (c) => {
+  return app.openapi(secured(limited(pay, payLimit), reservationGuards(deps)), async (c) => {
     const body = c.req.valid('json');
     return idempotent(c, idempotency, PAY_ENDPOINT, body, async (key) => ({
       status: 201,

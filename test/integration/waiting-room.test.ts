@@ -174,29 +174,6 @@ describe('looking a token up', () => {
     // The real token itself is found.
     expect(await room.lookup(real.token, 'owner')).toMatchObject({ userId: 'owner', status: 'WAITING', position: 1 });
   });
-
-  it('reads a token after a costly action’s limit in one script: within it, the ticket and both buckets taken; over it, the token not read and the request not recorded', async () => {
-    const concertId = newConcert();
-    const { token } = await join(concertId, 'payer');
-    const now = Date.now();
-    await room.admit(concertId, { tickId: 'c', maxBatch: 1, maxActive: 1, activeTtlMs: 60_000, admitPerSecond: 1, paused: false }, now);
-    const session = queueKeys(concertId).session('payer');
-    // The user may act twice at once; the address has room for many.
-    const buckets = { keys: [`rate:{test:user:${randomUUID()}}`, `rate:{test:ip:${randomUUID()}}`] as [string, string], windowMs: 60_000, limits: [2, 100] as [number, number], bursts: [2, 100] as [number, number] };
-
-    const first = await room.lookupCounted(token, 'payer', buckets, now + 1);
-    expect(first).toEqual({ kind: 'ticket', ticket: await room.lookup(token, 'payer', now + 1) });
-    expect(first).toMatchObject({ ticket: { status: 'ACTIVE' } });
-    expect(await redis.exists(...buckets.keys)).toBe(2);
-    expect(await room.lookupCounted(token, 'someone-else', buckets, now + 2)).toEqual({ kind: 'forbidden' });
-
-    const refused = await room.lookupCounted(token, 'payer', buckets, now + 3);
-    expect(refused).toMatchObject({ kind: 'limited', waits: [expect.any(Number), -1] });
-    expect((refused as { waits: number[] }).waits[0]).toBeGreaterThan(0);
-    // Refused before the token was read: its request is not recorded (nor was someone else's read).
-    expect(await redis.hget(session, 'seenAt')).toBe(String(now + 1));
-    await redis.del(...buckets.keys);
-  });
 });
 
 describe('leaving the queue', () => {
