@@ -19,6 +19,7 @@ interface ProfileNode {
 interface Profile {
   nodes: ProfileNode[];
   startTime: number;
+  endTime: number;
   samples: number[];
   timeDeltas: number[];
 }
@@ -41,6 +42,12 @@ function parseArgs(argv: string[]): { file: string; top: number; window?: Window
 function main(): void {
   const { file, top, window } = parseArgs(process.argv.slice(2));
   const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+  // A later run of the same scenarios writes the same report file: its windows are of that run, not
+  // of the profiled one, and would slice out the wrong seconds without a word.
+  if (window && (window.fromUs < profile.startTime || window.toUs > profile.endTime)) {
+    const s = (us: number) => (us / 1e6).toFixed(1);
+    throw new Error(`the row's window (${s(window.fromUs)}–${s(window.toUs)} s) is not inside this profile (${s(profile.startTime)}–${s(profile.endTime)} s): the report is of another run`);
+  }
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parent = new Map<number, number>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
