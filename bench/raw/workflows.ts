@@ -6,6 +6,8 @@
  * - `rawTimer`: one durable timer to an instant shared with many others, then `releases` no-op local
  *   activities side by side and one more, and done: a journey's expiry (its window's timer, a release
  *   per hold, the end of the session) with the business work taken out.
+ * - `fanJourney`: the product's own journey (workflows/fan-journey.ts), which this worker runs on
+ *   no-op activities (bench/raw/activities.ts): the journey floor rows.
  */
 import { condition, defineSignal, defineUpdate, proxyActivities, proxyLocalActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { rawActivities } from './activities';
@@ -34,3 +36,5 @@ export async function rawTimer(dueAtMs: number, releases: number): Promise<void>
   await Promise.all(Array.from({ length: releases }, (_, i) => local.noop(i)));
   await local.noop(releases);
 }
+
+export { fanJourney } from '../../workflows/fan-journey';

@@ -17,7 +17,7 @@ export const hold: Scenario = {
   name: 'hold',
   kind: 'product',
   what: `POST /reservations on distinct seats by admitted fans (round-robin, ≤ ${MAX_HOLDS_PER_FAN} holds each), ${CONCURRENCY} concurrent`,
-  ceilings: ['temporal-update'],
+  ceilings: ['temporal-update', 'temporal-journey-hold'],
   targets: [{ label: '≥ 85 % of temporal-update, p95 ≤ 150 ms at 10 (issue 25)', minShareOf: { ceiling: 'temporal-update', share: 0.85 }, maxP95: 150 }],
   async run(ctx) {
     await ctx.stack.product();

@@ -15,6 +15,7 @@ import { rush } from './rush';
 import { seats, seats304 } from './seats';
 import { sellOut } from './sell-out';
 import { status } from './status';
+import { temporalJourneyHold, temporalJourneyPay } from './temporal-journey';
 import { temporalPay } from './temporal-pay';
 import { temporalStart } from './temporal-start';
 import { temporalStartEager } from './temporal-start-eager';
@@ -24,6 +25,6 @@ import { walletCharge } from './wallet-charge';
 import { walletRead } from './wallet-read';
 
 export const SCENARIOS: Scenario[] = [
-  http, redis, pgHotRow, temporalUpdate, temporalStart, temporalStartEager, temporalPay, temporalTimers,
+  http, redis, pgHotRow, temporalUpdate, temporalStart, temporalStartEager, temporalPay, temporalJourneyHold, temporalJourneyPay, temporalTimers,
   join, status, walletCharge, walletRead, admission, seats, seats304, hold, contestedSeat, pay, abuseLoop, rush, sellOut, massExpiry, refundSweep,
 ];

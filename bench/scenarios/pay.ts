@@ -19,7 +19,7 @@ export const pay: Scenario = {
   name: 'pay',
   kind: 'product',
   what: `POST /payments on held reservations (wallets charged, one payment per fan: it ends the session), ${CONCURRENCY} concurrent`,
-  ceilings: ['temporal-pay', 'temporal-update'],
+  ceilings: ['temporal-pay', 'temporal-update', 'temporal-journey-pay'],
   targets: [
     { label: '≥ 85 % of temporal-pay', minShareOf: { ceiling: 'temporal-pay', share: 0.85 } },
     { label: 'beyond the pay shape: ≥ 50 % of temporal-update (issue 25)', minShareOf: { ceiling: 'temporal-update', share: 0.5 } },
