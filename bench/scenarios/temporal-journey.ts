@@ -49,6 +49,15 @@ function hold(client: Client, input: JourneyInput, seatNumber: number): Promise<
   });
 }
 
+/**
+ * Ends the floor's journeys still running, so none of their timers (a journey never held checks
+ * for a no-show 120 s after its start) fires on a later row's window with no worker to take it.
+ */
+async function endJourneys(client: Client, inputs: JourneyInput[]): Promise<void> {
+  await mapLimit(workflowIds(inputs), CONCURRENCY, (id) => client.workflow.getHandle(id).terminate('the bench floor row is done').catch(() => undefined));
+  await settled(inputs.length);
+}
+
 const workflowIds = (inputs: JourneyInput[]) => inputs.map((input) => journeyStartOptions(input, BENCH.rawTaskQueue).workflowId);
 
 export const temporalJourneyHold: Scenario = {
@@ -85,6 +94,7 @@ export const temporalJourneyHold: Scenario = {
     });
     const touched = journeys.filter((j) => (held.get(j) ?? 0) > 0);
     measured.notes.push(describeShape('temporal-journey-hold (floor)', await historyShape(client, workflowIds(touched), 'hold')));
+    await endJourneys(client, journeys);
     return [measured];
   },
 };
@@ -123,6 +133,8 @@ export const temporalJourneyPay: Scenario = {
     });
     if (i > journeys.length) measured.notes.push(`ran out of journeys after ${measured.durationS.toFixed(1)} s`);
     measured.notes.push(describeShape('temporal-journey-pay (floor)', await historyShape(client, workflowIds(paid), 'pay')));
+    const paidSet = new Set(paid);
+    await endJourneys(client, journeys.filter((j) => !paidSet.has(j)));
     return [measured];
   },
 };
