@@ -7,7 +7,7 @@
  * Both time the window themselves and record who used the CPU during it.
  */
 import autocannon from 'autocannon';
-import { withCpu } from './cpu';
+import { withCpu, type CpuUsage } from './cpu';
 import { RawConnection, rawRequest } from './raw-http';
 import { Recorder, type Measurement } from './stats';
 
@@ -114,38 +114,73 @@ const rotate: Sender = async (url, connections, durationS, rotation, onResponse)
 /** One call of a closed loop: resolves to its outcome (an HTTP status or a name). */
 export type Call = () => Promise<number | string>;
 
-export async function closedLoop(opts: {
+/** One closed loop's calls: what to send next (undefined: no more work, that client stops) and which outcomes count. */
+export interface LoopCalls {
   name: string;
-  concurrency: number;
-  durationS: number;
-  /** The next call to make, or undefined when there is no more work (that client stops). */
   next: () => Call | undefined;
   ok?: (outcome: number | string) => boolean;
-  notes?: string[];
-}): Promise<Measurement> {
-  const ok = opts.ok ?? ((o: number | string) => typeof o === 'number' && o >= 200 && o < 300);
-  const recorder = new Recorder();
-  const { result: seconds, cpu, window } = await withCpu(async () => {
-    const started = performance.now();
-    const deadline = started + opts.durationS * 1000;
-    const client = async () => {
-      while (performance.now() < deadline) {
-        const call = opts.next();
-        if (!call) return;
-        const t0 = performance.now();
-        let outcome: number | string;
-        try {
-          outcome = await call();
-        } catch (err) {
-          outcome = errorName(err);
-        }
-        recorder.record(performance.now() - t0, outcome, ok(outcome));
+}
+
+const okOf = (calls: LoopCalls) => calls.ok ?? ((o: number | string) => typeof o === 'number' && o >= 200 && o < 300);
+
+/** `concurrency` clients send `calls` until `durationS` has passed, each answer into `recorder`; returns the seconds taken. */
+async function runLoop(calls: LoopCalls, recorder: Recorder, concurrency: number, durationS: number): Promise<number> {
+  const ok = okOf(calls);
+  const started = performance.now();
+  const deadline = started + durationS * 1000;
+  const client = async () => {
+    while (performance.now() < deadline) {
+      const call = calls.next();
+      if (!call) return;
+      const t0 = performance.now();
+      let outcome: number | string;
+      try {
+        outcome = await call();
+      } catch (err) {
+        outcome = errorName(err);
       }
-    };
-    await Promise.all(Array.from({ length: opts.concurrency }, client));
-    return (performance.now() - started) / 1000;
-  });
+      recorder.record(performance.now() - t0, outcome, ok(outcome));
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, client));
+  return (performance.now() - started) / 1000;
+}
+
+export async function closedLoop(opts: LoopCalls & { concurrency: number; durationS: number; notes?: string[] }): Promise<Measurement> {
+  const recorder = new Recorder();
+  const { result: seconds, cpu, window } = await withCpu(() => runLoop(opts, recorder, opts.concurrency, opts.durationS));
   return { ...recorder.summary(opts.name, opts.concurrency, seconds, opts.notes), cpu, window };
+}
+
+/**
+ * Two or more closed loops measured in turns: `slices` windows each, one loop at a time, in
+ * alternating order, for `durationS` in all per loop. Their rates then compare on the same minutes of
+ * a box whose speed drifts within the minute (two back-to-back windows of the same shape differed by
+ * up to 25 % here). Each loop's figures and CPU are over its own slices; its `window` spans them all
+ * (a profile of that window holds the other loops' slices too).
+ */
+export async function interleavedLoops(loads: LoopCalls[], opts: { concurrency: number; durationS: number; slices: number }): Promise<Measurement[]> {
+  const parts = loads.map(() => ({ recorder: new Recorder(), seconds: 0, cpu: undefined as CpuUsage | undefined, fromUs: Infinity, toUs: 0 }));
+  for (let slice = 0; slice < opts.slices; slice++) {
+    const order = loads.map((_, i) => i);
+    if (slice % 2) order.reverse();
+    for (const i of order) {
+      const part = parts[i];
+      const { result: seconds, cpu, window } = await withCpu(() => runLoop(loads[i], part.recorder, opts.concurrency, opts.durationS / opts.slices));
+      // CPU is a share of a core over the slice: weighted by the slice's seconds.
+      part.cpu = part.cpu
+        ? (Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, (part.cpu![k as keyof CpuUsage] * part.seconds + v * seconds) / (part.seconds + seconds)])) as CpuUsage)
+        : cpu;
+      part.seconds += seconds;
+      part.fromUs = Math.min(part.fromUs, window.fromUs);
+      part.toUs = Math.max(part.toUs, window.toUs);
+    }
+  }
+  return parts.map((part, i) => ({
+    ...part.recorder.summary(loads[i].name, opts.concurrency, part.seconds),
+    cpu: part.cpu,
+    window: { fromUs: part.fromUs, toUs: part.toUs },
+  }));
 }
 
 export function errorName(err: unknown): string {

@@ -4,11 +4,18 @@ import { journeyStartOptions } from '../../lib/journeys';
 import { holdUpdate, journeyInput, payUpdate, type JourneyInput } from '../../workflows/definitions';
 import { QUIET_TIMEOUT_MS, quietTemporal } from '../lib/cpu';
 import { describeShape, historyShape } from '../lib/history-shape';
-import { closedLoop, mapLimit } from '../lib/load';
+import { interleavedLoops, mapLimit } from '../lib/load';
 import type { BenchContext, Scenario } from '../lib/scenario';
 import { BENCH } from '../lib/stack';
+import { rawHold, rawPay } from '../raw/workflows';
+import { rawSessions } from './temporal-update';
 
 const CONCURRENCY = 10;
+/**
+ * Each floor row runs in turns with its raw shape (a second row): this many windows each, so the two
+ * rates compare on the same minutes. The ceilings of the product rows stay the raw shapes' own rows.
+ */
+const SLICES = 4;
 /** As the `hold` row: round-robin over the journeys, at most this many holds each. */
 const MAX_HOLDS_PER_JOURNEY = 3;
 
@@ -37,6 +44,10 @@ async function startJourneys(client: Client, count: number): Promise<JourneyInpu
   await settled(count);
   return inputs;
 }
+
+/** The note that puts a floor next to its raw shape measured in turns with it. */
+const inTurns = (floor: number, raw: number, shape: string) =>
+  `in turns with ${shape} (same minutes): floor ${Math.round(floor)}/s ÷ raw ${Math.round(raw)}/s = ${Math.round((floor / raw) * 100)} %`;
 
 /** Waits for the after-effects of `tasks` journey tasks to end (a smoke run's few not for long). */
 const settled = (tasks: number) => quietTemporal(10, Math.min(QUIET_TIMEOUT_MS, 1_000 + tasks * 25));
@@ -69,33 +80,40 @@ export const temporalJourneyHold: Scenario = {
     await ctx.stack.rawWorker();
     const client = await ctx.stack.temporal();
     const journeys = await startJourneys(client, ctx.sizes.poolFans);
+    const raw = await rawSessions(ctx, 'temporal-update', rawHold);
     const held = new Map<JourneyInput, number>();
     let k = 0;
     let seat = 0;
-    const measured = await closedLoop({
-      name: 'temporal-journey-hold',
-      concurrency: CONCURRENCY,
-      durationS: ctx.durationS,
-      next: () => {
-        for (let tries = 0; tries < journeys.length; tries++) {
-          const journey = journeys[k++ % journeys.length];
-          const n = held.get(journey) ?? 0;
-          if (n < 0 || n >= MAX_HOLDS_PER_JOURNEY) continue; // one in flight (-1), or full
-          held.set(journey, -1);
-          return async () => {
-            await hold(client, journey, ++seat);
-            held.set(journey, n + 1);
-            return 'ok';
-          };
-        }
-        return undefined;
-      },
-      ok: (o) => o === 'ok',
-    });
+    const [measured, beside] = await interleavedLoops(
+      [
+        {
+          name: 'temporal-journey-hold',
+          next: () => {
+            for (let tries = 0; tries < journeys.length; tries++) {
+              const journey = journeys[k++ % journeys.length];
+              const n = held.get(journey) ?? 0;
+              if (n < 0 || n >= MAX_HOLDS_PER_JOURNEY) continue; // one in flight (-1), or full
+              held.set(journey, -1);
+              return async () => {
+                await hold(client, journey, ++seat);
+                held.set(journey, n + 1);
+                return 'ok';
+              };
+            }
+            return undefined;
+          },
+          ok: (o) => o === 'ok',
+        },
+        raw.calls('temporal-update in turns with the floor'),
+      ],
+      { concurrency: CONCURRENCY, durationS: ctx.durationS, slices: SLICES },
+    );
+    beside.notes.push(await raw.stop('temporal-update in turns (raw)'));
+    measured.notes.push(inTurns(measured.rate, beside.rate, 'temporal-update'));
     const touched = journeys.filter((j) => (held.get(j) ?? 0) > 0);
     measured.notes.push(describeShape('temporal-journey-hold (floor)', await historyShape(client, workflowIds(touched), 'hold')));
     await endJourneys(client, journeys);
-    return [measured];
+    return [measured, beside];
   },
 };
 
@@ -113,28 +131,35 @@ export const temporalJourneyPay: Scenario = {
     const journeys = await startJourneys(client, Math.min(ctx.sizes.poolFans, PAYERS_PER_SECOND * ctx.durationS));
     const holds = await mapLimit(journeys, CONCURRENCY, async (journey, i) => ((await hold(client, journey, i + 1)) as { reservationId: string }).reservationId);
     await settled(journeys.length);
+    const raw = await rawSessions(ctx, 'temporal-pay', rawPay);
     let i = 0;
     const paid: JourneyInput[] = [];
-    const measured = await closedLoop({
-      name: 'temporal-journey-pay',
-      concurrency: CONCURRENCY,
-      durationS: ctx.durationS,
-      next: () => {
-        const n = i++;
-        if (n >= journeys.length) return undefined;
-        return async () => {
-          const [workflowId] = workflowIds([journeys[n]]);
-          await client.workflow.getHandle(workflowId).executeUpdate(payUpdate, { args: [{ reservationId: holds[n], paymentId: randomUUID() }] });
-          paid.push(journeys[n]);
-          return 'ok';
-        };
-      },
-      ok: (o) => o === 'ok',
-    });
+    const [measured, beside] = await interleavedLoops(
+      [
+        {
+          name: 'temporal-journey-pay',
+          next: () => {
+            const n = i++;
+            if (n >= journeys.length) return undefined;
+            return async () => {
+              const [workflowId] = workflowIds([journeys[n]]);
+              await client.workflow.getHandle(workflowId).executeUpdate(payUpdate, { args: [{ reservationId: holds[n], paymentId: randomUUID() }] });
+              paid.push(journeys[n]);
+              return 'ok';
+            };
+          },
+          ok: (o) => o === 'ok',
+        },
+        raw.calls('temporal-pay in turns with the floor'),
+      ],
+      { concurrency: CONCURRENCY, durationS: ctx.durationS, slices: SLICES },
+    );
+    beside.notes.push(await raw.stop('temporal-pay in turns (raw)'));
+    measured.notes.push(inTurns(measured.rate, beside.rate, 'temporal-pay'));
     if (i > journeys.length) measured.notes.push(`ran out of journeys after ${measured.durationS.toFixed(1)} s`);
     measured.notes.push(describeShape('temporal-journey-pay (floor)', await historyShape(client, workflowIds(paid), 'pay')));
     const paidSet = new Set(paid);
     await endJourneys(client, journeys.filter((j) => !paidSet.has(j)));
-    return [measured];
+    return [measured, beside];
   },
 };

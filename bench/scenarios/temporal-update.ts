@@ -1,7 +1,7 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { describeShape, historyShape } from '../lib/history-shape';
 import type { UpdateDefinition } from '@temporalio/common';
-import { closedLoop, mapLimit } from '../lib/load';
+import { closedLoop, mapLimit, type LoopCalls } from '../lib/load';
 import type { BenchContext, Scenario } from '../lib/scenario';
 import { BENCH } from '../lib/stack';
 import type { Measurement } from '../lib/stats';
@@ -21,27 +21,39 @@ export const temporalUpdate: Scenario = {
 
 /** Starts the live workflows, warms each once, then runs the closed loop of updates. */
 export async function rawUpdateLoad(ctx: BenchContext, name: string, update: UpdateDefinition<number, [number]>): Promise<Measurement[]> {
+  const sessions = await rawSessions(ctx, name, update);
+  const measured = await closedLoop({ ...sessions.calls(name), concurrency: CONCURRENCY, durationS: ctx.durationS });
+  measured.notes.push(await sessions.stop(`${name} (raw)`));
+  return [measured];
+}
+
+/**
+ * The live raw workflows the updates are spread over, round-robin (like holds over many fans'
+ * journeys), each warmed by one `update` (its first task, the worker's cache): their calls for a loop,
+ * and `stop`, which ends them and describes their histories' shape.
+ */
+export async function rawSessions(ctx: BenchContext, name: string, update: UpdateDefinition<number, [number]>) {
   await ctx.stack.rawWorker();
   const client: Client = await ctx.stack.temporal();
   const run = Date.now().toString(36);
-  // Live workflows the updates are spread over, round-robin (like holds over many fans' journeys).
   const SESSIONS = ctx.sizes.rawSessions;
   const sessions: WorkflowHandle[] = await mapLimit(Array.from({ length: SESSIONS }), CONCURRENCY, (_, i) =>
     client.workflow.start(rawSession, { taskQueue: BENCH.rawTaskQueue, workflowId: `raw-${name}-${run}-${i}` }),
   );
-  await mapLimit(sessions, CONCURRENCY, (h, i) => h.executeUpdate(update, { args: [i] })); // first task + cache
+  await mapLimit(sessions, CONCURRENCY, (h, i) => h.executeUpdate(update, { args: [i] }));
   let i = 0;
-  const measured = await closedLoop({
-    name,
-    concurrency: CONCURRENCY,
-    durationS: ctx.durationS,
-    next: () => {
-      const n = i++;
-      return async () => ((await sessions[n % SESSIONS].executeUpdate(update, { args: [n] })) === n ? 'ok' : 'wrong answer');
+  return {
+    calls: (label: string): LoopCalls => ({
+      name: label,
+      next: () => {
+        const n = i++;
+        return async () => ((await sessions[n % SESSIONS].executeUpdate(update, { args: [n] })) === n ? 'ok' : 'wrong answer');
+      },
+      ok: (o) => o === 'ok',
+    }),
+    async stop(label: string): Promise<string> {
+      await mapLimit(sessions, CONCURRENCY, (h) => h.signal(rawStop));
+      return describeShape(label, await historyShape(client, sessions.map((h) => h.workflowId), '*'));
     },
-    ok: (o) => o === 'ok',
-  });
-  await mapLimit(sessions, CONCURRENCY, (h) => h.signal(rawStop));
-  measured.notes.push(describeShape(`${name} (raw)`, await historyShape(client, sessions.map((h) => h.workflowId), '*')));
-  return [measured];
+  };
 }
