@@ -22,8 +22,8 @@ export async function createRawWorker(defaultTaskQueue: string): Promise<RawWork
   const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('./workflows'), logger: new DefaultLogger('WARN') });
   const connection = await NativeConnection.connect({ address });
   // As the product's worker runs (WORKFLOW_STACK_TRACES off, worker/create-worker.ts): no stack
-  // captured per workflow promise (patches/@temporalio+worker+1.24.0.patch). With it on, this worker
-  // spent 10.0 ms of CPU per hold of the journey floor against the product worker's 7.8 ms.
+  // captured per workflow promise (patches/@temporalio+worker+1.24.0.patch). With them, the journey
+  // floor cost this worker more than the product's worker with its SQL (bench/README.md).
   process.env.OVATION_WORKFLOW_STACK_TRACES = 'off';
   const worker = await Worker.create({ connection, namespace: 'default', taskQueue, workflowBundle: { code }, activities: { ...rawActivities, ...noopJourneyActivities } });
   return { worker, connection, taskQueue };
