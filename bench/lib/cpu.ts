@@ -167,9 +167,9 @@ export const QUIET_TIMEOUT_MS = 30_000;
 /**
  * Waits until Temporal and the workers (the product's, the raw one) are idle (together under
  * `maxPct` % of one core over half a second), for at most `timeoutMs`: the after-effects of a setup
- * (a pool's journeys' first tasks, their visibility writes) must not land in the next measured window. A fixed pause was either too
- * short (the contested seat's burst of 0.3 s met up to a core of them) or needlessly long. Returns the
- * ms waited, or undefined when they never went quiet.
+ * (a pool's journeys' first tasks, their visibility writes) must not land in the next measured
+ * window. A fixed pause was either too short (the contested seat's burst of 0.3 s met up to a core of
+ * them) or needlessly long. Returns the ms waited, or undefined when they never went quiet.
  */
 export async function quietTemporal(maxPct = 10, timeoutMs = QUIET_TIMEOUT_MS): Promise<number | undefined> {
   const started = Date.now();
