@@ -22,6 +22,18 @@ import {
 } from '../workflows/definitions';
 import type { Config } from './config';
 
+/** The settings every journey started under `config` carries (the API's and the admission activity's starts alike). */
+export function journeySettings(config: Config): JourneySettings {
+  return {
+    holdTtlSeconds: config.HOLD_TTL_SECONDS,
+    holdGraceSeconds: config.HOLD_GRACE_SECONDS,
+    noShowSeconds: config.NO_SHOW_SECONDS,
+    maxHolds: config.MAX_HOLDS_PER_FAN,
+    maxHoldAttempts: config.JOURNEY_MAX_HOLD_ATTEMPTS,
+    maxUpdates: config.JOURNEY_MAX_UPDATES,
+  };
+}
+
 /**
  * How a fan's journey is started, by the controller's activity or by the API, whichever comes first:
  * conflict policy USE_EXISTING (a second start finds the first), reuse policy REJECT_DUPLICATE (a
@@ -59,14 +71,7 @@ export class Journeys {
     private readonly config: Config,
     private readonly latency?: LatencyWindow,
   ) {
-    this.settings = {
-      holdTtlSeconds: config.HOLD_TTL_SECONDS,
-      holdGraceSeconds: config.HOLD_GRACE_SECONDS,
-      noShowSeconds: config.NO_SHOW_SECONDS,
-      maxHolds: config.MAX_HOLDS_PER_FAN,
-      maxHoldAttempts: config.JOURNEY_MAX_HOLD_ATTEMPTS,
-      maxUpdates: config.JOURNEY_MAX_UPDATES,
-    };
+    this.settings = journeySettings(config);
   }
 
   static idOf(ticket: QueueTicket): string {

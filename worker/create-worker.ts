@@ -5,6 +5,7 @@ import type { RedisClient } from '../lib/redis';
 import type { DataSource } from 'typeorm';
 import { createActivities } from '../activities';
 import type { Config } from '../lib/config';
+import { journeySettings } from '../lib/journeys';
 import { defineQueueScripts } from '../queue/scripts';
 import type { Tracing } from '../lib/tracing';
 import { metricsInterceptor, type WorkerMetrics } from './metrics';
@@ -52,14 +53,7 @@ export async function createWorker(deps: WorkerDeps, options: Partial<WorkerOpti
     temporal,
     journeyStarter,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
-    journey: {
-      holdTtlSeconds: config.HOLD_TTL_SECONDS,
-      holdGraceSeconds: config.HOLD_GRACE_SECONDS,
-      noShowSeconds: config.NO_SHOW_SECONDS,
-      maxHolds: config.MAX_HOLDS_PER_FAN,
-      maxHoldAttempts: config.JOURNEY_MAX_HOLD_ATTEMPTS,
-      maxUpdates: config.JOURNEY_MAX_UPDATES,
-    },
+    journey: journeySettings(config),
   });
   // The workflow threads read the switch when they start (patches/@temporalio+worker*.patch): the
   // environment is the only channel into them, and each Worker starts threads of its own.

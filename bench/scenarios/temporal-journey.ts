@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
-import { journeyStartOptions } from '../../lib/journeys';
-import { holdUpdate, journeyInput, payUpdate, type JourneyInput } from '../../workflows/definitions';
+import { loadConfig } from '../../lib/config';
+import { journeySettings, journeyStartOptions } from '../../lib/journeys';
+import { holdUpdate, journeyInput, journeyWorkflowId, payUpdate, type JourneyInput } from '../../workflows/definitions';
 import { QUIET_TIMEOUT_MS, quietTemporal } from '../lib/cpu';
 import { describeShape, historyShape } from '../lib/history-shape';
 import { interleavedLoops, mapLimit } from '../lib/load';
 import type { BenchContext, Scenario } from '../lib/scenario';
-import { BENCH } from '../lib/stack';
+import { BENCH, productEnv } from '../lib/stack';
 import { rawHold, rawPay } from '../raw/workflows';
 import { rawSessions } from './temporal-update';
 
@@ -28,17 +29,15 @@ const MAX_HOLDS_PER_JOURNEY = 3;
 // session's end and the workflow's close).
 
 /**
- * Journeys started as admission starts them (product settings of the bench: a window of an hour),
- * their first tasks done before anything is measured.
+ * Journeys started as admission starts them, with the settings the bench gives the product (a window
+ * as long as ACTIVE_TOKEN_TTL_SECONDS), their first tasks done before anything is measured.
  */
 async function startJourneys(client: Client, count: number): Promise<JourneyInput[]> {
+  const config = loadConfig(productEnv());
   const run = Date.now().toString(36);
-  const activeUntil = Date.now() + 3_600_000;
+  const activeUntil = Date.now() + config.ACTIVE_TOKEN_TTL_SECONDS * 1000;
   const inputs = Array.from({ length: count }, (_, i) =>
-    journeyInput(
-      { concertId: `floor-${run}`, userId: `floor-${run}-${i}`, arrival: i + 1, activeUntil },
-      { holdTtlSeconds: 3_600, holdGraceSeconds: 3, noShowSeconds: 120, maxHolds: 4 },
-    ),
+    journeyInput({ concertId: `floor-${run}`, userId: `floor-${run}-${i}`, arrival: i + 1, activeUntil }, journeySettings(config)),
   );
   await mapLimit(inputs, CONCURRENCY, (input) => client.workflow.start('fanJourney', journeyStartOptions(input, BENCH.rawTaskQueue)));
   await settled(count);
@@ -69,7 +68,7 @@ async function endJourneys(client: Client, inputs: JourneyInput[]): Promise<void
   await settled(inputs.length);
 }
 
-const workflowIds = (inputs: JourneyInput[]) => inputs.map((input) => journeyStartOptions(input, BENCH.rawTaskQueue).workflowId);
+const workflowIds = (inputs: JourneyInput[]) => inputs.map((input) => journeyWorkflowId(input.concertId, input.userId, input.arrival));
 
 export const temporalJourneyHold: Scenario = {
   name: 'temporal-journey-hold',
