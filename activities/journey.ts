@@ -2,6 +2,7 @@ import type { DataSource } from 'typeorm';
 import type { ChainableCommander } from 'ioredis';
 import type { RedisClient as Redis } from '../lib/redis';
 import { HoldStore, type HeldSeatRow, type HoldSeatRequest } from '../db/stores/holds';
+import { SaleStore, type CompletedOrder } from '../db/stores/sales';
 import { WalletStore, type OrderRef, type RefundOutcome } from '../db/stores/wallets';
 import { queueKeys } from '../queue/keys';
 import { SeatGate } from '../queue/seat-gate';
@@ -55,6 +56,7 @@ function endSessionIn(pipeline: ChainableCommander, concertId: string, session: 
 export function createJourneyActivities({ db, redis }: JourneyDeps) {
   const holds = new HoldStore(db);
   const wallets = new WalletStore(db);
+  const sales = new SaleStore(db);
   const gate = new SeatGate(redis);
   const room = new WaitingRoom(redis);
 
@@ -91,8 +93,20 @@ export function createJourneyActivities({ db, redis }: JourneyDeps) {
       return released;
     },
 
-    // The payment saga's steps take an order: one seat (`reservationId`, as before orders existed) or
-    // several (`reservationIds` too). One debit, one confirm, one refund however many seats.
+    // The payment's steps take an order: one seat (`reservationId`, as before orders existed) or
+    // several (`reservationIds` too). One purchase (or, in journeys that paid before it, one debit and
+    // one confirm), one refund however many seats.
+
+    /** The debit and the confirm in one transaction: the payment of every journey since issue 25's one-task payment. */
+    async purchase(p: OrderRef): Promise<{ amount: number; balance: number }> {
+      return refusalsAreFinal(() => sales.purchase(p));
+    },
+
+    /** The completed order of the fan that bought any of these seats (a purchase refused as sold asks). */
+    async saleOf(p: OrderRef): Promise<CompletedOrder | null> {
+      return sales.saleOf(p);
+    },
+
     async debitWallet(p: OrderRef): Promise<{ amount: number; balance: number }> {
       return refusalsAreFinal(() => wallets.debitForPayment(p));
     },

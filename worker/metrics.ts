@@ -232,6 +232,7 @@ function countSuccess(metrics: WorkerMetrics, activityType: string, arg: unknown
       else if (outcome === 'CANCELLED') metrics.holds.inc({ outcome: 'released' }, count);
       break;
     }
+    case 'purchase':
     case 'confirmPayment':
       metrics.payments.inc({ outcome: 'completed' });
       break;

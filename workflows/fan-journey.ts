@@ -33,7 +33,7 @@ import {
 } from './definitions';
 import { HoldBook, view, type Hold } from './hold-book';
 import { legacyFanJourney } from './legacy/fan-journey-v1';
-import { runPaymentSaga } from './payment-saga';
+import { runPaymentSaga, type PaymentSteps } from './payment-saga';
 
 /**
  * The patch that introduced this version: journeys started before it replay and finish on
@@ -55,6 +55,13 @@ export const JOURNEY_NO_SHOW_PATCH = 'journey-no-show';
  * step as a normal activity.
  */
 export const JOURNEY_PAY_LOCAL_PATCH = 'journey-pay-local';
+/**
+ * The payment as one purchase (debit and confirm in one transaction) run as a local activity in the
+ * task that accepts the pay update (issue 25): the whole payment is one workflow task. A pay update
+ * of a history recorded before it has no marker and replays the saga of `JOURNEY_PAY_LOCAL_PATCH`
+ * (or, before that, of normal activities).
+ */
+export const JOURNEY_PAY_ONE_TASK_PATCH = 'journey-pay-one-task';
 
 // Holds and releases are local activities: they run in the worker beside the workflow task, cost no
 // extra round trip through the server, and are recorded as markers.
@@ -77,19 +84,18 @@ const SAGA_STEP = {
   scheduleToCloseTimeout: '20s',
   retry: { initialInterval: '100ms', backoffCoefficient: 2, maximumInterval: '2s' },
 } as const;
-// Money moves only once the pay update's acceptance is in the history. A local activity in an update
-// handler runs before the workflow task that accepts the update is persisted; if that task is lost
-// (a worker crash, a task timeout), the server drops the update it had sent, and a debit would have
-// been made for a payment the journey never saw, that nothing refunds (seen under 20 concurrent pay
-// requests when the steps were first local activities). So the debit is a normal activity: it is
-// scheduled by the very task that accepts the update, and the server hands it straight back to this
-// worker (eager activity execution) instead of through matching. Its completion brings the next
-// workflow task, where the confirm (and a refund, if the saga compensates) run as local activities:
-// no further round trip through the server. A crash during them times that task out; the retried
-// task runs them again (their markers were never recorded), and each step is idempotent by the
-// payment id (the ledger keys `payment:<id>:debit` and `payment:<id>:refund`, the confirm's check of
-// who sold the seat). A timer instead of the debit's task to end the accepting task cost a second:
-// the server's timer queue fires a short timer up to `history.timerProcessorMaxTimeShift` (1 s) late.
+// The payment is one purchase: the debit and the confirm in one PostgreSQL transaction (SaleStore),
+// run as a local activity in the task that accepts the pay update. That task may be lost after the
+// purchase committed (a worker crash, a task timeout): the server then drops the update it had sent,
+// and the journey never sees the payment. The database has it whole: the money taken and the seats
+// sold together, never one without the other (the reason journeys before it debited in a normal
+// activity scheduled by the accepting task: a debit alone, unseen, was money nothing refunded). The
+// API answers the request 503 and its retry with the key runs the purchase again, which answers the
+// committed one (idempotent by the payment id); a payment never retried stays sold, and its hold's
+// release at the deadline finds it sold and frees nothing (test/chaos/payment-crash.test.ts). The
+// refund stays the saga's compensation for an outcome the purchase could not learn (the database
+// unreachable past its retries): it marks the order given up unless it committed, and there is no
+// debit without the sale for it to give back.
 const localSaga = proxyLocalActivities<JourneyActivities>(SAGA_STEP);
 // Histories recorded before JOURNEY_PAY_LOCAL_PATCH ran every step as a normal activity.
 const saga = proxyActivities<JourneyActivities>(SAGA_STEP);
@@ -181,6 +187,21 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
   const confirmLocally = oneAtATime(localSaga.confirmPayment);
   // The refund is `durable`: retried until it succeeds (while it runs the worker heartbeats the workflow task).
   const refundLocally = oneAtATime(durable.refundPayment);
+  const purchase = oneAtATime(localSaga.purchase);
+  const purchased = oneAtATime(durable.purchase);
+  const saleOf = oneAtATime(durable.saleOf);
+
+  /** The payment's steps: the one-task purchase, or the saga a history recorded before it replays. */
+  type Order = Parameters<JourneyActivities['purchase']>[0];
+  const paymentSteps = (order: Order, confirmation: Omit<Order, 'userId'>): PaymentSteps => {
+    if (patched(JOURNEY_PAY_ONE_TASK_PATCH)) {
+      return { debit: () => purchase(order), confirm: async () => undefined, refund: () => refundLocally(order), receipt: () => purchased(order) };
+    }
+    if (patched(JOURNEY_PAY_LOCAL_PATCH)) {
+      return { debit: () => saga.debitWallet(order), confirm: () => confirmLocally(confirmation), refund: () => refundLocally(order) };
+    }
+    return { debit: () => saga.debitWallet(order), confirm: () => saga.confirmPayment(confirmation), refund: () => compensation.refundPayment(order) };
+  };
 
   // A fan admitted who never comes gives the window back: once, NO_SHOW_SECONDS after the start, a
   // journey that has held nothing asks Redis whether the fan made any request since admission; if
@@ -342,15 +363,30 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
       publish([{ key: searchAttributes.paymentStartedAt, value: new Date() }]);
       const order = { paymentId, userId: input.userId, reservationId, ...several };
       const confirmation = { paymentId, reservationId, ...several };
-      const local = patched(JOURNEY_PAY_LOCAL_PATCH);
-      const outcome = await runPaymentSaga(
-        local
-          ? { debit: () => saga.debitWallet(order), confirm: () => confirmLocally(confirmation), refund: () => refundLocally(order) }
-          : { debit: () => saga.debitWallet(order), confirm: () => saga.confirmPayment(confirmation), refund: () => compensation.refundPayment(order) },
-        (work) => CancellationScope.nonCancellable(work),
-      );
+      const outcome = await runPaymentSaga(paymentSteps(order, confirmation), (work) => CancellationScope.nonCancellable(work));
+      // A purchase refused because its seats are sold may have met a sale of this very journey that
+      // it never saw (an earlier pay update whose accepting task was lost after its purchase
+      // committed, workflows comment on the purchase above): the journey takes that sale as its own.
+      const unseen =
+        !outcome.sold && businessCode(outcome.error) === 'RESERVATION_NOT_PAYABLE' && patched(JOURNEY_PAY_ONE_TASK_PATCH)
+          ? await saleOf(order)
+          : null;
       paying = undefined;
       changed = true;
+      if (unseen) {
+        const paid = new Set(unseen.reservationIds);
+        for (const hold of holds) if (!paid.has(hold.reservationId)) book.abandon(hold.reservationId);
+        sold = unseen.reservationIds.flatMap((id) => {
+          const hold = book.get(id);
+          return hold && hold.status === 'HELD' && (!hold.step || hold.step === 'paying') ? [book.settle(id, 'CONFIRMED')] : [];
+        });
+        const receipt: PaymentReceipt = { ...unseen, status: 'COMPLETED' };
+        payments.set(unseen.paymentId, { reservationIds: unseen.reservationIds, outcome: { receipt } });
+        const failure = asUpdateFailure(refuse('RESERVATION_NOT_PAYABLE', `the reservation is already paid (payment ${unseen.paymentId})`));
+        payment.outcome = { failure };
+        publish();
+        throw failure;
+      }
       if (outcome.sold) {
         // The receipt goes back now; the other holds and the session end in the main loop.
         sold = holds.map((hold) => book.settle(hold.reservationId, 'CONFIRMED'));

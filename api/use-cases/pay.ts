@@ -79,7 +79,18 @@ export function payUseCase(deps: PayDeps) {
       metrics.payments.inc({ outcome: 'completed' });
       return receipt;
     } catch (err) {
-      metrics.payments.inc({ outcome: toProblem(err).code.toLowerCase() });
+      const { code } = toProblem(err);
+      // The journey may refuse a payment that did complete: its accepting task lost after the purchase
+      // committed (workflows/fan-journey.ts), then the hold settled otherwise before this request's
+      // retry of the update came. The database has the sale.
+      if (code === 'HOLD_EXPIRED' || code === 'RESERVATION_NOT_PAYABLE') {
+        const outcome = await wallets.paymentOutcome(paymentId);
+        if (outcome?.status === 'COMPLETED' && sameSeats(outcome, ids)) {
+          metrics.payments.inc({ outcome: 'completed' });
+          return outcome;
+        }
+      }
+      metrics.payments.inc({ outcome: code.toLowerCase() });
       if (!journeyEnded(err)) throw err;
       // The journey that held them has ended (paid, expired or left): the database says how.
       const receipt = await settled(paymentId);

@@ -26,6 +26,12 @@ export const noopJourneyActivities: JourneyActivities = {
     return { amount: 100, balance: 0 };
   },
   async confirmPayment() {},
+  async purchase() {
+    return { amount: 100, balance: 0 };
+  },
+  async saleOf() {
+    return null;
+  },
   async refundPayment() {
     return 'REFUNDED';
   },

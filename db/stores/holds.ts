@@ -221,43 +221,50 @@ export class HoldStore {
   async confirm(paymentId: string, reservationIds: string | string[]): Promise<void> {
     const wanted = new Set(typeof reservationIds === 'string' ? [reservationIds] : reservationIds);
     if (await fastPath(this.confirmWhole(paymentId, [...wanted]))) return;
-    await inTransaction(this.db, async (tx) => {
-      // In id order, as the refund locks them: the two never deadlock.
-      const payments: Array<{ id: string; reservation_id: string; status: string }> = await tx.query(
-        `SELECT id, reservation_id, status FROM payments WHERE ${OF_ORDER} ORDER BY id FOR UPDATE`,
+    await inTransaction(this.db, (tx) => this.confirmIn(tx, paymentId, wanted));
+  }
+
+  /**
+   * The confirm's transaction: everything `confirm` tells apart (a retry, an order given up or
+   * recorded for other seats, a seat lost), in the caller's transaction (the sale's own in
+   * `SaleStore`). A refusal throws, which rolls the caller's transaction back whole.
+   */
+  async confirmIn(tx: EntityManager, paymentId: string, wanted: Set<string>): Promise<void> {
+    // In id order, as the refund locks them: the two never deadlock.
+    const payments: Array<{ id: string; reservation_id: string; status: string }> = await tx.query(
+      `SELECT id, reservation_id, status FROM payments WHERE ${OF_ORDER} ORDER BY id FOR UPDATE`,
+      [paymentId],
+    );
+    if (!payments.length) throw new DomainError('RESERVATION_NOT_PAYABLE', 'no such payment');
+    if (payments.some((p) => p.status === 'FAILED')) throw new DomainError('RESERVATION_NOT_PAYABLE', 'the payment was already given up');
+    if (payments.length !== wanted.size || payments.some((p) => !wanted.has(p.reservation_id))) {
+      throw new DomainError('RESERVATION_NOT_PAYABLE', 'the payment was recorded for other seats');
+    }
+    const confirmed = await rows<{ id: string; seat_id: string }>(
+      tx,
+      `UPDATE reservations r SET status = 'CONFIRMED', payment_id = p.id, updated_at = now()
+       FROM payments p WHERE (p.id = $1 OR p.order_id = $1) AND r.id = p.reservation_id AND r.status = 'HELD'
+       RETURNING r.id, r.seat_id`,
+      [paymentId],
+    );
+    if (confirmed.length < payments.length) {
+      const current: Array<{ id: string; status: string; sold_by: boolean }> = await tx.query(
+        `SELECT r.id, r.status, r.payment_id = p.id AS sold_by FROM payments p JOIN reservations r ON r.id = p.reservation_id
+         WHERE (p.id = $1 OR p.order_id = $1) ORDER BY r.id`,
         [paymentId],
       );
-      if (!payments.length) throw new DomainError('RESERVATION_NOT_PAYABLE', 'no such payment');
-      if (payments.some((p) => p.status === 'FAILED')) throw new DomainError('RESERVATION_NOT_PAYABLE', 'the payment was already given up');
-      if (payments.length !== wanted.size || payments.some((p) => !wanted.has(p.reservation_id))) {
-        throw new DomainError('RESERVATION_NOT_PAYABLE', 'the payment was recorded for other seats');
-      }
-      const confirmed = await rows<{ id: string; seat_id: string }>(
-        tx,
-        `UPDATE reservations r SET status = 'CONFIRMED', payment_id = p.id, updated_at = now()
-         FROM payments p WHERE (p.id = $1 OR p.order_id = $1) AND r.id = p.reservation_id AND r.status = 'HELD'
-         RETURNING r.id, r.seat_id`,
-        [paymentId],
-      );
-      if (confirmed.length < payments.length) {
-        const current: Array<{ id: string; status: string; sold_by: boolean }> = await tx.query(
-          `SELECT r.id, r.status, r.payment_id = p.id AS sold_by FROM payments p JOIN reservations r ON r.id = p.reservation_id
-           WHERE (p.id = $1 OR p.order_id = $1) ORDER BY r.id`,
-          [paymentId],
-        );
-        if (!confirmed.length && current.every((r) => r.status === 'CONFIRMED' && r.sold_by)) return; // a retry
-        // Throwing rolls back the seats this statement did confirm: an order is sold whole or not at all.
-        const lost = current.find((r) => r.status !== 'HELD' && !(r.status === 'CONFIRMED' && r.sold_by));
-        throw new DomainError('RESERVATION_NOT_PAYABLE', lost ? `the reservation ${lost.id} is ${lost.status}` : 'a reservation of the order is not held');
-      }
-      await tx.query(
-        `UPDATE seats s SET status = 'SOLD', held_until = NULL
-         FROM unnest($1::bigint[], $2::uuid[]) AS sold (seat_id, reservation_id)
-         WHERE s.id = sold.seat_id AND s.reservation_id = sold.reservation_id`,
-        [confirmed.map((c) => c.seat_id), confirmed.map((c) => c.id)],
-      );
-      await tx.query(`UPDATE payments SET status = 'COMPLETED', updated_at = now() WHERE ${OF_ORDER}`, [paymentId]);
-    });
+      if (!confirmed.length && current.every((r) => r.status === 'CONFIRMED' && r.sold_by)) return; // a retry
+      // Throwing rolls back the seats this statement did confirm: an order is sold whole or not at all.
+      const lost = current.find((r) => r.status !== 'HELD' && !(r.status === 'CONFIRMED' && r.sold_by));
+      throw new DomainError('RESERVATION_NOT_PAYABLE', lost ? `the reservation ${lost.id} is ${lost.status}` : 'a reservation of the order is not held');
+    }
+    await tx.query(
+      `UPDATE seats s SET status = 'SOLD', held_until = NULL
+       FROM unnest($1::bigint[], $2::uuid[]) AS sold (seat_id, reservation_id)
+       WHERE s.id = sold.seat_id AND s.reservation_id = sold.reservation_id`,
+      [confirmed.map((c) => c.seat_id), confirmed.map((c) => c.id)],
+    );
+    await tx.query(`UPDATE payments SET status = 'COMPLETED', updated_at = now() WHERE ${OF_ORDER}`, [paymentId]);
   }
 
   /**
@@ -270,9 +277,9 @@ export class HoldStore {
    * every HELD seat under their row locks (payments first, as everywhere) before any row is changed,
    * since each change joins it; a locked seat stays HELD until this statement's commit.
    */
-  private async confirmWhole(paymentId: string, reservationIds: string[]): Promise<boolean> {
+  async confirmWhole(paymentId: string, reservationIds: string[], db: DataSource | EntityManager = this.db): Promise<boolean> {
     const completed = await rows<{ id: string }>(
-      this.db,
+      db,
       `WITH payment AS MATERIALIZED (
          SELECT id, reservation_id, status FROM payments WHERE ${OF_ORDER} ORDER BY id FOR UPDATE
        ), held AS MATERIALIZED (

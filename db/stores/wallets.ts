@@ -153,49 +153,57 @@ export class WalletStore {
     // A duplicate there is a concurrent attempt of this order that got there first.
     const covered = await fastPath(this.debitCovered(p, seats), isUniqueViolation);
     if (covered) return covered;
-    const outcome = await inTransaction(this.db, async (tx) => {
-      const balance = await this.lockWallet(tx, p.userId);
-      const done: Array<{ amount: string; balance_after: string }> = await tx.query(
-        'SELECT amount, balance_after FROM wallet_transactions WHERE idempotency_key = $1',
-        [debitKey(p.paymentId)],
-      );
-      if (done.length) return { amount: Number(done[0].amount), balance: Number(done[0].balance_after) };
-
-      // An order the saga already gave up (refunded, or refused for balance) never takes money later,
-      // even if a slow earlier attempt of this debit reaches the database after the compensation.
-      const given: Array<{ status: string }> = await tx.query(`SELECT status FROM payments WHERE ${OF_ORDER} AND status = 'FAILED' LIMIT 1`, [p.paymentId]);
-      if (given.length) throw new DomainError('RESERVATION_NOT_PAYABLE', 'this payment was already given up');
-      const reservations: Array<{ id: string; price: string }> = await tx.query(
-        'SELECT id, price FROM reservations WHERE id = ANY($1::uuid[]) AND user_id = $2',
-        [seats.map((seat) => seat.reservationId), p.userId],
-      );
-      if (reservations.length !== seats.length) throw new DomainError('NOT_FOUND', 'no such reservation of this user');
-      const price = new Map(reservations.map((r) => [r.id, Number(r.price)]));
-      const amount = seats.reduce((total, seat) => total + price.get(seat.reservationId)!, 0);
-      await tx.query(
-        `INSERT INTO payments (id, user_id, reservation_id, amount, status, order_id)
-         SELECT seat.id, $2, seat.reservation_id, seat.amount, 'PENDING', $1
-         FROM unnest($3::uuid[], $4::uuid[], $5::bigint[]) AS seat (id, reservation_id, amount)
-         ON CONFLICT (id) DO NOTHING`,
-        [p.paymentId, p.userId, seats.map((seat) => seat.paymentId), seats.map((seat) => seat.reservationId), seats.map((seat) => price.get(seat.reservationId)!)],
-      );
-      if (balance < amount) {
-        await tx.query(`UPDATE payments SET status = 'FAILED', failure_code = 'INSUFFICIENT_BALANCE', updated_at = now() WHERE ${OF_ORDER}`, [p.paymentId]);
-        return { insufficient: true as const, amount, balance };
-      }
-      const after = balance - amount;
-      await tx.query('UPDATE wallets SET balance = $2, updated_at = now() WHERE user_id = $1', [p.userId, after]);
-      await tx.query(
-        `INSERT INTO wallet_transactions (user_id, type, amount, balance_after, payment_id, idempotency_key, reservation_ids)
-         VALUES ($1, 'PAYMENT', $2, $3, $4, $5, $6::uuid[])`,
-        [p.userId, amount, after, p.paymentId, debitKey(p.paymentId), seats.map((seat) => seat.reservationId)],
-      );
-      return { amount, balance: after };
-    });
+    const outcome = await inTransaction(this.db, (tx) => this.debitIn(tx, p, seats));
     if ('insufficient' in outcome) {
       throw new DomainError('INSUFFICIENT_BALANCE', `the balance ${outcome.balance} does not cover ${outcome.amount}`);
     }
     return outcome;
+  }
+
+  /**
+   * The debit's transaction: everything `debitForPayment` tells apart (a retry, an order given up,
+   * seats not the user's, a balance short of the total), in the caller's transaction (the sale's own
+   * in `SaleStore`). A balance short of the total records the order's payments FAILED and answers
+   * `insufficient` (the caller commits that, then refuses).
+   */
+  async debitIn(tx: EntityManager, p: OrderRef, seats: ReturnType<typeof orderSeats>): Promise<{ amount: number; balance: number } | { insufficient: true; amount: number; balance: number }> {
+    const balance = await this.lockWallet(tx, p.userId);
+    const done: Array<{ amount: string; balance_after: string }> = await tx.query(
+      'SELECT amount, balance_after FROM wallet_transactions WHERE idempotency_key = $1',
+      [debitKey(p.paymentId)],
+    );
+    if (done.length) return { amount: Number(done[0].amount), balance: Number(done[0].balance_after) };
+
+    // An order the saga already gave up (refunded, or refused for balance) never takes money later,
+    // even if a slow earlier attempt of this debit reaches the database after the compensation.
+    const given: Array<{ status: string }> = await tx.query(`SELECT status FROM payments WHERE ${OF_ORDER} AND status = 'FAILED' LIMIT 1`, [p.paymentId]);
+    if (given.length) throw new DomainError('RESERVATION_NOT_PAYABLE', 'this payment was already given up');
+    const reservations: Array<{ id: string; price: string }> = await tx.query(
+      'SELECT id, price FROM reservations WHERE id = ANY($1::uuid[]) AND user_id = $2',
+      [seats.map((seat) => seat.reservationId), p.userId],
+    );
+    if (reservations.length !== seats.length) throw new DomainError('NOT_FOUND', 'no such reservation of this user');
+    const price = new Map(reservations.map((r) => [r.id, Number(r.price)]));
+    const amount = seats.reduce((total, seat) => total + price.get(seat.reservationId)!, 0);
+    await tx.query(
+      `INSERT INTO payments (id, user_id, reservation_id, amount, status, order_id)
+       SELECT seat.id, $2, seat.reservation_id, seat.amount, 'PENDING', $1
+       FROM unnest($3::uuid[], $4::uuid[], $5::bigint[]) AS seat (id, reservation_id, amount)
+       ON CONFLICT (id) DO NOTHING`,
+      [p.paymentId, p.userId, seats.map((seat) => seat.paymentId), seats.map((seat) => seat.reservationId), seats.map((seat) => price.get(seat.reservationId)!)],
+    );
+    if (balance < amount) {
+      await tx.query(`UPDATE payments SET status = 'FAILED', failure_code = 'INSUFFICIENT_BALANCE', updated_at = now() WHERE ${OF_ORDER}`, [p.paymentId]);
+      return { insufficient: true as const, amount, balance };
+    }
+    const after = balance - amount;
+    await tx.query('UPDATE wallets SET balance = $2, updated_at = now() WHERE user_id = $1', [p.userId, after]);
+    await tx.query(
+      `INSERT INTO wallet_transactions (user_id, type, amount, balance_after, payment_id, idempotency_key, reservation_ids)
+       VALUES ($1, 'PAYMENT', $2, $3, $4, $5, $6::uuid[])`,
+      [p.userId, amount, after, p.paymentId, debitKey(p.paymentId), seats.map((seat) => seat.reservationId)],
+    );
+    return { amount, balance: after };
   }
 
   /**
@@ -207,9 +215,9 @@ export class WalletStore {
    * there first fails this statement on the ledger's or the payments' unique key, and then the
    * transaction answers its outcome.
    */
-  private async debitCovered(p: OrderRef, seats: ReturnType<typeof orderSeats>): Promise<{ amount: number; balance: number } | null> {
+  async debitCovered(p: OrderRef, seats: ReturnType<typeof orderSeats>, db: DataSource | EntityManager = this.db): Promise<{ amount: number; balance: number } | null> {
     const debited = await rows<{ amount: string; balance_after: string }>(
-      this.db,
+      db,
       `WITH priced AS (
          SELECT r.id, r.price FROM reservations r WHERE r.id = ANY($4::uuid[]) AND r.user_id = $2
        ), total AS (

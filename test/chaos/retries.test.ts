@@ -244,6 +244,28 @@ describe('payments', () => {
     ]);
   });
 
+  it('20 concurrent pays with 20 keys, ten rounds: exactly one answers 201, and it is the payment that took the money', async () => {
+    // Concurrent updates make the server abort the workflow task that carries some of them; the
+    // SDK's client sends those again. One aborted after its purchase committed comes back to a
+    // journey that did not see the sale (fan-journey.ts): it must still be the one answered 201.
+    const { concertId, scheduleIds } = await stack.api.createConcert(10, 30_000);
+    for (let round = 0; round < 10; round++) {
+      const { fan, queueToken } = await stack.api.admittedFan(concertId, `twenty-keys-${round}`);
+      await stack.api.charge(fan, 100_000);
+      const held = await stack.api.hold(fan, queueToken, scheduleIds[0], round + 1);
+      const answers = await Promise.all(Array.from({ length: 20 }, () => stack.api.pay(fan, queueToken, held.body.reservationId, { 'idempotency-key': key() })));
+      const paid = answers.filter((a) => a.status === 201);
+      expect(answers.filter((a) => a.status !== 201 && a.status !== 409).map(summary)).toEqual([]);
+      expect(paid).toHaveLength(1);
+      const [debit] = await stack.db.query(`SELECT payment_id FROM wallet_transactions WHERE user_id = $1 AND type = 'PAYMENT'`, [fan.userId]);
+      expect(paid[0].body.paymentId).toBe(debit.payment_id);
+      expect(await ledger(fan.userId)).toEqual([
+        { type: 'CHARGE', amount: 100_000 },
+        { type: 'PAYMENT', amount: 30_000 },
+      ]);
+    }
+  });
+
   it('a payment whose answer is lost after the commit (and whose key record is lost too): the retry answers the receipt from PostgreSQL', async () => {
     const { concertId, scheduleIds } = await stack.api.createConcert(5, 30_000);
     const { fan, queueToken } = await stack.api.admittedFan(concertId);

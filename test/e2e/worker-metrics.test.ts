@@ -106,10 +106,10 @@ describe('worker metrics through a real worker', () => {
     expect(await countOf(metrics, 'ovation_activity_duration_seconds', { activity_type: 'holdSeat', local: 'true', outcome: 'success' })).toBe(4);
     // The cancel, the two expiries and the payer's session end (no other hold to release).
     expect(await countOf(metrics, 'ovation_activity_duration_seconds', { activity_type: 'releaseHolds', local: 'true' })).toBeGreaterThanOrEqual(4);
-    // The saga's debit is an activity (scheduled with the update's acceptance), its confirm a local
-    // activity (issue 25); the controller's admission is a normal one.
-    expect(await countOf(metrics, 'ovation_activity_duration_seconds', { activity_type: 'debitWallet', local: 'false', outcome: 'INSUFFICIENT_BALANCE' })).toBe(1);
-    expect(await countOf(metrics, 'ovation_activity_duration_seconds', { activity_type: 'confirmPayment', local: 'true', outcome: 'success' })).toBe(1);
+    // A payment is one purchase, a local activity in the task that accepts the update (issue 25); the
+    // controller's admission is a normal one.
+    expect(await countOf(metrics, 'ovation_activity_duration_seconds', { activity_type: 'purchase', local: 'true', outcome: 'INSUFFICIENT_BALANCE' })).toBe(1);
+    expect(await countOf(metrics, 'ovation_activity_duration_seconds', { activity_type: 'purchase', local: 'true', outcome: 'success' })).toBe(1);
     expect(await countOf(metrics, 'ovation_activity_duration_seconds', { activity_type: 'admitFans', local: 'false', outcome: 'success' })).toBeGreaterThanOrEqual(1);
   });
 });
@@ -142,13 +142,14 @@ describe('the activity interceptor counts domain events from inputs and results'
     expect(await countOf(m, 'ovation_activity_duration_seconds', { activity_type: 'holdSeat', outcome: 'SEAT_UNAVAILABLE' })).toBe(1);
   });
 
-  it('payments: completed by the confirm, failed by a compensation, refunded when money went back; a late-confirmed sale is no failure', async () => {
+  it('payments: completed by the purchase (or the confirm), failed by a compensation, refunded when money went back; a late-confirmed sale is no failure', async () => {
     const m = createWorkerMetrics({ defaultMetrics: false });
+    await run(m, 'purchase', {}, { result: { amount: 1, balance: 0 } });
     await run(m, 'confirmPayment', {}, { result: undefined });
     await run(m, 'refundPayment', {}, { result: 'REFUNDED' });
     await run(m, 'refundPayment', {}, { result: 'NOTHING_DEBITED' });
     await run(m, 'refundPayment', {}, { result: 'ALREADY_COMPLETED' });
-    expect([await payments(m, 'completed'), await payments(m, 'failed'), await payments(m, 'refunded')]).toEqual([1, 2, 1]);
+    expect([await payments(m, 'completed'), await payments(m, 'failed'), await payments(m, 'refunded')]).toEqual([2, 2, 1]);
   });
 
   it('admission ticks: admissions add up; the gauges follow the latest tick and vanish when a concert stops ticking here', async () => {

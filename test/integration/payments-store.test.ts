@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { findViolations } from '../../db/invariants';
+import { SaleStore } from '../../db/stores/sales';
 import { DomainError } from '../../lib/domain-error';
 import { codeOf, createOpenConcert, createUsers, deadlineIn, hold, openDb, settle, stores, type OpenConcert, type Stores } from './fixtures';
 
@@ -275,6 +276,114 @@ describe('confirm (the sale)', () => {
     expect(codeOf(!attempt.ok && attempt.error)).toBe('RESERVATION_NOT_PAYABLE');
     const [r] = await db.query('SELECT status FROM reservations WHERE id = $1', [held.reservationId]);
     expect(r.status).toBe('HELD');
+  });
+});
+
+describe('purchase (the debit and the sale in one transaction)', () => {
+  const sales = () => new SaleStore(db);
+
+  it('takes the money and sells the seat together, once: a retry answers the same and changes nothing; the give-up then finds it completed', async () => {
+    const userId = await fan(100_000);
+    const held = await heldSeat(userId);
+    const paymentId = randomUUID();
+    const order = { paymentId, userId, reservationId: held.reservationId };
+
+    const first = await sales().purchase(order);
+    const again = await sales().purchase(order);
+
+    expect(first).toEqual({ amount: PRICE, balance: 30_000 });
+    expect(again).toEqual(first);
+    expect(await ledger(paymentId)).toEqual([{ type: 'PAYMENT', amount: PRICE }]);
+    expect(await payment(paymentId)).toMatchObject({ status: 'COMPLETED', amount: PRICE });
+    const [r] = await db.query('SELECT status, payment_id FROM reservations WHERE id = $1', [held.reservationId]);
+    expect(r).toEqual({ status: 'CONFIRMED', payment_id: paymentId });
+    const [seatRow] = await db.query('SELECT status, reservation_id FROM seats WHERE id = $1', [held.seatId]);
+    expect(seatRow).toEqual({ status: 'SOLD', reservation_id: held.reservationId });
+    expect(await s.wallets.refundPayment(order)).toBe('ALREADY_COMPLETED');
+    expect(await balance(userId)).toBe(30_000);
+  });
+
+  it('20 concurrent attempts of one order: one debit, the seat sold once, 20 identical answers', async () => {
+    const userId = await fan(100_000);
+    const held = await heldSeat(userId);
+    const paymentId = randomUUID();
+
+    const results = await Promise.all(Array.from({ length: 20 }, () => sales().purchase({ paymentId, userId, reservationId: held.reservationId })));
+
+    expect(results).toEqual(Array(20).fill({ amount: PRICE, balance: 30_000 }));
+    expect(await balance(userId)).toBe(30_000);
+    expect(await ledger(paymentId)).toEqual([{ type: 'PAYMENT', amount: PRICE }]);
+  });
+
+  it('a seat taken over past its deadline + grace: refused, and nothing was debited (no refund needed)', async () => {
+    const userId = await fan(100_000);
+    const stale = await heldSeat(userId, deadlineIn(-10_000));
+    const rival = await fan(0);
+    const taken = await hold(s, concert, rival, stale.seatNumber);
+    const paymentId = randomUUID();
+
+    const attempt = await settle(sales().purchase({ paymentId, userId, reservationId: stale.reservationId }));
+
+    expect(codeOf(!attempt.ok && attempt.error)).toBe('RESERVATION_NOT_PAYABLE');
+    expect(await balance(userId)).toBe(100_000);
+    expect(await ledger(paymentId)).toEqual([]);
+    expect(await payment(paymentId)).toBeUndefined();
+    // The saga's give-up records the order FAILED, so that a late attempt of it takes nothing.
+    expect(await s.wallets.refundPayment({ paymentId, userId, reservationId: stale.reservationId })).toBe('NOTHING_DEBITED');
+    expect(codeOf(await settle(sales().purchase({ paymentId, userId, reservationId: stale.reservationId })).then((a) => !a.ok && a.error))).toBe('RESERVATION_NOT_PAYABLE');
+    expect(await balance(userId)).toBe(100_000);
+    const [seatRow] = await db.query('SELECT status, reservation_id FROM seats WHERE id = $1', [stale.seatId]);
+    expect(seatRow).toEqual({ status: 'HELD', reservation_id: taken.reservationId });
+  });
+
+  it('an order of several seats, one of them lost: none sold, nothing debited', async () => {
+    const userId = await fan(300_000);
+    const kept = await heldSeat(userId);
+    const stale = await heldSeat(userId, deadlineIn(-10_000));
+    await hold(s, concert, await fan(0), stale.seatNumber);
+    const paymentId = randomUUID();
+
+    const attempt = await settle(sales().purchase({ paymentId, userId, reservationId: kept.reservationId, reservationIds: [kept.reservationId, stale.reservationId] }));
+
+    expect(codeOf(!attempt.ok && attempt.error)).toBe('RESERVATION_NOT_PAYABLE');
+    expect(await balance(userId)).toBe(300_000);
+    const [r] = await db.query('SELECT status FROM reservations WHERE id = $1', [kept.reservationId]);
+    expect(r.status).toBe('HELD');
+  });
+
+  it('a balance short of the total: refused, nothing debited or sold, the payment FAILED with INSUFFICIENT_BALANCE', async () => {
+    const userId = await fan(10_000);
+    const held = await heldSeat(userId);
+    const paymentId = randomUUID();
+
+    const attempt = await settle(sales().purchase({ paymentId, userId, reservationId: held.reservationId }));
+
+    expect(codeOf(!attempt.ok && attempt.error)).toBe('INSUFFICIENT_BALANCE');
+    expect(await balance(userId)).toBe(10_000);
+    expect(await payment(paymentId)).toMatchObject({ status: 'FAILED', failure_code: 'INSUFFICIENT_BALANCE' });
+    const [r] = await db.query('SELECT status FROM reservations WHERE id = $1', [held.reservationId]);
+    expect(r.status).toBe('HELD');
+  });
+
+  it('a purchase racing its own give-up, 20 times: either sold whole (the give-up says ALREADY_COMPLETED) or nothing taken and FAILED', async () => {
+    for (let round = 0; round < 20; round++) {
+      const userId = await fan(100_000);
+      const held = await heldSeat(userId);
+      const paymentId = randomUUID();
+      const order = { paymentId, userId, reservationId: held.reservationId };
+      const [bought, givenUp] = await Promise.all([settle(sales().purchase(order)), s.wallets.refundPayment(order)]);
+
+      if (givenUp === 'ALREADY_COMPLETED') {
+        expect(bought.ok).toBe(true);
+        expect(await balance(userId)).toBe(30_000);
+        expect(await payment(paymentId)).toMatchObject({ status: 'COMPLETED' });
+      } else {
+        expect(givenUp).toBe('NOTHING_DEBITED');
+        expect(bought.ok).toBe(false);
+        expect(await balance(userId)).toBe(100_000);
+        expect(await payment(paymentId)).toMatchObject({ status: 'FAILED' });
+      }
+    }
   });
 });
 

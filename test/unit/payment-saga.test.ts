@@ -53,6 +53,23 @@ describe('the payment saga', () => {
     expect(calls).toEqual(['debit', 'confirm', 'refund']);
   });
 
+  it('a purchase (debit and confirm in one step) whose commit went unseen: the give-up finds it completed and the receipt answers', async () => {
+    const { calls, saga } = steps({ debit: new Error('timeout'), refund: 'ALREADY_COMPLETED' });
+    saga.receipt = async () => {
+      calls.push('receipt');
+      return { amount: 100, balance: 900 };
+    };
+    expect(await runPaymentSaga(saga, runToEnd)).toEqual({ sold: true, amount: 100, balance: 900 });
+    expect(calls).toEqual(['debit', 'refund', 'receipt']);
+  });
+
+  it('a debit whose answer never came, without a receipt step: not sold, as before purchases', async () => {
+    const failure = new Error('timeout');
+    const { calls, saga } = steps({ debit: failure, refund: 'ALREADY_COMPLETED' });
+    expect(await runPaymentSaga(saga, runToEnd)).toEqual({ sold: false, error: failure });
+    expect(calls).toEqual(['debit', 'refund']);
+  });
+
   it('compensations run inside the caller’s run-to-the-end scope', async () => {
     const { saga } = steps({ confirm: new Error('down') });
     const scoped: string[] = [];

@@ -17,6 +17,14 @@ export class FakeJourneyActivities {
   /** What Redis would answer the no-show check: the fan made no request since admission. */
   noShow = true;
   private debited = new Set<string>();
+  /**
+   * A sale the database has and the journey never saw: an earlier pay update of the journey whose
+   * accepting task was lost after its purchase committed. A purchase of another order for these
+   * seats is refused as sold, and `saleOf` names this one.
+   */
+  soldUnseen?: { paymentId: string; reservationIds: string[] };
+  /** Orders a purchase sold (debit and confirm in one transaction). */
+  private purchased = new Set<string>();
   private refunded = new Set<string>();
 
   private maybeFail(name: string): void {
@@ -78,6 +86,34 @@ export class FakeJourneyActivities {
         }
         return { amount: this.price, balance: this.balance };
       },
+      purchase: async (p) => {
+        record('purchase', p);
+        const seats = p.reservationIds?.length ? p.reservationIds : [p.reservationId];
+        const sold = this.soldUnseen;
+        if (sold && sold.paymentId !== p.paymentId && seats.some((id) => sold.reservationIds.includes(id))) {
+          throw ApplicationFailure.create({ type: 'RESERVATION_NOT_PAYABLE', message: 'the reservation is CONFIRMED', nonRetryable: true });
+        }
+        // 'lost': the purchase commits, then its answer is lost and the step gives up (as when every
+        // retry within its schedule-to-close timeout found the database unreachable).
+        const lost = this.failures.purchase?.[0] === 'lost' ? this.failures.purchase.shift() : undefined;
+        if (!lost) this.maybeFail('purchase');
+        if (!this.purchased.has(p.paymentId)) {
+          if (this.balance < this.price) {
+            throw ApplicationFailure.create({ type: 'INSUFFICIENT_BALANCE', message: 'balance too low', nonRetryable: true });
+          }
+          this.balance -= this.price;
+          this.purchased.add(p.paymentId);
+        }
+        if (lost) throw ApplicationFailure.create({ type: 'ANSWER_LOST', message: 'purchase: the answer was lost after the commit', nonRetryable: true });
+        return { amount: this.price, balance: this.balance };
+      },
+      saleOf: async (p) => {
+        record('saleOf', p);
+        const seats = p.reservationIds?.length ? p.reservationIds : [p.reservationId];
+        const sold = this.soldUnseen;
+        if (!sold || !seats.some((id) => sold.reservationIds.includes(id))) return null;
+        return { paymentId: sold.paymentId, reservationId: sold.reservationIds[0], reservationIds: sold.reservationIds, amount: this.price, balance: this.balance, status: 'COMPLETED' as const };
+      },
       confirmPayment: async (p) => {
         record('confirmPayment', p);
         this.maybeFail('confirmPayment');
@@ -85,6 +121,7 @@ export class FakeJourneyActivities {
       refundPayment: async (p): Promise<RefundOutcome> => {
         record('refundPayment', p);
         this.maybeFail('refundPayment');
+        if (this.purchased.has(p.paymentId)) return 'ALREADY_COMPLETED';
         if (!this.debited.has(p.paymentId)) return 'NOTHING_DEBITED';
         if (!this.refunded.has(p.paymentId)) {
           this.refunded.add(p.paymentId);

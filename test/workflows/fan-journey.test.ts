@@ -263,7 +263,7 @@ describe('fan journey: payment saga', () => {
   const pay = (journey: WorkflowHandle, reservationId: string, paymentId = randomUUID()) =>
     journey.executeUpdate(payUpdate, { args: [{ reservationId, paymentId }] });
 
-  it('completes: debit, confirm, the session COMPLETED, the other holds released', async () => {
+  it('completes: the purchase, the session COMPLETED, the other holds released', async () => {
     const fakes = new FakeJourneyActivities();
     await withJourney(fakes, async (journey) => {
       const first = await hold(journey, 1);
@@ -279,7 +279,7 @@ describe('fan journey: payment saga', () => {
     });
   });
 
-  it('debits in an activity the accepting task schedules, then confirms in a local activity: no money before the acceptance is recorded', async () => {
+  it('pays in the task that accepts the update: one purchase (a local activity), no activity and no other workflow task', async () => {
     const fakes = new FakeJourneyActivities();
     await withJourney(fakes, async (journey) => {
       const held = await hold(journey, 1);
@@ -291,24 +291,22 @@ describe('fan journey: payment saga', () => {
         return data ? String(JSON.parse(Buffer.from(data).toString('utf8')).activity_type) : undefined;
       };
       const accepted = events.findIndex((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'pay');
-      const scheduled = events.flatMap((e, i) => (e.activityTaskScheduledEventAttributes ? [{ name: e.activityTaskScheduledEventAttributes.activityType?.name, i }] : []));
-      const debitDone = events.findIndex((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED);
-      const steps = events.flatMap((e, i) => (['debitWallet', 'confirmPayment', 'refundPayment'].includes(localActivity(e) ?? '') ? [{ step: localActivity(e), i }] : []));
+      const answered = events.findIndex((e, i) => i > accepted && e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED);
       expect(accepted).toBeGreaterThan(-1);
-      // The debit is scheduled by the task that accepts the update (no workflow task between them) …
-      expect(scheduled.map(({ name }) => name)).toEqual(['debitWallet']);
-      const between = events.slice(accepted, scheduled[0]!.i).map((e) => e.eventType);
-      expect(between).not.toContain(EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED);
-      expect(scheduled[0]!.i).toBeGreaterThan(accepted);
-      // … and the confirm runs as a local activity once the debit has completed.
-      expect(steps.map(({ step }) => step)).toEqual(['confirmPayment']);
-      expect(steps[0]!.i).toBeGreaterThan(debitDone);
+      expect(events.filter((e) => e.activityTaskScheduledEventAttributes)).toEqual([]);
+      const steps = events.flatMap((e, i) => (['purchase', 'debitWallet', 'confirmPayment', 'refundPayment'].includes(localActivity(e) ?? '') ? [{ step: localActivity(e), i }] : []));
+      expect(steps.map(({ step }) => step)).toEqual(['purchase']);
+      // Accepted, purchased and answered in one workflow task's commands.
+      expect(steps[0]!.i).toBeGreaterThan(accepted);
+      expect(answered).toBeGreaterThan(steps[0]!.i);
+      expect(events.slice(accepted, answered).map((e) => e.eventType)).not.toContain(EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED);
+      expect(fakes.balance).toBe(50_000);
     });
   });
 
-  it('refunds once when confirm fails for good, and the hold is gone', async () => {
+  it('a purchase refused for good (the seat lost) takes nothing: the order is given up once, and the hold is gone', async () => {
     const fakes = new FakeJourneyActivities();
-    fakes.failures.confirmPayment = ['RESERVATION_NOT_PAYABLE'];
+    fakes.failures.purchase = ['RESERVATION_NOT_PAYABLE'];
     await withJourney(fakes, async (journey) => {
       const held = await hold(journey, 1);
       expect(await failureType(pay(journey, held.reservationId))).toBe('RESERVATION_NOT_PAYABLE');
@@ -318,14 +316,14 @@ describe('fan journey: payment saga', () => {
     });
   });
 
-  it('debit refused for balance: nothing to compensate, the hold stays', async () => {
+  it('a purchase refused for balance: nothing taken, the hold stays', async () => {
     const fakes = new FakeJourneyActivities();
     fakes.balance = 10_000;
     await withJourney(fakes, async (journey) => {
       const held = await hold(journey, 1);
       expect(await failureType(pay(journey, held.reservationId))).toBe('INSUFFICIENT_BALANCE');
       expect(fakes.balance).toBe(10_000);
-      expect(fakes.named('confirmPayment')).toEqual([]);
+      expect(fakes.named('purchase')).toHaveLength(1);
       expect(await holdStatus(journey, held.reservationId)).toBe('HELD');
       expect((await journey.query(journeyQuery)).status).toBe('ACTIVE');
     });
@@ -349,20 +347,20 @@ describe('fan journey: payment saga', () => {
       const held = await hold(journey, 1);
       await env.sleep(`${HOLD_TTL + 1}s`);
       expect(await failureType(pay(journey, held.reservationId))).toBe('HOLD_EXPIRED');
-      expect(fakes.named('debitWallet')).toEqual([]);
+      expect(fakes.named('purchase')).toEqual([]);
     });
   });
 
-  it('a debit retried after a simulated crash takes the money once', async () => {
+  it('a purchase retried after a simulated crash takes the money once', async () => {
     const fakes = new FakeJourneyActivities();
     let crashed = false;
     const activities = fakes.activities();
-    const debit = activities.debitWallet;
-    activities.debitWallet = async (p) => {
-      const result = await debit(p);
+    const purchase = activities.purchase;
+    activities.purchase = async (p) => {
+      const result = await purchase(p);
       if (!crashed) {
         crashed = true; // the effect happened, but the worker "died" before reporting it
-        throw new Error('worker crashed after the debit');
+        throw new Error('worker crashed after the purchase');
       }
       return result;
     };
@@ -377,13 +375,77 @@ describe('fan journey: payment saga', () => {
       expect((await pay(journey, held.reservationId)).balance).toBe(50_000);
       await stopJourney(journey);
     });
-    expect(fakes.named('debitWallet')).toHaveLength(2);
+    expect(fakes.named('purchase')).toHaveLength(2);
     expect(fakes.balance).toBe(50_000);
   });
 
-  it('a refund that fails twice then succeeds refunds exactly once', async () => {
+  it('a purchase that committed but whose step gave up without its answer is answered from the database: sold, not given up', async () => {
     const fakes = new FakeJourneyActivities();
-    fakes.failures.confirmPayment = ['RESERVATION_NOT_PAYABLE'];
+    // The saga compensates, finds the order completed, and asks the purchase again for its receipt.
+    fakes.failures.purchase = ['lost'];
+    await withJourney(fakes, async (journey) => {
+      const held = await hold(journey, 1);
+      const receipt = await pay(journey, held.reservationId);
+      expect(receipt).toMatchObject({ status: 'COMPLETED', amount: 50_000, balance: 50_000 });
+      expect(fakes.named('refundPayment')).toHaveLength(1);
+      expect(fakes.balance).toBe(50_000);
+      expect((await journey.result()).status).toBe('COMPLETED');
+    });
+  });
+
+  it('a purchase refused because an unseen payment of this journey sold the seat: the journey takes that sale as its own, and its retry answers the receipt', async () => {
+    const fakes = new FakeJourneyActivities();
+    const releaseHeld = gate();
+    await withActivities(
+      fakes,
+      (a) => {
+        // The session's end waits here, so the journey is still running when A's retry comes.
+        const release = a.releaseHolds;
+        a.releaseHolds = async (r) => {
+          await releaseHeld.opened;
+          return release(r);
+        };
+      },
+      async (journey) => {
+        const held = await hold(journey, 1);
+        const spare = await hold(journey, 2);
+        // Payment A's accepting task was lost after its purchase committed: the database has the sale.
+        const unseen = randomUUID();
+        fakes.soldUnseen = { paymentId: unseen, reservationIds: [held.reservationId] };
+        expect(await failureType(pay(journey, held.reservationId))).toBe('RESERVATION_NOT_PAYABLE');
+        expect(fakes.named('saleOf')).toHaveLength(1);
+        expect(await holdStatus(journey, held.reservationId)).toBe('CONFIRMED');
+        // A's retry (the client's, with its key) answers A's receipt without buying again.
+        const purchases = fakes.named('purchase').length;
+        expect(await pay(journey, held.reservationId, unseen)).toMatchObject({ paymentId: unseen, reservationIds: [held.reservationId], status: 'COMPLETED' });
+        expect(fakes.named('purchase')).toHaveLength(purchases);
+        // The session ends as a sale's: COMPLETED, the spare hold released with it.
+        releaseHeld.open();
+        expect((await journey.result()).status).toBe('COMPLETED');
+        // One batch (attempted again if an attempt outlived its timeout while held up here).
+        expect([...new Set(fakes.released().map((r) => JSON.stringify(r)))]).toEqual([JSON.stringify({ reservationId: spare.reservationId, outcome: 'CANCELLED' })]);
+        expect(fakes.sessionEnds()[0]).toEqual(expect.objectContaining({ status: 'COMPLETED', soldSeats: [expect.objectContaining({ reservationId: held.reservationId })] }));
+      },
+      {},
+      // The task held open by the waiting release is extended at 80 % of this: A's retry comes in then.
+      { workflowTaskTimeout: '2s' },
+    );
+  });
+
+  it('a purchase refused for a seat lost to another fan asks for a sale, finds none, and the hold is gone as before', async () => {
+    const fakes = new FakeJourneyActivities();
+    fakes.failures.purchase = ['RESERVATION_NOT_PAYABLE'];
+    await withJourney(fakes, async (journey) => {
+      const held = await hold(journey, 1);
+      expect(await failureType(pay(journey, held.reservationId))).toBe('RESERVATION_NOT_PAYABLE');
+      expect(fakes.named('saleOf')).toHaveLength(1);
+      expect(await holdStatus(journey, held.reservationId)).toBe('EXPIRED');
+    });
+  });
+
+  it('a give-up that fails twice then succeeds runs until it succeeds, and takes nothing', async () => {
+    const fakes = new FakeJourneyActivities();
+    fakes.failures.purchase = ['RESERVATION_NOT_PAYABLE'];
     fakes.failures.refundPayment = ['transient', 'transient'];
     await withJourney(fakes, async (journey) => {
       const held = await hold(journey, 1);
@@ -436,7 +498,7 @@ describe('fan journey: retries converge, one saga at a time', () => {
 
   it('a second payment while one is in flight is refused PAYMENT_IN_PROGRESS; the same payment retried answers the same receipt', async () => {
     const fakes = new FakeJourneyActivities();
-    // The debit (a local activity) fails at once and is retried until the test lets it through: a
+    // The purchase (a local activity) fails at once and is retried until the test lets it through: a
     // step that keeps the saga in flight, each attempt well inside its timeout. Meanwhile the worker
     // holds the workflow task open and extends it (at 80 % of the task timeout, 2 s here): the other
     // updates and the query reach the journey in the extensions, mid-saga.
@@ -447,11 +509,11 @@ describe('fan journey: retries converge, one saga at a time', () => {
     await withActivities(
       fakes,
       (a) => {
-        const debit = a.debitWallet;
-        a.debitWallet = async (p) => {
+        const purchase = a.purchase;
+        a.purchase = async (p) => {
           debitStarted();
-          if (!debitOpen) throw new Error('debitWallet: not yet (the test holds the saga in flight)');
-          return debit(p);
+          if (!debitOpen) throw new Error('purchase: not yet (the test holds the payment in flight)');
+          return purchase(p);
         };
       },
       async (journey) => {
@@ -466,9 +528,9 @@ describe('fan journey: retries converge, one saga at a time', () => {
         debitHeld.open();
         const [receipt, again] = await Promise.all([paying, retried]);
         expect(again).toEqual(receipt);
-        // Every debit attempt is of the one payment (a workflow task that timed out mid-saga runs its
-        // step again: idempotent by the payment id), and one seat is bought, not two.
-        expect(new Set(fakes.named('debitWallet').map((p) => p.paymentId))).toEqual(new Set([paymentId]));
+        // Every purchase attempt is of the one payment (a workflow task that timed out mid-payment runs
+        // its step again: idempotent by the payment id), and one seat is bought, not two.
+        expect(new Set(fakes.named('purchase').map((p) => p.paymentId))).toEqual(new Set([paymentId]));
         expect(fakes.balance).toBe(50_000);
         expect((await journey.result()).status).toBe('COMPLETED');
         // The other hold released (once, or again by a task that timed out: the release is idempotent too).
@@ -487,7 +549,7 @@ describe('fan journey: retries converge, one saga at a time', () => {
       const paymentId = randomUUID();
       expect(await failureType(pay(journey, held.reservationId, paymentId))).toBe('INSUFFICIENT_BALANCE');
       expect(await failureType(pay(journey, held.reservationId, paymentId))).toBe('INSUFFICIENT_BALANCE');
-      expect(fakes.named('debitWallet')).toHaveLength(1);
+      expect(fakes.named('purchase')).toHaveLength(1);
       expect((await journey.query(journeyQuery)).status).toBe('ACTIVE');
       // A new payment (a new id) after the charge goes through.
       fakes.balance = 100_000;
@@ -674,7 +736,7 @@ describe('fan journey: orders of several seats (issue 21)', () => {
   const order = (journey: WorkflowHandle, reservationIds: string[], paymentId = randomUUID()) =>
     journey.executeUpdate(payUpdate, { args: [{ reservationId: reservationIds[0], reservationIds, paymentId }] });
 
-  it('pays an order in one saga (one debit, one confirm, both naming every seat), sells them all and releases the rest with the session', async () => {
+  it('pays an order in one purchase naming every seat, sells them all and releases the rest with the session', async () => {
     const fakes = new FakeJourneyActivities();
     await withJourney(fakes, async (journey) => {
       const seats = [await hold(journey, 1), await hold(journey, 2), await hold(journey, 3)];
@@ -682,8 +744,7 @@ describe('fan journey: orders of several seats (issue 21)', () => {
       const paymentId = randomUUID();
       const receipt = await order(journey, ordered, paymentId);
       expect(receipt).toMatchObject({ paymentId, reservationId: ordered[0], reservationIds: ordered, status: 'COMPLETED' });
-      expect(fakes.named('debitWallet')).toEqual([expect.objectContaining({ paymentId, reservationId: ordered[0], reservationIds: ordered })]);
-      expect(fakes.named('confirmPayment')).toEqual([{ paymentId, reservationId: ordered[0], reservationIds: ordered }]);
+      expect(fakes.named('purchase')).toEqual([expect.objectContaining({ paymentId, reservationId: ordered[0], reservationIds: ordered })]);
       expect((await journey.result()).status).toBe('COMPLETED');
       expect(fakes.released()).toEqual([{ reservationId: seats[1].reservationId, outcome: 'CANCELLED' }]);
       expect(fakes.sessionEnds()).toEqual([
@@ -694,9 +755,9 @@ describe('fan journey: orders of several seats (issue 21)', () => {
     });
   });
 
-  it('a confirm refused for the order refunds it once and sells none: the holds within their deadlines stay held and the fan may pay again', async () => {
+  it('a purchase refused for the order takes nothing and sells none, the order given up once: the holds within their deadlines stay held and the fan may pay again', async () => {
     const fakes = new FakeJourneyActivities();
-    fakes.failures.confirmPayment = ['RESERVATION_NOT_PAYABLE'];
+    fakes.failures.purchase = ['RESERVATION_NOT_PAYABLE'];
     await withJourney(fakes, async (journey) => {
       const ids = [(await hold(journey, 1)).reservationId, (await hold(journey, 2)).reservationId];
       expect(await failureType(order(journey, ids))).toBe('RESERVATION_NOT_PAYABLE');
@@ -717,7 +778,7 @@ describe('fan journey: orders of several seats (issue 21)', () => {
         expect(await failureType(order(journey, [a, a]))).toBe('VALIDATION_FAILED');
         expect(await failureType(order(journey, [a, b, randomUUID()]))).toBe('VALIDATION_FAILED');
         expect(await failureType(order(journey, [a, randomUUID()]))).toBe('RESERVATION_NOT_PAYABLE');
-        expect(fakes.named('debitWallet')).toEqual([]);
+        expect(fakes.named('purchase')).toEqual([]);
         expect((await journey.query(journeyQuery)).status).toBe('ACTIVE');
       },
       { maxHolds: 2 },
