@@ -79,11 +79,11 @@ export function payUseCase(deps: PayDeps) {
       metrics.payments.inc({ outcome: 'completed' });
       return receipt;
     } catch (err) {
-      const { code } = toProblem(err);
+      const { code, status } = toProblem(err);
       // The journey may refuse a payment that did complete: its accepting task lost after the purchase
-      // committed (workflows/fan-journey.ts), then the hold settled otherwise before this request's
-      // retry of the update came. The database has the sale.
-      if (code === 'HOLD_EXPIRED' || code === 'RESERVATION_NOT_PAYABLE') {
+      // committed (workflows/fan-journey.ts), and this request's retry of the update refused (another
+      // payment in progress, or the hold settled otherwise meanwhile). The database has the sale.
+      if (status === 409 || status === 403) {
         const outcome = await wallets.paymentOutcome(paymentId);
         if (outcome?.status === 'COMPLETED' && sameSeats(outcome, ids)) {
           metrics.payments.inc({ outcome: 'completed' });
