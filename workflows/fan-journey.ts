@@ -85,17 +85,21 @@ const SAGA_STEP = {
   retry: { initialInterval: '100ms', backoffCoefficient: 2, maximumInterval: '2s' },
 } as const;
 // The payment is one purchase: the debit and the confirm in one PostgreSQL transaction (SaleStore),
-// run as a local activity in the task that accepts the pay update. That task may be lost after the
-// purchase committed (a worker crash, a task timeout): the server then drops the update it had sent,
-// and the journey never sees the payment. The database has it whole: the money taken and the seats
-// sold together, never one without the other (the reason journeys before it debited in a normal
-// activity scheduled by the accepting task: a debit alone, unseen, was money nothing refunded). The
-// API answers the request 503 and its retry with the key runs the purchase again, which answers the
-// committed one (idempotent by the payment id); a payment never retried stays sold, and its hold's
-// release at the deadline finds it sold and frees nothing (test/chaos/payment-crash.test.ts). The
-// refund stays the saga's compensation for an outcome the purchase could not learn (the database
-// unreachable past its retries): it marks the order given up unless it committed, and there is no
-// debit without the sale for it to give back.
+// run as a local activity in the task that accepts the pay update, so money moves before that
+// acceptance is in the history. The task may be lost after the purchase committed: a worker crash,
+// or the server aborting the updates of a task (it does under concurrent updates of one journey;
+// the SDK's client then sends the update again). The database then has the sale whole, the money
+// and the seats together (the reason journeys before it debited in an activity scheduled by the
+// accepting task: a debit alone, unseen, was money nothing refunded), and it converges:
+// - the update sent again runs the purchase again, which answers the committed one (idempotent by
+//   the payment id); test/chaos/payment-crash.test.ts kills the worker at that moment;
+// - another payment of the journey that gets there first is refused as sold, and the journey takes
+//   the unseen sale as its own (`saleOf` below), so the first one's update answers its receipt;
+// - whatever the journey refuses, the API answers the receipt of a payment the database completed
+//   (api/use-cases/pay.ts; test/chaos/retries.test.ts sends 20 payments at once, ten times).
+// The refund stays the compensation for an outcome the purchase could not learn (the database
+// unreachable past its retries): it marks the order given up unless it committed, and finds no debit
+// without its sale to give back.
 const localSaga = proxyLocalActivities<JourneyActivities>(SAGA_STEP);
 // Histories recorded before JOURNEY_PAY_LOCAL_PATCH ran every step as a normal activity.
 const saga = proxyActivities<JourneyActivities>(SAGA_STEP);
@@ -366,7 +370,7 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
       const outcome = await runPaymentSaga(paymentSteps(order, confirmation), (work) => CancellationScope.nonCancellable(work));
       // A purchase refused because its seats are sold may have met a sale of this very journey that
       // it never saw (an earlier pay update whose accepting task was lost after its purchase
-      // committed, workflows comment on the purchase above): the journey takes that sale as its own.
+      // committed; see the purchase's comment above): the journey takes that sale as its own.
       const unseen =
         !outcome.sold && businessCode(outcome.error) === 'RESERVATION_NOT_PAYABLE' && patched(JOURNEY_PAY_ONE_TASK_PATCH)
           ? await saleOf(order)
