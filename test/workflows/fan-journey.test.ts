@@ -398,14 +398,8 @@ describe('fan journey: payment saga', () => {
     const releaseHeld = gate();
     await withActivities(
       fakes,
-      (a) => {
-        // The session's end waits here, so the journey is still running when A's retry comes.
-        const release = a.releaseHolds;
-        a.releaseHolds = async (r) => {
-          await releaseHeld.opened;
-          return release(r);
-        };
-      },
+      // The session's end waits here, so the journey is still running when A's retry comes.
+      releasesWaitFor(releaseHeld.opened),
       async (journey) => {
         const held = await hold(journey, 1);
         const spare = await hold(journey, 2);
@@ -461,6 +455,17 @@ function gate() {
   let open!: () => void;
   const opened = new Promise<void>((resolve) => (open = resolve));
   return { open, opened };
+}
+
+/** A `wrap` of `withActivities`: every release of holds waits until `opened` resolves. */
+function releasesWaitFor(opened: Promise<void>) {
+  return (activities: ReturnType<FakeJourneyActivities['activities']>) => {
+    const release = activities.releaseHolds;
+    activities.releaseHolds = async (r) => {
+      await opened;
+      return release(r);
+    };
+  };
 }
 
 /** Runs a journey whose activities the test may hold up (`wrap` replaces some of them). */
@@ -557,18 +562,12 @@ describe('fan journey: retries converge, one saga at a time', () => {
     });
   });
 
-  it('the receipt comes back as soon as the confirm commits; the other holds and the session end after', async () => {
+  it('the receipt comes back as soon as the purchase commits; the other holds and the session end after', async () => {
     const fakes = new FakeJourneyActivities();
     const releaseHeld = gate();
     await withActivities(
       fakes,
-      (a) => {
-        const release = a.releaseHolds;
-        a.releaseHolds = async (r) => {
-          await releaseHeld.opened;
-          return release(r);
-        };
-      },
+      releasesWaitFor(releaseHeld.opened),
       async (journey) => {
         const first = await hold(journey, 1);
         const second = await hold(journey, 2);
