@@ -2,8 +2,8 @@ import type { DataSource } from 'typeorm';
 import type { ChainableCommander } from 'ioredis';
 import type { RedisClient as Redis } from '../lib/redis';
 import { HoldStore, type HeldSeatRow, type HoldSeatRequest } from '../db/stores/holds';
-import { SaleStore, type CompletedOrder } from '../db/stores/sales';
-import { WalletStore, type OrderRef, type RefundOutcome } from '../db/stores/wallets';
+import { SaleStore } from '../db/stores/sales';
+import { WalletStore, type CompletedPayment, type OrderRef, type RefundOutcome } from '../db/stores/wallets';
 import { queueKeys } from '../queue/keys';
 import { SeatGate } from '../queue/seat-gate';
 import { parseToken } from '../queue/token';
@@ -103,7 +103,7 @@ export function createJourneyActivities({ db, redis }: JourneyDeps) {
     },
 
     /** The completed order of the fan that bought any of these seats (a purchase refused as sold asks). */
-    async saleOf(p: OrderRef): Promise<CompletedOrder | null> {
+    async saleOf(p: OrderRef): Promise<CompletedPayment | null> {
       return sales.saleOf(p);
     },
 

@@ -197,8 +197,8 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
 
   /** The payment's steps: the one-task purchase, or the saga a history recorded before it replays. */
   type Order = Parameters<JourneyActivities['purchase']>[0];
-  const paymentSteps = (order: Order, confirmation: Omit<Order, 'userId'>): PaymentSteps => {
-    if (patched(JOURNEY_PAY_ONE_TASK_PATCH)) {
+  const paymentSteps = (oneTask: boolean, order: Order, confirmation: Omit<Order, 'userId'>): PaymentSteps => {
+    if (oneTask) {
       return { debit: () => purchase(order), confirm: async () => undefined, refund: () => refundLocally(order), receipt: () => purchased(order) };
     }
     if (patched(JOURNEY_PAY_LOCAL_PATCH)) {
@@ -367,14 +367,12 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
       publish([{ key: searchAttributes.paymentStartedAt, value: new Date() }]);
       const order = { paymentId, userId: input.userId, reservationId, ...several };
       const confirmation = { paymentId, reservationId, ...several };
-      const outcome = await runPaymentSaga(paymentSteps(order, confirmation), (work) => CancellationScope.nonCancellable(work));
+      const oneTask = patched(JOURNEY_PAY_ONE_TASK_PATCH);
+      const outcome = await runPaymentSaga(paymentSteps(oneTask, order, confirmation), (work) => CancellationScope.nonCancellable(work));
       // A purchase refused because its seats are sold may have met a sale of this very journey that
       // it never saw (an earlier pay update whose accepting task was lost after its purchase
       // committed; see the purchase's comment above): the journey takes that sale as its own.
-      const unseen =
-        !outcome.sold && businessCode(outcome.error) === 'RESERVATION_NOT_PAYABLE' && patched(JOURNEY_PAY_ONE_TASK_PATCH)
-          ? await saleOf(order)
-          : null;
+      const unseen = oneTask && !outcome.sold && businessCode(outcome.error) === 'RESERVATION_NOT_PAYABLE' ? await saleOf(order) : null;
       paying = undefined;
       changed = true;
       if (unseen) {
@@ -384,8 +382,7 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
           const hold = book.get(id);
           return hold && hold.status === 'HELD' && (!hold.step || hold.step === 'paying') ? [book.settle(id, 'CONFIRMED')] : [];
         });
-        const receipt: PaymentReceipt = { ...unseen, status: 'COMPLETED' };
-        payments.set(unseen.paymentId, { reservationIds: unseen.reservationIds, outcome: { receipt } });
+        payments.set(unseen.paymentId, { reservationIds: unseen.reservationIds, outcome: { receipt: unseen } });
         const failure = asUpdateFailure(refuse('RESERVATION_NOT_PAYABLE', `the reservation is already paid (payment ${unseen.paymentId})`));
         payment.outcome = { failure };
         publish();

@@ -1,5 +1,5 @@
 import type { ReservationStore } from '../../db/stores/reservations';
-import type { WalletStore } from '../../db/stores/wallets';
+import type { PaymentOutcome, WalletStore } from '../../db/stores/wallets';
 import { DomainError } from '../../lib/domain-error';
 import { isErrorCode } from '../../lib/error-codes';
 import type { Journeys } from '../../lib/journeys';
@@ -39,9 +39,8 @@ const sameSeats = (receipt: PaymentReceipt, seats: string[]) => {
 export function payUseCase(deps: PayDeps) {
   const { metrics, reservations, wallets, journeys, maxSeatsPerOrder } = deps;
 
-  /** The first outcome of this payment, when the database already knows it. */
-  async function settled(paymentId: string): Promise<PaymentReceipt | undefined> {
-    const outcome = await wallets.paymentOutcome(paymentId);
+  /** The first outcome of a payment the database knows (`outcome`, read by the caller): its receipt, a refusal thrown, or undefined. */
+  function settledAs(outcome: PaymentOutcome | null): PaymentReceipt | undefined {
     if (outcome?.status === 'COMPLETED') return outcome;
     if (outcome?.status === 'FAILED') {
       const code = outcome.failureCode;
@@ -50,6 +49,9 @@ export function payUseCase(deps: PayDeps) {
     }
     return undefined;
   }
+
+  /** The first outcome of this payment, when the database already knows it. */
+  const settled = async (paymentId: string) => settledAs(await wallets.paymentOutcome(paymentId));
 
   /**
    * @param seats one reservation id (`{ "reservationId" }`) or the order's ids (`{ "reservationIds" }`)
@@ -82,18 +84,18 @@ export function payUseCase(deps: PayDeps) {
       const { code, status } = toProblem(err);
       // The journey may refuse a payment that did complete: its accepting task lost after the purchase
       // committed (workflows/fan-journey.ts), and this request's retry of the update refused (another
-      // payment in progress, or the hold settled otherwise meanwhile). The database has the sale.
-      if (status === 409 || status === 403) {
-        const outcome = await wallets.paymentOutcome(paymentId);
-        if (outcome?.status === 'COMPLETED' && sameSeats(outcome, ids)) {
-          metrics.payments.inc({ outcome: 'completed' });
-          return outcome;
-        }
+      // payment in progress, or the hold settled otherwise meanwhile). The database has the sale. The
+      // same read answers for a journey that has ended (below).
+      const ended = journeyEnded(err);
+      const known = ended || status === 409 || status === 403 ? await wallets.paymentOutcome(paymentId) : null;
+      if (known?.status === 'COMPLETED' && sameSeats(known, ids)) {
+        metrics.payments.inc({ outcome: 'completed' });
+        return known;
       }
       metrics.payments.inc({ outcome: code.toLowerCase() });
-      if (!journeyEnded(err)) throw err;
+      if (!ended) throw err;
       // The journey that held them has ended (paid, expired or left): the database says how.
-      const receipt = await settled(paymentId);
+      const receipt = settledAs(known);
       if (receipt) return receipt;
       for (const id of ids) {
         const now = await ownReservation(reservations, id, ticket.userId);

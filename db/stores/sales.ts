@@ -4,7 +4,7 @@ import { isUniqueViolation } from '../pg-errors';
 import { rows } from '../sql';
 import { fastPath, inTransaction } from '../transaction';
 import { HoldStore } from './holds';
-import { orderSeats, WalletStore, type OrderRef } from './wallets';
+import { orderSeats, WalletStore, type CompletedPayment, type OrderRef } from './wallets';
 
 /** Thrown inside the common case's transaction to roll it back and take the full one. */
 const NOT_THE_COMMON_CASE = Symbol('not the common case');
@@ -60,26 +60,16 @@ export class SaleStore {
    * purchase refused because its seats are sold asks it: the sale may be another order of the same
    * journey whose accepting task was lost after its purchase committed.
    */
-  async saleOf(p: Pick<OrderRef, 'userId' | 'reservationId' | 'reservationIds'>): Promise<CompletedOrder | null> {
+  async saleOf(p: OrderRef): Promise<CompletedPayment | null> {
     const sold = await rows<{ order_id: string }>(
       this.db,
       `SELECT COALESCE(pay.order_id, pay.id) AS order_id FROM reservations r JOIN payments pay ON pay.id = r.payment_id
        WHERE r.id = ANY($1::uuid[]) AND r.user_id = $2 AND r.status = 'CONFIRMED' AND pay.status = 'COMPLETED'
        LIMIT 1`,
-      [p.reservationIds?.length ? p.reservationIds : [p.reservationId], p.userId],
+      [orderSeats(p).map((seat) => seat.reservationId), p.userId],
     );
     if (!sold.length) return null;
     const outcome = await this.wallets.paymentOutcome(sold[0].order_id);
     return outcome?.status === 'COMPLETED' ? outcome : null;
   }
-}
-
-/** An order that completed, as its receipt says it. */
-export interface CompletedOrder {
-  paymentId: string;
-  reservationId: string;
-  reservationIds: string[];
-  amount: number;
-  balance: number;
-  status: 'COMPLETED';
 }

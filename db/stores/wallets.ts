@@ -54,6 +54,19 @@ function derivedUuid(name: string): string {
 /** The payments of order `$1`: its seats' rows (and the lone row of a payment recorded before orders). */
 export const OF_ORDER = '(id = $1 OR order_id = $1)';
 
+/** An order that completed, as its receipt says it. */
+export interface CompletedPayment {
+  status: 'COMPLETED';
+  paymentId: string;
+  reservationId: string;
+  reservationIds: string[];
+  amount: number;
+  balance: number;
+}
+
+/** What became of an order (`WalletStore.paymentOutcome`). */
+export type PaymentOutcome = CompletedPayment | { status: 'PENDING' | 'FAILED'; failureCode: string | null };
+
 export const debitKey = (paymentId: string) => `payment:${paymentId}:debit`;
 export const refundKey = (paymentId: string) => `payment:${paymentId}:refund`;
 /** A wallet charge's ledger key: the user's `Idempotency-Key` of `POST /wallet/charges`. */
@@ -286,11 +299,7 @@ export class WalletStore {
    * of an order that completed even after its journey ended. `balance` is the balance right after
    * its debit, as the first answer said; the seats come in the order the request named them.
    */
-  async paymentOutcome(paymentId: string): Promise<
-    | { status: 'COMPLETED'; paymentId: string; reservationId: string; reservationIds: string[]; amount: number; balance: number }
-    | { status: 'PENDING' | 'FAILED'; failureCode: string | null }
-    | null
-  > {
+  async paymentOutcome(paymentId: string): Promise<PaymentOutcome | null> {
     const rows: Array<{
       status: 'PENDING' | 'COMPLETED' | 'FAILED';
       failure_code: string | null;

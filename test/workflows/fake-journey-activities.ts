@@ -4,6 +4,9 @@ import type { RefundOutcome } from '../../db/stores/wallets';
 
 type Call = { name: string; args: any };
 
+/** The seats an order names: its `reservationIds`, or its one `reservationId`. */
+const seatsOf = (p: { reservationId: string; reservationIds?: string[] }) => (p.reservationIds?.length ? p.reservationIds : [p.reservationId]);
+
 /**
  * In-memory stand-ins for the journey's activities: they record every call and can be told to fail,
  * so a workflow test sees exactly which side effects the workflow asked for and when.
@@ -32,6 +35,18 @@ export class FakeJourneyActivities {
     if (!next) return;
     if (next === 'transient') throw new Error(`${name}: transient outage`);
     throw ApplicationFailure.create({ type: next, message: `${name} refused: ${next}`, nonRetryable: true });
+  }
+
+  /** Takes the price from the balance once per payment id (`taken` remembers which), or refuses for balance. */
+  private takeOnce(taken: Set<string>, paymentId: string): { amount: number; balance: number } {
+    if (!taken.has(paymentId)) {
+      if (this.balance < this.price) {
+        throw ApplicationFailure.create({ type: 'INSUFFICIENT_BALANCE', message: 'balance too low', nonRetryable: true });
+      }
+      this.balance -= this.price;
+      taken.add(paymentId);
+    }
+    return { amount: this.price, balance: this.balance };
   }
 
   named(name: string): any[] {
@@ -77,41 +92,26 @@ export class FakeJourneyActivities {
       debitWallet: async (p) => {
         record('debitWallet', p);
         this.maybeFail('debitWallet');
-        if (!this.debited.has(p.paymentId)) {
-          if (this.balance < this.price) {
-            throw ApplicationFailure.create({ type: 'INSUFFICIENT_BALANCE', message: 'balance too low', nonRetryable: true });
-          }
-          this.balance -= this.price;
-          this.debited.add(p.paymentId);
-        }
-        return { amount: this.price, balance: this.balance };
+        return this.takeOnce(this.debited, p.paymentId);
       },
       purchase: async (p) => {
         record('purchase', p);
-        const seats = p.reservationIds?.length ? p.reservationIds : [p.reservationId];
         const sold = this.soldUnseen;
-        if (sold && sold.paymentId !== p.paymentId && seats.some((id) => sold.reservationIds.includes(id))) {
+        if (sold && sold.paymentId !== p.paymentId && seatsOf(p).some((id) => sold.reservationIds.includes(id))) {
           throw ApplicationFailure.create({ type: 'RESERVATION_NOT_PAYABLE', message: 'the reservation is CONFIRMED', nonRetryable: true });
         }
         // 'lost': the purchase commits, then its answer is lost and the step gives up (as when every
         // retry within its schedule-to-close timeout found the database unreachable).
         const lost = this.failures.purchase?.[0] === 'lost' ? this.failures.purchase.shift() : undefined;
         if (!lost) this.maybeFail('purchase');
-        if (!this.purchased.has(p.paymentId)) {
-          if (this.balance < this.price) {
-            throw ApplicationFailure.create({ type: 'INSUFFICIENT_BALANCE', message: 'balance too low', nonRetryable: true });
-          }
-          this.balance -= this.price;
-          this.purchased.add(p.paymentId);
-        }
+        const taken = this.takeOnce(this.purchased, p.paymentId);
         if (lost) throw ApplicationFailure.create({ type: 'ANSWER_LOST', message: 'purchase: the answer was lost after the commit', nonRetryable: true });
-        return { amount: this.price, balance: this.balance };
+        return taken;
       },
       saleOf: async (p) => {
         record('saleOf', p);
-        const seats = p.reservationIds?.length ? p.reservationIds : [p.reservationId];
         const sold = this.soldUnseen;
-        if (!sold || !seats.some((id) => sold.reservationIds.includes(id))) return null;
+        if (!sold || !seatsOf(p).some((id) => sold.reservationIds.includes(id))) return null;
         return { paymentId: sold.paymentId, reservationId: sold.reservationIds[0], reservationIds: sold.reservationIds, amount: this.price, balance: this.balance, status: 'COMPLETED' as const };
       },
       confirmPayment: async (p) => {
