@@ -62,6 +62,15 @@ export const JOURNEY_PAY_LOCAL_PATCH = 'journey-pay-local';
  * (or, before that, of normal activities).
  */
 export const JOURNEY_PAY_ONE_TASK_PATCH = 'journey-pay-one-task';
+/**
+ * One marker for everything above (issue 25): a journey started with it runs the no-show check,
+ * orders and the one-task payment without asking each patch. Each `patched()` that records a marker
+ * also makes the SDK's core upsert `TemporalChangeVersion`, a visibility update on the server: a
+ * journey paid for with one seat wrote three of those (two at the start, one at the payment), an
+ * order four; now one, at the start. Journeys started before it have no such marker and ask each
+ * patch where they always did.
+ */
+export const JOURNEY_V3_PATCH = 'journey-v3';
 
 // Holds and releases are local activities: they run in the worker beside the workflow task, cost no
 // extra round trip through the server, and are recorded as markers.
@@ -101,6 +110,8 @@ const SAGA_STEP = {
 // unreachable past its retries): it marks the order given up unless it committed, and finds no debit
 // without its sale to give back.
 const localSaga = proxyLocalActivities<JourneyActivities>(SAGA_STEP);
+/** A purchase's first attempt in journeys of `JOURNEY_V3_PATCH`: once, then the saga's step retries it. */
+const firstAttempt = proxyLocalActivities<JourneyActivities>({ startToCloseTimeout: SAGA_STEP.startToCloseTimeout, retry: { maximumAttempts: 1 } });
 // Histories recorded before JOURNEY_PAY_LOCAL_PATCH ran every step as a normal activity.
 const saga = proxyActivities<JourneyActivities>(SAGA_STEP);
 const compensation = proxyActivities<JourneyActivities>(UNTIL_DONE);
@@ -127,7 +138,8 @@ const REMEMBERED_REFUSALS = 16;
  * from the state, never toggled.
  */
 export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> {
-  if (!patched(JOURNEY_V2_PATCH)) return legacyFanJourney(input);
+  const v3 = patched(JOURNEY_V3_PATCH);
+  if (!v3 && !patched(JOURNEY_V2_PATCH)) return legacyFanJourney(input);
 
   const book = new HoldBook();
   const payments = new Map<string, Payment>();
@@ -192,14 +204,28 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
   // The refund is `durable`: retried until it succeeds (while it runs the worker heartbeats the workflow task).
   const refundLocally = oneAtATime(durable.refundPayment);
   const purchase = oneAtATime(localSaga.purchase);
+  const purchaseOnce = oneAtATime(firstAttempt.purchase);
   const purchased = oneAtATime(durable.purchase);
   const saleOf = oneAtATime(durable.saleOf);
 
-  /** The payment's steps: the one-task purchase, or the saga a history recorded before it replays. */
+  /**
+   * The payment's steps: the one-task purchase, or the saga a history recorded before it replays.
+   * `inFlight` (journeys of JOURNEY_V3_PATCH): the purchase is tried once first, and only when that
+   * attempt fails without a refusal is `inFlight` told, before the step that retries it.
+   */
   type Order = Parameters<JourneyActivities['purchase']>[0];
-  const paymentSteps = (oneTask: boolean, order: Order, confirmation: Omit<Order, 'userId'>): PaymentSteps => {
+  const paymentSteps = (oneTask: boolean, order: Order, confirmation: Omit<Order, 'userId'>, inFlight?: () => void): PaymentSteps => {
     if (oneTask) {
-      return { debit: () => purchase(order), confirm: async () => undefined, refund: () => refundLocally(order), receipt: () => purchased(order) };
+      const retried = () => purchase(order);
+      const debit = inFlight
+        ? () =>
+            purchaseOnce(order).catch((err: unknown) => {
+              if (businessCode(err)) throw err;
+              inFlight();
+              return retried();
+            })
+        : retried;
+      return { debit, confirm: async () => undefined, refund: () => refundLocally(order), receipt: () => purchased(order) };
     }
     if (patched(JOURNEY_PAY_LOCAL_PATCH)) {
       return { debit: () => saga.debitWallet(order), confirm: () => confirmLocally(confirmation), refund: () => refundLocally(order) };
@@ -210,7 +236,7 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
   // A fan admitted who never comes gives the window back: once, NO_SHOW_SECONDS after the start, a
   // journey that has held nothing asks Redis whether the fan made any request since admission; if
   // not, its session ends NO_SHOW and the active slot goes to the next fan.
-  let noShowCheckAt = input.noShowSeconds !== undefined && patched(JOURNEY_NO_SHOW_PATCH) ? Date.now() + input.noShowSeconds * 1000 : undefined;
+  let noShowCheckAt = input.noShowSeconds !== undefined && (v3 || patched(JOURNEY_NO_SHOW_PATCH)) ? Date.now() + input.noShowSeconds * 1000 : undefined;
 
   /** Releases a batch of holds, and ends the session with them when asked: one local activity. */
   async function release(holds: Hold[], outcome: 'EXPIRED' | 'CANCELLED', session?: { status: 'COMPLETED' | 'EXPIRED' | 'LEFT'; soldSeats: Hold[] }): Promise<void> {
@@ -359,16 +385,23 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
       const seats = orderOf(request);
       // Several seats: passed on to the saga's steps; one seat: the inputs of before orders existed.
       const several = seats.length > 1 ? { reservationIds: seats } : undefined;
-      if (several) patched(JOURNEY_ORDERS_PATCH);
+      if (several && !v3) patched(JOURNEY_ORDERS_PATCH);
       const payment: Payment = { reservationIds: seats };
       payments.set(paymentId, payment);
       paying = paymentId;
       const holds = seats.map((id) => book.begin(id, 'paying'));
-      publish([{ key: searchAttributes.paymentStartedAt, value: new Date() }]);
+      const started: SearchAttributeUpdatePair = { key: searchAttributes.paymentStartedAt, value: new Date() };
+      if (!v3) publish([started]);
       const order = { paymentId, userId: input.userId, reservationId, ...several };
       const confirmation = { paymentId, reservationId, ...several };
-      const oneTask = patched(JOURNEY_PAY_ONE_TASK_PATCH);
-      const outcome = await runPaymentSaga(paymentSteps(oneTask, order, confirmation), (work) => CancellationScope.nonCancellable(work));
+      const oneTask = v3 || patched(JOURNEY_PAY_ONE_TASK_PATCH);
+      // PAYING is for operators looking for a payment in flight (README "Find and resolve a stuck
+      // payment"). A purchase that commits at its first attempt is in flight in this task only, so
+      // from JOURNEY_V3_PATCH the status is written when that attempt fails without a refusal, as its
+      // retries begin. A payment is then one visibility update (COMPLETED, with when it started)
+      // instead of two.
+      const inFlight = v3 ? () => publish([started]) : undefined;
+      const outcome = await runPaymentSaga(paymentSteps(oneTask, order, confirmation, inFlight), (work) => CancellationScope.nonCancellable(work));
       // A purchase refused because its seats are sold may have met a sale of this very journey that
       // it never saw (an earlier pay update whose accepting task was lost after its purchase
       // committed; see the purchase's comment above): the journey takes that sale as its own.
@@ -393,7 +426,7 @@ export async function fanJourney(input: JourneyInput): Promise<JourneySnapshot> 
         sold = holds.map((hold) => book.settle(hold.reservationId, 'CONFIRMED'));
         const receipt: PaymentReceipt = { paymentId, reservationId, reservationIds: seats, amount: outcome.amount, status: 'COMPLETED', balance: outcome.balance };
         payment.outcome = { receipt };
-        publish();
+        publish(v3 ? [started] : []);
         return receipt;
       }
       // Confirm refused because Postgres no longer holds a reservation (taken over past its grace):

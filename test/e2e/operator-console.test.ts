@@ -33,11 +33,14 @@ describe('operators find a fan’s journey in Temporal by its search attributes'
     });
     // A hold alone writes no list (it is in PostgreSQL and the journey query); the sale writes them.
     await api.charge(fan, 10_000);
+    const paidFrom = new Date(Date.now() - 1_000).toISOString();
     expect((await api.pay(fan, queueToken, held.body.reservationId)).status).toBe(201);
     await eventually(async () => {
       expect(await find(`ScheduleIds = '${scheduleIds[0]}' AND JourneyStatus = 'COMPLETED'`)).toEqual([journey]);
       expect(await find(`Seats = '${scheduleIds[0]}:4'`)).toEqual([journey]);
       expect(await find(`ReservationIds = '${held.body.reservationId}'`)).toEqual([journey]);
+      // When the payment started stays on the journey it completed (the runbook's "in flight" query uses it).
+      expect(await find(`ReservationIds = '${held.body.reservationId}' AND PaymentStartedAt >= '${paidFrom}'`)).toEqual([journey]);
     });
   });
 });

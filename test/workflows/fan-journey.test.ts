@@ -10,6 +10,7 @@ import {
   journeyQuery,
   leaveUpdate,
   payUpdate,
+  searchAttributes,
   type HeldSeat,
   type JourneyInput,
 } from '../../workflows/definitions';
@@ -304,6 +305,32 @@ describe('fan journey: payment saga', () => {
     });
   });
 
+  it('a payment is one visibility update (the sale, with when it started), and the journey records one patch marker', async () => {
+    // Each search-attribute upsert is a visibility write the server pays for; each patch marker
+    // comes with one (the SDK's TemporalChangeVersion).
+    const fakes = new FakeJourneyActivities();
+    await withJourney(fakes, async (journey) => {
+      const held = await hold(journey, 1);
+      expect((await pay(journey, held.reservationId)).status).toBe('COMPLETED');
+      expect((await journey.result()).status).toBe('COMPLETED');
+      const events = (await journey.fetchHistory()).events ?? [];
+      const upserts = events.flatMap((e) => {
+        const fields = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields;
+        return fields ? [Object.fromEntries(Object.entries(fields).map(([key, value]) => [key, JSON.parse(Buffer.from(value.data!).toString('utf8'))]))] : [];
+      });
+      expect(upserts).toEqual([
+        { TemporalChangeVersion: ['journey-v3'] },
+        {
+          JourneyStatus: 'COMPLETED',
+          PaymentStartedAt: expect.any(String),
+          ScheduleIds: ['schedule-1'],
+          Seats: ['schedule-1:1'],
+          ReservationIds: [held.reservationId],
+        },
+      ]);
+    });
+  });
+
   it('a purchase refused for good (the seat lost) takes nothing: the order is given up once, and the hold is gone', async () => {
     const fakes = new FakeJourneyActivities();
     fakes.failures.purchase = ['RESERVATION_NOT_PAYABLE'];
@@ -381,8 +408,9 @@ describe('fan journey: payment saga', () => {
 
   it('a purchase that committed but whose step gave up without its answer is answered from the database: sold, not given up', async () => {
     const fakes = new FakeJourneyActivities();
-    // The saga compensates, finds the order completed, and asks the purchase again for its receipt.
-    fakes.failures.purchase = ['lost'];
+    // The first attempt's answer is lost, and so is that of the step that retries it. The saga
+    // compensates, finds the order completed, and asks the purchase again for its receipt.
+    fakes.failures.purchase = ['lost', 'lost'];
     await withJourney(fakes, async (journey) => {
       const held = await hold(journey, 1);
       const receipt = await pay(journey, held.reservationId);
@@ -529,6 +557,13 @@ describe('fan journey: retries converge, one saga at a time', () => {
         await started;
         expect(await failureType(pay(journey, second.reservationId))).toBe('PAYMENT_IN_PROGRESS');
         expect((await journey.query(journeyQuery)).status).toBe('PAYING');
+        // Operators find it too: its first attempt failed, so PAYING is written, with when it started
+        // (in the task's extension: the retries keep the task open).
+        await eventually(async () => {
+          const { typedSearchAttributes } = await journey.describe();
+          expect(typedSearchAttributes.get(searchAttributes.journeyStatus)).toBe('PAYING');
+          expect(typedSearchAttributes.get(searchAttributes.paymentStartedAt)).toBeInstanceOf(Date);
+        });
         const retried = pay(journey, first.reservationId, paymentId);
         debitHeld.open();
         const [receipt, again] = await Promise.all([paying, retried]);
