@@ -9,6 +9,7 @@ import { IdempotencyRetention1765300000000 } from './migrations/1765300000000-id
 import { OrdersAndPurchaseLimits1765400000000 } from './migrations/1765400000000-orders-and-purchase-limits';
 import { SalesOpenAt1765450000000 } from './migrations/1765450000000-sales-open-at';
 import { SeatsLeftIndex1765500000000 } from './migrations/1765500000000-seats-left-index';
+import { PurchaseInOneCall1765600000000 } from './migrations/1765600000000-purchase-in-one-call';
 
 /**
  * One DataSource shape for the API, the worker, the tests and the TypeORM CLI. Schema changes go
@@ -19,7 +20,7 @@ export function createDataSource(url: string, options: { poolSize?: number; appl
     type: 'postgres',
     url,
     entities: Object.values(entities).filter((e) => typeof e === 'function'),
-    migrations: [InitialSchema1764000000000, LedgerByPayment1764100000000, IdempotencyInDoubt1765100000000, AfterSale1765200000000, IdempotencyRetention1765300000000, OrdersAndPurchaseLimits1765400000000, SalesOpenAt1765450000000, SeatsLeftIndex1765500000000],
+    migrations: [InitialSchema1764000000000, LedgerByPayment1764100000000, IdempotencyInDoubt1765100000000, AfterSale1765200000000, IdempotencyRetention1765300000000, OrdersAndPurchaseLimits1765400000000, SalesOpenAt1765450000000, SeatsLeftIndex1765500000000, PurchaseInOneCall1765600000000],
     migrationsTransactionMode: 'each',
     synchronize: false,
     logging: ['error'],

@@ -277,9 +277,9 @@ export class HoldStore {
    * every HELD seat under their row locks (payments first, as everywhere) before any row is changed,
    * since each change joins it; a locked seat stays HELD until this statement's commit.
    */
-  async confirmWhole(paymentId: string, reservationIds: string[], db: DataSource | EntityManager = this.db): Promise<boolean> {
+  async confirmWhole(paymentId: string, reservationIds: string[]): Promise<boolean> {
     const completed = await rows<{ id: string }>(
-      db,
+      this.db,
       `WITH payment AS MATERIALIZED (
          SELECT id, reservation_id, status FROM payments WHERE ${OF_ORDER} ORDER BY id FOR UPDATE
        ), held AS MATERIALIZED (

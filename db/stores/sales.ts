@@ -4,10 +4,7 @@ import { isUniqueViolation } from '../pg-errors';
 import { rows } from '../sql';
 import { fastPath, inTransaction } from '../transaction';
 import { HoldStore } from './holds';
-import { orderSeats, WalletStore, type CompletedPayment, type OrderRef } from './wallets';
-
-/** Thrown inside the common case's transaction to roll it back and take the full one. */
-const NOT_THE_COMMON_CASE = Symbol('not the common case');
+import { debitKey, orderSeats, WalletStore, type CompletedPayment, type OrderRef } from './wallets';
 
 /**
  * The sale of an order as one transaction: the wallet's debit and the seats' confirm commit together
@@ -29,23 +26,25 @@ export class SaleStore {
    * the same amount and balance and changes nothing. Refused (INSUFFICIENT_BALANCE, which records the
    * order's payments FAILED; RESERVATION_NOT_PAYABLE, NOT_FOUND) with nothing debited and nothing sold.
    *
-   * The common case (a first attempt the wallet covers, every seat still held) is the debit's and the
-   * confirm's one-statement forms in one transaction: four round trips. Anything else rolls that back
-   * and takes the transaction that tells the cases apart (a concurrent attempt of the same order that
-   * got there first fails the debit's statement on a unique key, and lands there too).
+   * The common case (a first attempt the wallet covers, every seat still held by the buyer) is one
+   * call of the database's `purchase_whole` (migration 1765600000000): one round trip. Anything else
+   * it leaves untouched, and the transaction that tells the cases apart runs (a concurrent attempt of
+   * the same order that got there first is seen there, or fails the call on a unique key).
    */
   async purchase(p: OrderRef): Promise<{ amount: number; balance: number }> {
     const seats = orderSeats(p);
     const reservationIds = seats.map((seat) => seat.reservationId);
     const common = await fastPath(
-      this.db.transaction(async (tx) => {
-        const debited = await this.wallets.debitCovered(p, seats, tx);
-        if (!debited || !(await this.holds.confirmWhole(p.paymentId, reservationIds, tx))) throw NOT_THE_COMMON_CASE;
-        return debited;
-      }),
-      (err) => err === NOT_THE_COMMON_CASE || isUniqueViolation(err),
+      rows<{ amount: string; balance_after: string }>(this.db, 'SELECT amount, balance_after FROM purchase_whole($1, $2, $3::uuid[], $4::uuid[], $5)', [
+        p.paymentId,
+        p.userId,
+        seats.map((seat) => seat.paymentId),
+        reservationIds,
+        debitKey(p.paymentId),
+      ]),
+      isUniqueViolation,
     );
-    if (common) return common;
+    if (common?.length) return { amount: Number(common[0].amount), balance: Number(common[0].balance_after) };
     const outcome = await inTransaction(this.db, async (tx) => {
       const debited = await this.wallets.debitIn(tx, p, seats);
       if (!('insufficient' in debited)) await this.holds.confirmIn(tx, p.paymentId, new Set(reservationIds));

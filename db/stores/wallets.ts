@@ -228,9 +228,9 @@ export class WalletStore {
    * there first fails this statement on the ledger's or the payments' unique key, and then the
    * transaction answers its outcome.
    */
-  async debitCovered(p: OrderRef, seats: ReturnType<typeof orderSeats>, db: DataSource | EntityManager = this.db): Promise<{ amount: number; balance: number } | null> {
+  async debitCovered(p: OrderRef, seats: ReturnType<typeof orderSeats>): Promise<{ amount: number; balance: number } | null> {
     const debited = await rows<{ amount: string; balance_after: string }>(
-      db,
+      this.db,
       `WITH priced AS (
          SELECT r.id, r.price FROM reservations r WHERE r.id = ANY($4::uuid[]) AND r.user_id = $2
        ), total AS (

@@ -303,6 +303,30 @@ describe('purchase (the debit and the sale in one transaction)', () => {
     expect(await balance(userId)).toBe(30_000);
   });
 
+  it('a first purchase the wallet covers, of one seat or an order of several, is one statement and no transaction', async () => {
+    // Each round trip between the worker and PostgreSQL costs both CPU (issue 25): the common case is
+    // one call of purchase_whole; only the other cases open the transaction that tells them apart.
+    const userId = await fan(300_000);
+    const [a, b, c] = [await heldSeat(userId), await heldSeat(userId), await heldSeat(userId)];
+    const statements = jest.spyOn(db, 'query');
+    const transactions = jest.spyOn(db, 'transaction');
+    try {
+      const one = await sales().purchase({ paymentId: randomUUID(), userId, reservationId: a.reservationId });
+      const several = await sales().purchase({ paymentId: randomUUID(), userId, reservationId: b.reservationId, reservationIds: [b.reservationId, c.reservationId] });
+      expect([one, several]).toEqual([
+        { amount: PRICE, balance: 300_000 - PRICE },
+        { amount: 2 * PRICE, balance: 300_000 - 3 * PRICE },
+      ]);
+      expect(statements).toHaveBeenCalledTimes(2);
+      expect(transactions).not.toHaveBeenCalled();
+    } finally {
+      statements.mockRestore();
+      transactions.mockRestore();
+    }
+    const sold: Array<{ status: string }> = await db.query('SELECT s.status FROM seats s WHERE s.id = ANY($1::bigint[])', [[a.seatId, b.seatId, c.seatId]]);
+    expect(sold.map((r) => r.status)).toEqual(['SOLD', 'SOLD', 'SOLD']);
+  });
+
   it('20 concurrent attempts of one order: one debit, the seat sold once, 20 identical answers', async () => {
     const userId = await fan(100_000);
     const held = await heldSeat(userId);
