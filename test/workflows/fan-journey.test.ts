@@ -280,13 +280,18 @@ describe('fan journey: payment saga', () => {
     });
   });
 
-  it('pays in the task that accepts the update: one purchase (a local activity), no activity and no other workflow task', async () => {
-    const fakes = new FakeJourneyActivities();
-    await withJourney(fakes, async (journey) => {
+  /** A journey that held seat 1 and paid for it, ended COMPLETED: `check` gets the hold and the whole history. */
+  const paidJourney = (fakes: FakeJourneyActivities, check: (held: HeldSeat, events: temporal.api.history.v1.IHistoryEvent[]) => void) =>
+    withJourney(fakes, async (journey) => {
       const held = await hold(journey, 1);
       expect((await pay(journey, held.reservationId)).status).toBe('COMPLETED');
       expect((await journey.result()).status).toBe('COMPLETED');
-      const events = (await journey.fetchHistory()).events ?? [];
+      check(held, (await journey.fetchHistory()).events ?? []);
+    });
+
+  it('pays in the task that accepts the update: one purchase (a local activity), no activity and no other workflow task', async () => {
+    const fakes = new FakeJourneyActivities();
+    await paidJourney(fakes, (_held, events) => {
       const localActivity = (e: (typeof events)[number]) => {
         const data = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
         return data ? String(JSON.parse(Buffer.from(data).toString('utf8')).activity_type) : undefined;
@@ -308,12 +313,7 @@ describe('fan journey: payment saga', () => {
   it('a payment is one visibility update (the sale, with when it started), and the journey records one patch marker', async () => {
     // Each search-attribute upsert is a visibility write the server pays for; each patch marker
     // comes with one (the SDK's TemporalChangeVersion).
-    const fakes = new FakeJourneyActivities();
-    await withJourney(fakes, async (journey) => {
-      const held = await hold(journey, 1);
-      expect((await pay(journey, held.reservationId)).status).toBe('COMPLETED');
-      expect((await journey.result()).status).toBe('COMPLETED');
-      const events = (await journey.fetchHistory()).events ?? [];
+    await paidJourney(new FakeJourneyActivities(), (held, events) => {
       const upserts = events.flatMap((e) => {
         const fields = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields;
         return fields ? [Object.fromEntries(Object.entries(fields).map(([key, value]) => [key, JSON.parse(Buffer.from(value.data!).toString('utf8'))]))] : [];
