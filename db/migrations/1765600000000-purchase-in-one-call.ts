@@ -5,9 +5,11 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * attempt of an order whose seats are all still held by the buyer and whose wallet covers it debits
  * the total, records the payments COMPLETED and the ledger's PAYMENT, and sells the seats, in one
  * round trip instead of the four of a transaction around two statements (issue 25: each round trip
- * between the worker and PostgreSQL costs both processes CPU). It takes the locks in the order every
- * money path takes them (the wallet, then the order's payments, then its seats) and returns no row,
- * having changed nothing, in any other case: the caller's transaction tells those cases apart.
+ * between the worker and PostgreSQL costs both processes CPU). The wallet's row lock comes first, as
+ * in every money path: the order's payments are then only looked for (the transaction and the
+ * give-up that would record them take that lock first too), and its seats are locked after. It
+ * returns no row, having changed nothing, in any other case: the caller's transaction tells those
+ * cases apart.
  */
 export class PurchaseInOneCall1765600000000 implements MigrationInterface {
   name = 'PurchaseInOneCall1765600000000';

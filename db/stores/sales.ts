@@ -29,7 +29,8 @@ export class SaleStore {
    * The common case (a first attempt the wallet covers, every seat still held by the buyer) is one
    * call of the database's `purchase_whole` (migration 1765600000000): one round trip. Anything else
    * it leaves untouched, and the transaction that tells the cases apart runs (a concurrent attempt of
-   * the same order that got there first is seen there, or fails the call on a unique key).
+   * the same order waits for the wallet's lock and then finds the order recorded; a unique key it
+   * still meets sends it there too).
    */
   async purchase(p: OrderRef): Promise<{ amount: number; balance: number }> {
     const seats = orderSeats(p);
