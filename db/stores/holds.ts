@@ -1,7 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { DomainError } from '../../lib/domain-error';
 import { isPurchaseLimit, isUniqueViolation } from '../pg-errors';
-import { rows } from '../sql';
+import { prepared, preparedRows, rows } from '../sql';
 import { OF_ORDER } from './wallets';
 import { fastPath, inTransaction } from '../transaction';
 import type { ReservationStatus } from '../entities';
@@ -30,6 +30,34 @@ export interface HeldSeatRow {
 function newHold(r: HoldSeatRequest, seatId: string, price: string): HeldSeatRow {
   return { reservationId: r.reservationId, seatId: String(seatId), price: Number(price), status: 'HELD', heldUntil: new Date(r.heldUntil).toISOString() };
 }
+
+/** `HoldStore.holdFreeSeat`'s statement ($1 schedule, $2 seat number, $3 deadline, $4 reservation, $5 fan, $6 concert, $7 journey). */
+const HOLD_FREE_SEAT = prepared(
+  `WITH taken AS (
+     UPDATE seats s SET status = 'HELD', held_until = $3, reservation_id = $4
+     FROM concert_schedules cs
+     WHERE s.schedule_id = $1 AND s.number = $2 AND s.status = 'AVAILABLE'
+       AND cs.id = $1 AND cs.concert_id = $6 AND cs.booking_opens_at <= now() AND cs.booking_closes_at > now()
+     RETURNING s.id, s.price
+   )
+   INSERT INTO reservations (id, user_id, concert_id, schedule_id, seat_id, seat_number, price, status, held_until, journey_id)
+   SELECT $4, $5, $6, $1, taken.id, $2, taken.price, 'HELD', $3, $7 FROM taken
+   RETURNING seat_id, price`,
+);
+
+/** `HoldStore.releaseMany`'s statement ($1 the reservation ids, $2 EXPIRED or CANCELLED). */
+const RELEASE_MANY = prepared(
+  `WITH ended AS (
+     UPDATE reservations SET status = $2, updated_at = now()
+     WHERE id = ANY($1::uuid[]) AND status = 'HELD'
+     RETURNING id, seat_id
+   ), freed AS (
+     UPDATE seats s SET status = 'AVAILABLE', held_until = NULL, reservation_id = NULL
+     FROM ended WHERE s.id = ended.seat_id AND s.reservation_id = ended.id AND s.status = 'HELD'
+     RETURNING s.id
+   )
+   SELECT id FROM ended`,
+);
 
 /**
  * Seat holds, their release and the sale, in Postgres — the truth. A seat is bookable when it is
@@ -113,20 +141,15 @@ export class HoldStore {
    * checked again on the row's latest version if another transaction held the lock meanwhile.
    */
   private async holdFreeSeat(r: HoldSeatRequest): Promise<HeldSeatRow | null> {
-    const held = await rows<{ seat_id: string; price: string }>(
-      this.db,
-      `WITH taken AS (
-         UPDATE seats s SET status = 'HELD', held_until = $3, reservation_id = $4
-         FROM concert_schedules cs
-         WHERE s.schedule_id = $1 AND s.number = $2 AND s.status = 'AVAILABLE'
-           AND cs.id = $1 AND cs.concert_id = $6 AND cs.booking_opens_at <= now() AND cs.booking_closes_at > now()
-         RETURNING s.id, s.price
-       )
-       INSERT INTO reservations (id, user_id, concert_id, schedule_id, seat_id, seat_number, price, status, held_until, journey_id)
-       SELECT $4, $5, $6, $1, taken.id, $2, taken.price, 'HELD', $3, $7 FROM taken
-       RETURNING seat_id, price`,
-      [r.scheduleId, r.seatNumber, r.heldUntil, r.reservationId, r.userId, r.concertId, r.journeyId],
-    );
+    const held = await preparedRows<{ seat_id: string; price: string }>(this.db, HOLD_FREE_SEAT, [
+      r.scheduleId,
+      r.seatNumber,
+      r.heldUntil,
+      r.reservationId,
+      r.userId,
+      r.concertId,
+      r.journeyId,
+    ]);
     if (!held.length) return null;
     return newHold(r, held[0].seat_id, held[0].price);
   }
@@ -169,20 +192,7 @@ export class HoldStore {
    */
   async releaseMany(reservationIds: string[], outcome: 'EXPIRED' | 'CANCELLED'): Promise<string[]> {
     if (!reservationIds.length) return [];
-    const ended = await rows<{ id: string }>(
-      this.db,
-      `WITH ended AS (
-         UPDATE reservations SET status = $2, updated_at = now()
-         WHERE id = ANY($1::uuid[]) AND status = 'HELD'
-         RETURNING id, seat_id
-       ), freed AS (
-         UPDATE seats s SET status = 'AVAILABLE', held_until = NULL, reservation_id = NULL
-         FROM ended WHERE s.id = ended.seat_id AND s.reservation_id = ended.id AND s.status = 'HELD'
-         RETURNING s.id
-       )
-       SELECT id FROM ended`,
-      [reservationIds, outcome],
-    );
+    const ended = await preparedRows<{ id: string }>(this.db, RELEASE_MANY, [reservationIds, outcome]);
     return ended.map((r) => r.id);
   }
 

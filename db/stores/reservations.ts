@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { ReservationStatus } from '../entities';
+import { prepared, preparedRows } from '../sql';
 
 export interface ReservationView {
   reservationId: string;
@@ -35,6 +36,9 @@ interface Row {
 const COLUMNS = `id, user_id, concert_id, schedule_id, seat_id, seat_number, price, status, held_until, payment_id, journey_id, created_at,
   (status = 'HELD' AND held_until < now() - make_interval(secs => $GRACE)) AS expired`;
 
+/** `ReservationStore.get`'s statement, read before every payment ($1 the reservation, $2 the grace in seconds). */
+const ONE_RESERVATION = prepared(`SELECT ${COLUMNS.replace('$GRACE', '$2')} FROM reservations WHERE id = $1`);
+
 /** Reads of reservations. A HELD one past its deadline + grace reads EXPIRED even before its timer ran. */
 export class ReservationStore {
   constructor(
@@ -43,7 +47,7 @@ export class ReservationStore {
   ) {}
 
   async get(reservationId: string): Promise<ReservationView | null> {
-    const rows: Row[] = await this.db.query(`SELECT ${COLUMNS.replace('$GRACE', '$2')} FROM reservations WHERE id = $1`, [reservationId, this.graceSeconds]);
+    const rows = await preparedRows<Row>(this.db, ONE_RESERVATION, [reservationId, this.graceSeconds]);
     return rows.length ? toView(rows[0]) : null;
   }
 

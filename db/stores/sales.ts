@@ -1,10 +1,13 @@
 import type { DataSource } from 'typeorm';
 import { DomainError } from '../../lib/domain-error';
 import { isUniqueViolation } from '../pg-errors';
-import { rows } from '../sql';
+import { prepared, preparedRows, rows } from '../sql';
 import { fastPath, inTransaction } from '../transaction';
 import { HoldStore } from './holds';
 import { debitKey, orderSeats, WalletStore, type CompletedPayment, type OrderRef } from './wallets';
+
+/** The purchase's common case in one call ($1 payment, $2 buyer, $3 the seats' payment ids, $4 their reservations, $5 the debit's key). */
+const PURCHASE_WHOLE = prepared('SELECT amount, balance_after FROM purchase_whole($1, $2, $3::uuid[], $4::uuid[], $5)');
 
 /**
  * The sale of an order as one transaction: the wallet's debit and the seats' confirm commit together
@@ -36,7 +39,7 @@ export class SaleStore {
     const seats = orderSeats(p);
     const reservationIds = seats.map((seat) => seat.reservationId);
     const common = await fastPath(
-      rows<{ amount: string; balance_after: string }>(this.db, 'SELECT amount, balance_after FROM purchase_whole($1, $2, $3::uuid[], $4::uuid[], $5)', [
+      preparedRows<{ amount: string; balance_after: string }>(this.db, PURCHASE_WHOLE, [
         p.paymentId,
         p.userId,
         seats.map((seat) => seat.paymentId),

@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import type { DataSource } from 'typeorm';
 import { findViolations } from '../../db/invariants';
 import { sqlState } from '../../db/pg-errors';
+import { HoldStore } from '../../db/stores/holds';
 import { DomainError } from '../../lib/domain-error';
 import type { Redis } from '../../lib/redis';
 import { SeatGate } from '../../queue/seat-gate';
@@ -312,6 +313,30 @@ describe('large schedules', () => {
     const [{ count }] = await db.query('SELECT count(*)::int AS count FROM seats WHERE schedule_id = $1', [c.scheduleIds[0]]);
     expect(count).toBe(50_000);
     process.stdout.write(`holds: created a 50,000-seat schedule in ${tookMs} ms\n`);
+  });
+});
+
+describe('prepared statements', () => {
+  it('a hold and a batch release are planned once per connection, then only bound and run', async () => {
+    // Parsing and planning each call cost PostgreSQL a third of the hold's CPU (bench/README.md).
+    const one = await openDb(1); // one connection: every statement below meets the same session
+    try {
+      const store = new HoldStore(one);
+      const c = await newConcert();
+      const held = [];
+      for (const n of [1, 2, 3]) held.push(await store.hold(holdRequest(c, fans[0], n)));
+      await store.releaseMany(held.map((h) => h.reservationId), 'CANCELLED');
+      await store.releaseMany([held[0].reservationId], 'CANCELLED');
+      const statements: Array<{ statement: string; runs: number }> = await one.query(
+        'SELECT statement, generic_plans + custom_plans AS runs FROM pg_prepared_statements ORDER BY runs DESC',
+      );
+      expect(statements.map((p) => [p.statement.trim().split(/\s+/).slice(0, 5).join(' '), Number(p.runs)])).toEqual([
+        ['WITH taken AS ( UPDATE', 3],
+        ['WITH ended AS ( UPDATE', 2],
+      ]);
+    } finally {
+      await one.destroy();
+    }
   });
 });
 

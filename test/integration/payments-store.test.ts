@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { findViolations } from '../../db/invariants';
+import { poolOf } from '../../db/sql';
 import { SaleStore } from '../../db/stores/sales';
 import { DomainError } from '../../lib/domain-error';
 import { codeOf, createOpenConcert, createUsers, deadlineIn, hold, openDb, settle, stores, type OpenConcert, type Stores } from './fixtures';
@@ -308,7 +309,9 @@ describe('purchase (the debit and the sale in one transaction)', () => {
     // one call of purchase_whole; only the other cases open the transaction that tells them apart.
     const userId = await fan(300_000);
     const [a, b, c] = [await heldSeat(userId), await heldSeat(userId), await heldSeat(userId)];
-    const statements = jest.spyOn(db, 'query');
+    // Statements go through TypeORM (`db.query`) or, prepared, straight to its pool (db/sql.ts).
+    const typeormStatements = jest.spyOn(db, 'query');
+    const preparedStatements = jest.spyOn(poolOf(db), 'query');
     const transactions = jest.spyOn(db, 'transaction');
     try {
       const one = await sales().purchase({ paymentId: randomUUID(), userId, reservationId: a.reservationId });
@@ -317,10 +320,11 @@ describe('purchase (the debit and the sale in one transaction)', () => {
         { amount: PRICE, balance: 300_000 - PRICE },
         { amount: 2 * PRICE, balance: 300_000 - 3 * PRICE },
       ]);
-      expect(statements).toHaveBeenCalledTimes(2);
+      expect(typeormStatements.mock.calls.length + preparedStatements.mock.calls.length).toBe(2);
       expect(transactions).not.toHaveBeenCalled();
     } finally {
-      statements.mockRestore();
+      typeormStatements.mockRestore();
+      preparedStatements.mockRestore();
       transactions.mockRestore();
     }
     const sold: Array<{ status: string }> = await db.query('SELECT s.status FROM seats s WHERE s.id = ANY($1::bigint[])', [[a.seatId, b.seatId, c.seatId]]);
